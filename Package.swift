@@ -1,0 +1,56 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "Distributary",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "distributary", targets: ["distributary"]),
+        .library(name: "Distributary", targets: ["Distributary"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.5.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
+    ],
+    targets: [
+        // C libraries: module map + shim.h only.
+        .systemLibrary(name: "CMariaDB", pkgConfig: "libmariadb", providers: [.apt(["libmariadb-dev"])]),
+        .systemLibrary(name: "CHiredis", pkgConfig: "hiredis", providers: [.apt(["libhiredis-dev"])]),
+
+        // Pure modules.
+        .target(name: "BinlogCore"),
+        .target(name: "Routing", dependencies: ["BinlogCore", .product(name: "Yams", package: "Yams")]),
+        .target(name: "SearchIndex"),
+
+        // I/O modules: every C pointer lives in exactly one of these.
+        .target(name: "MySQLSource", dependencies: [
+            "CMariaDB", "BinlogCore", .product(name: "Logging", package: "swift-log"),
+        ]),
+        .target(name: "RedisSink", dependencies: [
+            "CHiredis", "Routing", .product(name: "Logging", package: "swift-log"),
+        ]),
+
+        .target(name: "Distributary", dependencies: [
+            "BinlogCore", "Routing", "SearchIndex", "MySQLSource", "RedisSink",
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        ]),
+        .executableTarget(name: "distributary", dependencies: [
+            "Distributary", "BinlogCore",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+
+        .testTarget(name: "BinlogCoreTests", dependencies: ["BinlogCore"]),
+        .testTarget(name: "RoutingTests", dependencies: ["Routing", "BinlogCore"]),
+        .testTarget(name: "SearchIndexTests", dependencies: ["SearchIndex"]),
+        .testTarget(name: "DistributaryTests", dependencies: [
+            "Distributary", "MySQLSource", "RedisSink", "Routing", "BinlogCore",
+            .product(name: "HummingbirdTesting", package: "hummingbird"),
+        ]),
+    ]
+)

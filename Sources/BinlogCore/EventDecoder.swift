@@ -1,0 +1,324 @@
+/// Decodes binlog events one at a time, keeping the state later events depend on.
+///
+/// The state is the FORMAT_DESCRIPTION (checksum algorithm, post-header lengths), the
+/// current file (from the caller or the latest ROTATE) and the TABLE_MAPs of the
+/// current statement. CRC32 trailers are verified whenever the FORMAT_DESCRIPTION
+/// announces them. Every failure throws a `BinlogError` naming the event's position;
+/// malformed input never traps.
+public struct EventDecoder: Sendable {
+    /// The binlog file the events come from: given up front, or learned from ROTATE.
+    public private(set) var file: String?
+    /// `true` once a FORMAT_DESCRIPTION announced CRC32 checksums.
+    public private(set) var checksumEnabled = false
+    /// The binlog format version (4 for MySQL ≥ 5.0 and MariaDB).
+    public private(set) var binlogVersion: UInt16 = 4
+    /// The server version from the FORMAT_DESCRIPTION, once seen.
+    public private(set) var serverVersion: String?
+    /// The TABLE_MAPs in force, by table id.
+    public private(set) var tableMaps: [UInt64: TableMap] = [:]
+
+    private var postHeaderLengths: [UInt8] = []
+    private var sawFormatDescription = false
+
+    public init(file: String? = nil) {
+        self.file = file
+    }
+
+    /// Decodes one complete event (19-byte header + body + optional 4-byte CRC32 trailer),
+    /// positioned from its header (`nextPosition − eventSize`), as in a network stream.
+    public mutating func decode(_ bytes: UnsafeRawBufferPointer) throws -> DecodedEvent {
+        try decode(bytes, at: nil)
+    }
+
+    /// Decodes one complete event whose start offset in `file` is known (file reading;
+    /// relay logs, whose headers carry the source's positions, need this).
+    public mutating func decode(_ bytes: UnsafeRawBufferPointer, at offset: UInt64?) throws -> DecodedEvent {
+        let unknownPosition = offset.map { BinlogPosition(file: file ?? "", offset: $0) }
+        guard bytes.count >= EventHeader.size else {
+            throw BinlogError(code: .truncated, position: unknownPosition,
+                              message: "event of \(bytes.count) bytes is shorter than the 19-byte event header; the file or stream is cut short — re-copy the binlog or restart the stream")
+        }
+        var h = ByteReader(bytes, eventType: bytes[4], position: unknownPosition)
+        let header = EventHeader(timestamp: try h.u32(), type: try h.u8(), serverID: try h.u32(),
+                                 eventSize: try h.u32(), nextPosition: try h.u32(), flags: try h.u16())
+        let start: UInt64
+        if let offset {
+            start = offset
+        } else if header.nextPosition == 0 {
+            start = 0
+        } else {
+            start = UInt64(header.nextPosition) >= UInt64(header.eventSize) ? UInt64(header.nextPosition - header.eventSize) : 0
+        }
+        let position = BinlogPosition(file: file ?? "", offset: start)
+        let name = EventType.name(header.type)
+        guard Int(header.eventSize) == bytes.count else {
+            throw BinlogError(code: Int(header.eventSize) > bytes.count ? .truncated : .corrupt, position: position,
+                              message: "\(name) event header says \(header.eventSize) bytes but \(bytes.count) were given; the event is cut short or the stream is out of step — restart the stream from an earlier position")
+        }
+
+        var end = bytes.count
+        if header.type == EventType.formatDescription {
+            return try decodeFormatDescription(bytes, header: header, position: position)
+        }
+        if checksumEnabled {
+            end -= 4
+            try verifyChecksum(bytes, header: header, position: position)
+        } else if !sawFormatDescription && bytes.count >= EventHeader.size + 4 {
+            // Before any FORMAT_DESCRIPTION (the stream's fake ROTATE) the checksum
+            // setting is unknown: a trailer that verifies is a trailer.
+            let body = UnsafeRawBufferPointer(rebasing: bytes[0..<(bytes.count - 4)])
+            let stored = UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: bytes.count - 4, as: UInt32.self))
+            if CRC32.checksum(body) == stored { end -= 4 }
+        }
+
+        var r = ByteReader(bytes, offset: EventHeader.size, end: end, eventType: header.type, position: position)
+        var rowsFlags: UInt16 = 0
+        let event: BinlogEvent
+        switch header.type {
+        case EventType.startV3:
+            event = try decodeStartV3(&r)
+        case EventType.query:
+            event = try decodeQuery(&r)
+        case EventType.xid:
+            event = .xid(try r.u64())
+        case EventType.rotate:
+            let ph = postHeaderLength(EventType.rotate, default: binlogVersion > 1 ? 8 : 0)
+            let pos: UInt64 = ph >= 8 ? try r.u64() : 4
+            if ph > 8 { try r.skip(ph - 8) }
+            let next = r.restString()
+            tableMaps.removeAll(keepingCapacity: true)
+            file = next
+            event = .rotate(file: next, position: pos)
+        case EventType.stop:
+            event = .stop
+        case EventType.tableMap:
+            let map = try decodeTableMap(&r)
+            tableMaps[map.tableID] = map
+            event = .tableMap(map)
+        case EventType.preGAWriteRows...EventType.deleteRowsV1, EventType.writeRowsV2...EventType.deleteRowsV2:
+            let (changes, flags) = try decodeRows(&r, type: header.type)
+            rowsFlags = flags
+            if flags & 0x0001 != 0 { tableMaps.removeAll(keepingCapacity: true) }
+            event = .rows(changes)
+        case EventType.gtid, EventType.anonymousGTID:
+            _ = try r.u8()
+            let sid = try r.bytes(16)
+            let gno = try r.u64()
+            event = header.type == EventType.anonymousGTID ? .anonymousGTID : .gtid("\(EventDecoder.uuid(sid)):\(gno)")
+        case EventType.gtidTagged:
+            event = .gtid(try TaggedGTID.decode(&r))
+        case EventType.previousGTIDs:
+            event = .previousGTIDs(try decodeGTIDSet(&r))
+        case EventType.rowsQuery:
+            try r.skip(1)
+            event = .rowsQuery(r.restString())
+        case EventType.heartbeat, EventType.heartbeatV2:
+            event = .heartbeat
+        case EventType.incident:
+            let number = try r.u16()
+            let length = Int(try r.u8())
+            let message = try r.string(min(length, r.remaining))
+            event = .incident(number: number, message: message)
+        case EventType.mariadbGTID:
+            let seq = try r.u64()
+            let domain = try r.u32()
+            let flags = try r.u8()
+            let commitID: UInt64? = flags & 0x02 != 0 ? try r.u64() : nil
+            event = .mariadbGTID(MariaDBGTID(domainID: domain, serverID: header.serverID, sequence: seq, flags: flags, commitID: commitID))
+        case EventType.mariadbGTIDList:
+            let count = Int(try r.u32() & 0x0FFF_FFFF)
+            try r.require(count * 16)
+            var list: [MariaDBGTID] = []
+            list.reserveCapacity(count)
+            for _ in 0..<count {
+                let domain = try r.u32(), server = try r.u32(), seq = try r.u64()
+                list.append(MariaDBGTID(domainID: domain, serverID: server, sequence: seq))
+            }
+            event = .gtidList(list)
+        case EventType.mariadbBinlogCheckpoint:
+            let n = Int(try r.u32())
+            event = .binlogCheckpoint(file: try r.string(n))
+        case EventType.mariadbAnnotateRows:
+            event = .annotateRows(r.restString())
+        case EventType.mariadbStartEncryption:
+            throw r.error(.unsupported, "the binlog is encrypted (encrypt_binlog=ON) and the events after this one are ciphertext; read it through the server (`distributary run`), which decrypts, instead of offline")
+        case EventType.mariadbQueryCompressed...EventType.mariadbDeleteRowsCompressedV1:
+            throw r.error(.unsupported, "compressed events (log_bin_compress=ON) are not supported; set `log_bin_compress=OFF` on the server and restart from a position after this event's transaction")
+        case EventType.transactionPayload:
+            throw r.error(.unsupported, "compressed transactions (binlog_transaction_compression=ON) are not supported; set `binlog_transaction_compression=OFF` on the server and restart from a position after this transaction")
+        case EventType.partialUpdateRows:
+            throw r.error(.unsupported, "partial JSON updates (binlog_row_value_options=PARTIAL_JSON) are not supported; set `binlog_row_value_options=''` on the server and resync the affected tables")
+        default:
+            event = .other(type: header.type)
+        }
+        return DecodedEvent(header: header, position: position, event: event, rowsFlags: rowsFlags)
+    }
+
+    /// Convenience for byte arrays (tests, the file reader).
+    public mutating func decode(_ bytes: [UInt8], at offset: UInt64? = nil) throws -> DecodedEvent {
+        try bytes.withUnsafeBytes { try decode($0, at: offset) }
+    }
+
+    // MARK: - Checksums and FORMAT_DESCRIPTION
+
+    private func verifyChecksum(_ bytes: UnsafeRawBufferPointer, header: EventHeader, position: BinlogPosition) throws {
+        guard bytes.count >= EventHeader.size + 4 else {
+            throw BinlogError(code: .truncated, position: position,
+                              message: "\(EventType.name(header.type)) event of \(bytes.count) bytes has no room for its CRC32 trailer; the event is cut short")
+        }
+        let body = UnsafeRawBufferPointer(rebasing: bytes[0..<(bytes.count - 4)])
+        let stored = UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: bytes.count - 4, as: UInt32.self))
+        let computed = CRC32.checksum(body)
+        if computed == stored { return }
+        if header.type == EventType.formatDescription && header.flags & 0x0001 != 0 {
+            // The server computes the FORMAT_DESCRIPTION's CRC with LOG_EVENT_BINLOG_IN_USE_F
+            // cleared and sets the flag in place while the file is open.
+            let head = UnsafeRawBufferPointer(rebasing: bytes[0..<17])
+            let flagsLow = bytes[17] & 0xFE
+            var crc = CRC32.checksum(head)
+            crc = withUnsafeBytes(of: flagsLow) { CRC32.checksum($0, crc: crc) }
+            crc = CRC32.checksum(UnsafeRawBufferPointer(rebasing: bytes[18..<(bytes.count - 4)]), crc: crc)
+            if crc == stored { return }
+        }
+        throw BinlogError(code: .checksumMismatch, position: position,
+                          message: "\(EventType.name(header.type)) event\u{20}of \(bytes.count) bytes fails its CRC32 check (stored 0x\(String(stored, radix: 16)), computed 0x\(String(computed, radix: 16))); the binlog is corrupt — re-copy it from the server, or restart the stream from this position")
+    }
+
+    private static func versionProduct(_ version: String) -> Int {
+        var parts: [Int] = []
+        var current = 0, inNumber = false
+        for c in version.utf8 {
+            if c >= 0x30 && c <= 0x39 {
+                current = current * 10 + Int(c - 0x30); inNumber = true
+                if current > 1_000_000 { break }
+            } else {
+                if inNumber { parts.append(current) }
+                current = 0; inNumber = false
+                if c != UInt8(ascii: ".") || parts.count == 3 { break }
+            }
+        }
+        if inNumber && parts.count < 3 { parts.append(current) }
+        while parts.count < 3 { parts.append(0) }
+        return parts[0] * 65536 + parts[1] * 256 + parts[2]
+    }
+
+    private mutating func decodeFormatDescription(_ bytes: UnsafeRawBufferPointer, header: EventHeader, position: BinlogPosition) throws -> DecodedEvent {
+        var r = ByteReader(bytes, offset: EventHeader.size, eventType: header.type, position: position)
+        let version = try r.u16()
+        let serverRaw = try r.bytes(50)
+        let serverBytes = serverRaw.prefix { $0 != 0 }
+        let server = String(decoding: serverBytes, as: UTF8.self)
+        _ = try r.u32()
+        let headerLength = try r.u8()
+        guard headerLength == 19 else {
+            throw r.error(.unsupported, "event header length \(headerLength) is not the v4 length 19; binlogs from servers before MySQL 5.0 cannot be read")
+        }
+        let product = EventDecoder.versionProduct(server)
+        let isMariaDB = server.contains("MariaDB")
+        let hasAlgorithm = isMariaDB ? product >= 0x05_03_00 : product >= 0x05_06_01
+        var lengthsEnd = bytes.count
+        var checksum = false
+        if hasAlgorithm {
+            guard bytes.count - 5 >= r.offset else { throw r.truncated(5) }
+            let algorithm = bytes[bytes.count - 5]
+            switch algorithm {
+            case 0, 255: checksum = false
+            case 1: checksum = true
+            default:
+                throw r.error(.unsupported, "checksum algorithm \(algorithm) is unknown (0 = NONE, 1 = CRC32); set `binlog_checksum=CRC32` or `NONE` on the server")
+            }
+            lengthsEnd = bytes.count - 5
+            if checksum { try verifyChecksum(bytes, header: header, position: position) }
+        }
+        postHeaderLengths = Array(UnsafeRawBufferPointer(rebasing: bytes[r.offset..<lengthsEnd]))
+        checksumEnabled = checksum
+        binlogVersion = version
+        serverVersion = server
+        sawFormatDescription = true
+        tableMaps.removeAll()
+        return DecodedEvent(header: header, position: position,
+                            event: .formatDescription(binlogVersion: version, serverVersion: server, checksum: checksum))
+    }
+
+    private mutating func decodeStartV3(_ r: inout ByteReader) throws -> BinlogEvent {
+        let version = try r.u16()
+        let server = String(decoding: try r.bytes(50).prefix { $0 != 0 }, as: UTF8.self)
+        binlogVersion = version
+        serverVersion = server
+        checksumEnabled = false
+        // Binlog v1/v3 post-header lengths: QUERY 11 bytes (no status variables), ROTATE 8 (v3).
+        postHeaderLengths = [0, 11, 0, version > 1 ? 8 : 0]
+        sawFormatDescription = true
+        return .formatDescription(binlogVersion: version, serverVersion: server, checksum: false)
+    }
+
+    /// The post-header length the FORMAT_DESCRIPTION gives for `type`, else `value`.
+    func postHeaderLength(_ type: UInt8, default value: Int) -> Int {
+        let i = Int(type) - 1
+        guard i >= 0, i < postHeaderLengths.count else { return value }
+        return Int(postHeaderLengths[i])
+    }
+
+    // MARK: - QUERY
+
+    private func decodeQuery(_ r: inout ByteReader) throws -> BinlogEvent {
+        let ph = postHeaderLength(EventType.query, default: 13)
+        let fixedStart = r.offset
+        _ = try r.u32()
+        _ = try r.u32()
+        let schemaLength = Int(try r.u8())
+        _ = try r.u16()
+        var statusLength = 0
+        if ph >= 13 { statusLength = Int(try r.u16()) }
+        let consumed = r.offset - fixedStart
+        if ph > consumed { try r.skip(ph - consumed) }
+        try r.skip(statusLength)
+        let schema = try r.string(schemaLength)
+        try r.skip(1)
+        return .query(schema: schema, sql: r.restString())
+    }
+
+    // MARK: - GTID sets
+
+    static func uuid(_ b: UnsafeRawBufferPointer) -> String {
+        let digits: [UInt8] = Array("0123456789abcdef".utf8)
+        return String(unsafeUninitializedCapacity: 36) { out in
+            var p = 0
+            for i in 0..<min(b.count, 16) {
+                if i == 4 || i == 6 || i == 8 || i == 10 { out[p] = UInt8(ascii: "-"); p += 1 }
+                out[p] = digits[Int(b[i] >> 4)]; out[p + 1] = digits[Int(b[i] & 0x0f)]
+                p += 2
+            }
+            return p
+        }
+    }
+
+    /// PREVIOUS_GTIDS: `uuid:1-5:7-9,…`; MySQL 8.3+ tagged sets mark the count with
+    /// format byte 1 in its first and last byte and add a tag after each uuid.
+    private func decodeGTIDSet(_ r: inout ByteReader) throws -> String {
+        let raw = try r.u64()
+        let tagged = raw >> 56 == 1
+        let sidCount = tagged ? (raw >> 8) & 0xFFFF_FFFF_FFFF : raw
+        guard sidCount <= UInt64(r.remaining / 24) else {
+            throw r.error(.truncated, "GTID set announces \(sidCount) source ids but only \(r.remaining) bytes remain; the event is cut short or corrupt")
+        }
+        var out = ""
+        for k in 0..<Int(sidCount) {
+            if k > 0 { out += "," }
+            out += EventDecoder.uuid(try r.bytes(16))
+            if tagged {
+                let tag = try TaggedGTID.tag(&r)
+                if !tag.isEmpty { out += ":" + tag }
+            }
+            let intervals = try r.u64()
+            guard intervals <= UInt64(r.remaining / 16) else {
+                throw r.error(.truncated, "GTID set announces \(intervals) intervals but only \(r.remaining) bytes remain; the event is cut short or corrupt")
+            }
+            for _ in 0..<Int(intervals) {
+                let first = try r.u64(), endExclusive = try r.u64()
+                out += endExclusive > first + 1 ? ":\(first)-\(endExclusive - 1)" : ":\(first)"
+            }
+        }
+        return out
+    }
+}

@@ -1,0 +1,100 @@
+extension EventDecoder {
+    /// WRITE/UPDATE/DELETE_ROWS (pre-GA, v1 and v2): post-header, v2 extra data, the
+    /// columns-present bitmap(s), then row images of NULL bitmap + values, each
+    /// decoded with the TABLE_MAP in force for the event's table id.
+    func decodeRows(_ r: inout ByteReader, type: UInt8) throws -> ([RowChange], UInt16) {
+        let isV2 = type >= EventType.writeRowsV2
+        let kind: RowChange.Kind
+        switch type {
+        case EventType.preGAWriteRows, EventType.writeRowsV1, EventType.writeRowsV2: kind = .insert
+        case EventType.preGAUpdateRows, EventType.updateRowsV1, EventType.updateRowsV2: kind = .update
+        default: kind = .delete
+        }
+        let ph = postHeaderLength(type, default: isV2 ? 10 : 8)
+        let tableID: UInt64 = ph == 6 ? UInt64(try r.u32()) : try r.u48()
+        let flags = try r.u16()
+        var fixed = ph == 6 ? 6 : 8
+        if isV2 {
+            let extraLength = Int(try r.u16())
+            fixed += 2
+            guard extraLength >= 2 else {
+                throw r.error(.corrupt, "ROWS extra-data length \(extraLength) is below its own 2 bytes; the event is corrupt")
+            }
+            try r.require(extraLength - 2)
+            var x = ByteReader(r.buffer, offset: r.offset, end: r.offset + extraLength - 2, eventType: r.eventType, position: r.position)
+            try r.skip(extraLength - 2)
+            try skipExtraRowInfo(&x, isUpdate: kind == .update)
+        }
+        if ph > fixed { try r.skip(ph - fixed) }
+
+        let width = try r.lenencCount()
+        guard let table = tableMaps[tableID] else {
+            throw r.error(.unknownTable, "rows for table id \(tableID) arrive without its TABLE_MAP; start reading at the transaction's first event (its GTID or BEGIN), not in its middle")
+        }
+        guard width <= table.columnCount else {
+            throw r.error(.corrupt, "rows carry \(width) columns but the TABLE_MAP of `\(table.schema)`.`\(table.table)` has \(table.columnCount); the event is corrupt")
+        }
+        let bitmapBytes = (width + 7) / 8
+        let beforeColumns = try r.bytes(bitmapBytes)
+        let afterColumns = kind == .update && type != EventType.preGAUpdateRows ? try r.bytes(bitmapBytes) : beforeColumns
+
+        var changes: [RowChange] = []
+        while !r.isAtEnd {
+            switch kind {
+            case .insert:
+                let after = try decodeImage(&r, table: table, width: width, present: afterColumns)
+                changes.append(RowChange(kind: .insert, table: table, before: nil, after: after))
+            case .delete:
+                let before = try decodeImage(&r, table: table, width: width, present: beforeColumns)
+                changes.append(RowChange(kind: .delete, table: table, before: before, after: nil))
+            case .update:
+                let before = try decodeImage(&r, table: table, width: width, present: beforeColumns)
+                let after = try decodeImage(&r, table: table, width: width, present: afterColumns)
+                changes.append(RowChange(kind: .update, table: table, before: before, after: after))
+            }
+        }
+        return (changes, flags)
+    }
+
+    /// v2 extra row info: TLV entries, NDB info (tag 0: length incl. its 2 header
+    /// bytes) and partition info (tag 1: one or, for updates, two partition ids).
+    private func skipExtraRowInfo(_ x: inout ByteReader, isUpdate: Bool) throws {
+        while !x.isAtEnd {
+            let tag = try x.u8()
+            switch tag {
+            case 0:
+                let length = Int(try x.u8())
+                guard length >= 2 else {
+                    throw x.error(.corrupt, "extra row info (NDB) length \(length) is below its 2-byte header; the event is corrupt")
+                }
+                try x.skip(length - 1)
+            case 1:
+                try x.skip(isUpdate ? 4 : 2)
+            default:
+                throw x.error(.corrupt, "unknown extra row info tag \(tag) in a ROWS_V2 event; the event is corrupt or from an unsupported server")
+            }
+        }
+    }
+
+    /// One row image: a NULL bitmap over the present columns, then their values.
+    /// Columns absent from the image are `nil`.
+    @inline(__always)
+    private func decodeImage(_ r: inout ByteReader, table: TableMap, width: Int,
+                             present: UnsafeRawBufferPointer) throws -> [ColumnValue?] {
+        var presentCount = 0
+        for i in 0..<width where present[i >> 3] & (1 << UInt8(i & 7)) != 0 { presentCount += 1 }
+        let nulls = try r.bytes((presentCount + 7) / 8)
+        var row = [ColumnValue?](repeating: nil, count: table.columnCount)
+        let codecs = table.codecs
+        var j = 0
+        for i in 0..<width where present[i >> 3] & (1 << UInt8(i & 7)) != 0 {
+            if nulls[j >> 3] & (1 << UInt8(j & 7)) != 0 {
+                row[i] = .null
+            } else {
+                row[i] = try codecs[i].decode(&r, column: i)
+            }
+            j += 1
+        }
+        return row
+    }
+}

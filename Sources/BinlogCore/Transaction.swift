@@ -1,0 +1,40 @@
+/// One changed row, decoded with its table's map.
+public struct RowChange: Sendable {
+    public enum Kind: String, Sendable { case insert, update, delete }
+
+    public var kind: Kind
+    public var table: TableMap
+    /// The row before the change (update, delete); `nil` for insert.
+    /// An element is `nil` when the column is not in the logged image.
+    public var before: [ColumnValue?]?
+    /// The row after the change (insert, update); `nil` for delete.
+    public var after: [ColumnValue?]?
+
+    public init(kind: Kind, table: TableMap, before: [ColumnValue?]?, after: [ColumnValue?]?) {
+        self.kind = kind
+        self.table = table
+        self.before = before
+        self.after = after
+    }
+}
+
+/// A committed source transaction: every row it changed, in log order.
+public struct Transaction: Sendable {
+    /// `domain-server-seq` on MariaDB, `uuid:n` on MySQL; `nil` when the log has none.
+    public var gtid: String?
+    /// Position of the transaction's first event (its GTID or BEGIN).
+    public var start: BinlogPosition
+    /// Position just past its commit event: where a reader resumes after it.
+    public var end: BinlogPosition
+    /// The commit event's timestamp (seconds since the epoch, source clock).
+    public var timestamp: UInt32
+    public var changes: [RowChange]
+
+    public init(gtid: String?, start: BinlogPosition, end: BinlogPosition, timestamp: UInt32, changes: [RowChange]) {
+        self.gtid = gtid
+        self.start = start
+        self.end = end
+        self.timestamp = timestamp
+        self.changes = changes
+    }
+}

@@ -1,0 +1,79 @@
+import BinlogCore
+import Foundation
+import Hummingbird
+import SearchIndex
+
+/// JSON rendering of search results (DESIGN.md, HTTP contract):
+/// `{"total": N, "hits": [{"id": "…", "score": 1.5, "fields": {…}}]}`.
+public enum SearchJSON {
+    public static func render(_ results: SearchResults) -> String {
+        var out = "{\"total\":\(results.total),\"hits\":["
+        for (i, hit) in results.hits.enumerated() {
+            if i > 0 { out += "," }
+            out += "{\"id\":"
+            JSONText.appendString(hit.id, to: &out)
+            out += ",\"score\":\(hit.score.isFinite ? String(hit.score) : "0"),\"fields\":{"
+            for (j, (name, value)) in hit.fields.sorted(by: { $0.key < $1.key }).enumerated() {
+                if j > 0 { out += "," }
+                JSONText.appendString(name, to: &out)
+                out += ":"
+                switch value {
+                case .string(let s): JSONText.appendString(s, to: &out)
+                case .int(let v): out += String(v)
+                case .double(let v): out += v.isFinite ? String(v) : "null"
+                }
+            }
+            out += "}}"
+        }
+        out += "]}"
+        return out
+    }
+
+    public static func error(_ message: String, position: Int? = nil) -> String {
+        var out = "{\"error\":"
+        JSONText.appendString(message, to: &out)
+        if let position { out += ",\"position\":\(position)" }
+        return out + "}"
+    }
+}
+
+/// The HTTP API: search, health. Served while `run` streams.
+public enum HTTPAPI {
+    public static func router(snapshot: @escaping @Sendable () -> IndexSnapshot?) -> Hummingbird.Router<BasicRequestContext> {
+        let router = Hummingbird.Router()
+        router.get("/health") { _, _ -> Response in
+            json(.ok, "{\"status\":\"ok\"}")
+        }
+        router.get("/indexes/:name/search") { request, context -> Response in
+            let name = context.parameters.get("name") ?? ""
+            let params = request.uri.queryParameters
+            guard let query = params.get("q"), !query.isEmpty else {
+                return json(.badRequest, SearchJSON.error("missing query parameter q, e.g. /indexes/\(name)/search?q=word"))
+            }
+            let limit = params.get("limit").flatMap { Int($0) } ?? 10
+            let offset = params.get("offset").flatMap { Int($0) } ?? 0
+            guard (0...10_000).contains(limit), offset >= 0 else {
+                return json(.badRequest, SearchJSON.error("limit must be 0…10000 and offset ≥ 0"))
+            }
+            guard let snapshot = snapshot() else {
+                return json(.notFound, SearchJSON.error("this pipeline has no index configured"))
+            }
+            do {
+                let results = try snapshot.search(index: name, query: query, limit: limit, offset: offset)
+                return json(.ok, SearchJSON.render(results))
+            } catch let error as SearchError {
+                switch error.code {
+                case .unknownIndex: return json(.notFound, SearchJSON.error(error.description))
+                case .querySyntax, .unknownField: return json(.badRequest, SearchJSON.error(error.description, position: error.position))
+                default: return json(.internalServerError, SearchJSON.error(error.description))
+                }
+            }
+        }
+        return router
+    }
+
+    static func json(_ status: HTTPResponse.Status, _ body: String) -> Response {
+        Response(status: status, headers: [.contentType: "application/json"],
+                 body: .init(byteBuffer: ByteBuffer(string: body)))
+    }
+}

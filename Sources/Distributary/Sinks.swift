@@ -1,0 +1,131 @@
+import BinlogCore
+import Foundation
+import Logging
+import RedisSink
+import Routing
+import SearchIndex
+
+/// A derived store the pipeline writes in batches, each batch carrying its checkpoint.
+protocol Sink: AnyObject {
+    var name: String { get }
+    /// The checkpoint the store holds, read when the pipeline starts.
+    var checkpoint: Checkpoint? { get }
+    /// Applies the writes of `transactions` and stores `checkpoint` atomically with them.
+    func apply(_ transactions: ArraySlice<RoutedTransaction>, checkpoint: Checkpoint) throws
+    /// Stores any checkpoint `apply` held back (called on a clean stop).
+    func flush() throws
+}
+
+/// The Redis cache: one MULTI/EXEC per batch, checkpoint inside it.
+final class RedisCacheSink: Sink {
+    let name = "redis"
+    let checkpoint: Checkpoint?
+    private let sink: RedisSink
+
+    init(url: RedisURL, pipelineName: String, logger: Logger) throws {
+        let sink = try RedisSink(url: url, pipelineName: pipelineName, logger: logger)
+        self.sink = sink
+        checkpoint = try sink.readCheckpoint().flatMap { try Checkpoint(fields: $0, sink: "redis (\(sink.checkpointKey))") }
+    }
+
+    func apply(_ transactions: ArraySlice<RoutedTransaction>, checkpoint: Checkpoint) throws {
+        var writes: [CacheWrite] = []
+        for t in transactions { writes.append(contentsOf: t.cache) }
+        try sink.apply(writes, checkpoint: checkpoint.fields)
+    }
+
+    func flush() throws {}
+}
+
+/// The bundled index: upserts and deletes, then one commit whose manifest carries the checkpoint.
+final class SearchIndexSink: Sink {
+    let name = "index"
+    let checkpoint: Checkpoint?
+    let store: IndexStore
+    private var lastCommit = Date.distantPast
+    private var heldBack: Checkpoint?
+
+    init(store: IndexStore) throws {
+        self.store = store
+        checkpoint = try Checkpoint(fields: store.committedPayload, sink: "index")
+    }
+
+    func apply(_ transactions: ArraySlice<RoutedTransaction>, checkpoint: Checkpoint) throws {
+        var wrote = false
+        for t in transactions {
+            for write in t.index {
+                wrote = true
+                switch write {
+                case .upsert(let index, let id, let fields, let stored):
+                    try store.upsert(index: index, document: Self.document(id: id, fields: fields, stored: stored))
+                case .delete(let index, let id):
+                    try store.delete(index: index, id: id)
+                }
+            }
+        }
+        // A batch without index writes only moves the checkpoint: commit it at most once
+        // a second (and when flushing at shutdown) to spare the disk.
+        if wrote || Date().timeIntervalSince(lastCommit) >= 1 {
+            try store.commit(payload: checkpoint.fields)
+            lastCommit = Date()
+            heldBack = nil
+        } else {
+            heldBack = checkpoint
+        }
+    }
+
+    func flush() throws {
+        if let checkpoint = heldBack {
+            try store.commit(payload: checkpoint.fields)
+            heldBack = nil
+        }
+    }
+
+    static func document(id: String, fields: [(name: String, kind: IndexFieldKind, value: ColumnValue)],
+                         stored: [(name: String, value: ColumnValue)]) -> Document {
+        var f: [String: FieldValue] = [:]
+        for field in fields {
+            switch field.kind {
+            case .text: if let t = field.value.text { f[field.name] = .text(t) }
+            case .keyword: if let t = field.value.text { f[field.name] = .keyword(t) }
+            case .number: if let n = field.value.number ?? field.value.text.flatMap({ Double($0) }) { f[field.name] = .number(n) }
+            }
+        }
+        var s: [String: StoredValue] = [:]
+        for item in stored {
+            switch item.value {
+            case .null: continue
+            case .int(let v): s[item.name] = .int(v)
+            case .uint(let v): s[item.name] = v <= UInt64(Int64.max) ? .int(Int64(v)) : .string(String(v))
+            case .year(let y): s[item.name] = .int(Int64(y))
+            case .float(let v): s[item.name] = .double(Double(v))
+            case .double(let v): s[item.name] = .double(v)
+            default: if let t = item.value.text { s[item.name] = .string(t) }
+            }
+        }
+        return Document(id: id, fields: f, stored: s)
+    }
+}
+
+extension PipelineConfig {
+    /// The index schemas the configuration declares, by index name.
+    public var indexSchemas: [String: IndexSchema] {
+        var schemas: [String: IndexSchema] = [:]
+        for t in tables {
+            guard let ix = t.index else { continue }
+            var fields: [String: FieldType] = [:]
+            for f in ix.fields {
+                switch f.kind {
+                case .text: fields[f.name] = .text
+                case .keyword: fields[f.name] = .keyword
+                case .number: fields[f.name] = .number
+                }
+            }
+            var schema = schemas[ix.name] ?? IndexSchema(fields: [:], stored: [])
+            schema.fields.merge(fields) { a, _ in a }
+            for s in ix.stored where !schema.stored.contains(s) { schema.stored.append(s) }
+            schemas[ix.name] = schema
+        }
+        return schemas
+    }
+}

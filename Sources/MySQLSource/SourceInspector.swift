@@ -1,0 +1,119 @@
+import BinlogCore
+
+/// Where to start reading the binlog, as the configuration says it.
+public enum StartPoint: Sendable, Equatable {
+    case earliest
+    case latest
+    case position(BinlogPosition)
+}
+
+/// Reads what the replicator needs to know about the source before it streams:
+/// server settings, binlog positions, table schemas.
+public struct SourceInspector {
+    public let connection: MySQLConnection
+
+    public init(connection: MySQLConnection) {
+        self.connection = connection
+    }
+
+    /// Identity and version of the server.
+    public func serverInfo() throws -> (version: String, serverID: UInt32) {
+        let rows = try connection.query("SELECT @@version, @@server_id").rows
+        guard let row = rows.first, let version = row[0], let id = row[1].flatMap({ UInt32($0) }) else {
+            throw SourceError(.query, "\(connection.options.endpoint): cannot read @@version and @@server_id")
+        }
+        return (version, id)
+    }
+
+    /// Checks every server setting row-based replication needs. All problems are
+    /// reported at once, each with the statement or my.cnf line that fixes it.
+    public func checkSettings(replicaServerID: UInt32) throws {
+        let names = ["log_bin", "binlog_format", "binlog_row_image", "binlog_row_metadata", "server_id", "binlog_checksum"]
+        let list = names.map { "'\($0)'" }.joined(separator: ",")
+        var values: [String: String] = [:]
+        for row in try connection.query("SHOW GLOBAL VARIABLES WHERE Variable_name IN (\(list))").rows {
+            if let name = row[0] { values[name.lowercased()] = row[1] ?? "" }
+        }
+        var problems: [String] = []
+        if values["log_bin"]?.uppercased() != "ON" {
+            problems.append("log_bin is \(values["log_bin"] ?? "OFF"); the binary log must be on: add `log_bin = mysql-bin` under [mysqld] in my.cnf and restart the server")
+        }
+        func require(_ name: String, _ wanted: String) {
+            guard let value = values[name] else { return }
+            if value.uppercased() != wanted {
+                problems.append("\(name) is \(value), must be \(wanted): run `SET GLOBAL \(name) = '\(wanted)';` and add `\(name) = \(wanted)` under [mysqld] in my.cnf so it survives a restart")
+            }
+        }
+        if values["binlog_format"] == nil {
+            problems.append("binlog_format is not set; must be ROW: add `binlog_format = ROW` under [mysqld] in my.cnf")
+        }
+        require("binlog_format", "ROW")
+        require("binlog_row_image", "FULL")
+        require("binlog_row_metadata", "FULL")
+        if let id = values["server_id"], let sourceID = UInt32(id) {
+            if sourceID == 0 {
+                problems.append("server_id is 0; a server with binary logging needs a non-zero id: add `server_id = 1` under [mysqld] in my.cnf")
+            } else if sourceID == replicaServerID {
+                problems.append("source.server_id \(replicaServerID) equals the source server's own server_id; choose another value for source.server_id in the config")
+            }
+        }
+        if !problems.isEmpty {
+            throw SourceError(.settings, "\(connection.options.endpoint) is not set up for row-based replication:\n  - "
+                + problems.joined(separator: "\n  - "))
+        }
+    }
+
+    /// The binlog files the server still has, oldest first.
+    public func binaryLogs() throws -> [String] {
+        try connection.query("SHOW BINARY LOGS").rows.compactMap { $0.first ?? nil }
+    }
+
+    /// The server's current write position.
+    public func currentPosition() throws -> BinlogPosition {
+        guard let row = try connection.query("SHOW MASTER STATUS").rows.first,
+              let file = row[0], let pos = row[1].flatMap({ UInt64($0) }) else {
+            throw SourceError(.settings, "\(connection.options.endpoint): SHOW MASTER STATUS returned nothing; is log_bin on and does the user have REPLICATION CLIENT (BINLOG MONITOR on MariaDB)?")
+        }
+        return BinlogPosition(file: file, offset: pos)
+    }
+
+    /// Turns a configured start point into a concrete position, checking that the
+    /// file still exists on the server.
+    public func resolve(_ start: StartPoint) throws -> BinlogPosition {
+        switch start {
+        case .latest:
+            return try currentPosition()
+        case .earliest:
+            guard let first = try binaryLogs().first else {
+                throw SourceError(.settings, "\(connection.options.endpoint) has no binary logs (SHOW BINARY LOGS is empty)")
+            }
+            return BinlogPosition(file: first, offset: 4)
+        case .position(let position):
+            let files = try binaryLogs()
+            guard files.contains(position.file) else {
+                throw SourceError(.stream, "binlog \(position.file) is not on \(connection.options.endpoint) (it has \(files.first ?? "none") … \(files.last ?? "none")); it was purged or the name is wrong. Rebuild the derived stores from a snapshot, or start from `earliest`/`latest`")
+            }
+            return position
+        }
+    }
+
+    /// The columns and primary key of `schema.table`; `nil` if the table does not exist.
+    public func tableSchema(schema: String, table: String) throws -> TableSchema? {
+        let s = connection.quote(schema), t = connection.quote(table)
+        let columns = try connection.query("""
+            SELECT COLUMN_NAME, DATA_TYPE FROM information_schema.COLUMNS
+            WHERE TABLE_SCHEMA = \(s) AND TABLE_NAME = \(t) ORDER BY ORDINAL_POSITION
+            """).rows
+        if columns.isEmpty { return nil }
+        let key = try connection.query("""
+            SELECT COLUMN_NAME FROM information_schema.KEY_COLUMN_USAGE
+            WHERE TABLE_SCHEMA = \(s) AND TABLE_NAME = \(t) AND CONSTRAINT_NAME = 'PRIMARY'
+            ORDER BY ORDINAL_POSITION
+            """).rows
+        return TableSchema(
+            schema: schema, table: table,
+            columns: columns.map { $0[0] ?? "" },
+            dataTypes: columns.map { ($0[1] ?? "").lowercased() },
+            primaryKey: key.map { $0[0] ?? "" })
+    }
+}

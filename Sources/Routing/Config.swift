@@ -1,0 +1,341 @@
+import BinlogCore
+import Yams
+
+/// The whole pipeline configuration (DESIGN.md, "Configuration"). Every key is
+/// validated when the file is read; unknown keys and wrong types name their key path.
+public struct PipelineConfig: Sendable {
+    /// Pipeline name; namespaces checkpoints (`distributary:{name}:checkpoint`).
+    public var name: String
+    public var source: SourceConfig
+    public var redis: RedisConfig?
+    public var index: IndexConfig?
+    public var http: HTTPConfig
+    /// Table mappings in file order.
+    public var tables: [TableMapping]
+    /// Largest number of source rows applied in one sink batch.
+    public var batchRows: Int
+
+    /// The mapping of `db.table`, if configured.
+    public func mapping(schema: String, table: String) -> TableMapping? {
+        tables.first { $0.schema == schema && $0.table == table }
+    }
+}
+
+public enum StartSpec: Sendable, Equatable {
+    case earliest
+    case latest
+    case position(file: String, offset: UInt64)
+    case gtid(String)
+}
+
+public enum SnapshotMode: String, Sendable, CaseIterable {
+    case initial, when_needed, never
+}
+
+public struct SourceConfig: Sendable {
+    public var host: String
+    public var port: UInt32
+    public var socket: String?
+    public var user: String
+    /// Name of the environment variable that holds the password.
+    public var passwordEnv: String?
+    /// Path of a file whose first line is the password.
+    public var passwordFile: String?
+    /// Our replica id; must differ from every other replica's and from the source's.
+    public var serverID: UInt32
+    public var start: StartSpec
+    public var snapshot: SnapshotMode
+}
+
+public struct RedisConfig: Sendable {
+    public var url: String
+}
+
+public struct IndexConfig: Sendable {
+    public var path: String
+}
+
+public struct HTTPConfig: Sendable {
+    public var host: String
+    public var port: Int
+}
+
+public enum RedisMode: String, Sendable, CaseIterable {
+    case hash, json, invalidate
+}
+
+public struct RedisTableConfig: Sendable {
+    public var key: KeyTemplate
+    public var mode: RedisMode
+    /// Projected columns; `nil` means all columns.
+    public var columns: [String]?
+}
+
+public struct IndexTableConfig: Sendable {
+    public var name: String
+    /// Indexed fields (column name → kind), in file order.
+    public var fields: [(name: String, kind: IndexFieldKind)]
+    /// Columns stored and returned with hits.
+    public var stored: [String]
+}
+
+public struct TableMapping: Sendable {
+    public var schema: String
+    public var table: String
+    public var redis: RedisTableConfig?
+    public var index: IndexTableConfig?
+    /// Line of the mapping in the YAML file.
+    public var line: Int?
+
+    public var qualifiedName: String { "\(schema).\(table)" }
+    /// Config key path of this mapping.
+    public var keyPath: String { "tables.\(qualifiedName)" }
+}
+
+extension PipelineConfig {
+    /// Reads and validates a YAML configuration.
+    public static func parse(yaml: String) throws -> PipelineConfig {
+        let node: Node?
+        do {
+            node = try Yams.compose(yaml: yaml)
+        } catch let error as YamlError {
+            throw ConfigError("", "not valid YAML: \(error)")
+        }
+        guard let root = node else { throw ConfigError("", "the configuration is empty; see deploy/distributary.yml for an example") }
+        var r = Reader()
+        return try r.config(root)
+    }
+}
+
+/// Walks the YAML tree, remembering key paths for errors.
+private struct Reader {
+    func line(_ node: Node) -> Int? { node.mark?.line }
+
+    func mapping(_ node: Node, _ path: String, allowed: [String], required: [String] = []) throws -> [String: Node] {
+        guard case .mapping(let m) = node else {
+            throw ConfigError(path, line: line(node), "expected a mapping of keys (\(allowed.joined(separator: ", ")))")
+        }
+        var out: [String: Node] = [:]
+        for (k, v) in m {
+            guard case .scalar(let ks) = k else { throw ConfigError(path, line: line(k), "keys must be plain strings") }
+            let key = ks.string
+            let child = path.isEmpty ? key : "\(path).\(key)"
+            guard allowed.contains(key) else {
+                let hint = allowed.first { $0.lowercased() == key.lowercased() || $0.replacingOccurrences(of: "_", with: "") == key.replacingOccurrences(of: "_", with: "").replacingOccurrences(of: "-", with: "") }
+                throw ConfigError(child, line: line(k), "unknown key `\(key)`" + (hint.map { "; did you mean `\($0)`?" } ?? "") + " (allowed here: \(allowed.joined(separator: ", ")))")
+            }
+            guard out[key] == nil else { throw ConfigError(child, line: line(k), "key `\(key)` appears twice") }
+            out[key] = v
+        }
+        for key in required where out[key] == nil {
+            let child = path.isEmpty ? key : "\(path).\(key)"
+            throw ConfigError(child, line: line(node), "required key `\(key)` is missing")
+        }
+        return out
+    }
+
+    func string(_ node: Node, _ path: String) throws -> String {
+        guard case .scalar(let s) = node, !s.string.isEmpty else {
+            throw ConfigError(path, line: line(node), "expected a non-empty string")
+        }
+        return s.string
+    }
+
+    func integer<T: FixedWidthInteger>(_ node: Node, _ path: String, _ type: T.Type, min: T = 0) throws -> T {
+        guard case .scalar(let s) = node, let v = T(s.string), v >= min else {
+            throw ConfigError(path, line: line(node), "expected a whole number from \(min) to \(T.max), got `\(node.string ?? "?")`")
+        }
+        return v
+    }
+
+    func stringList(_ node: Node, _ path: String) throws -> [String] {
+        guard case .sequence(let seq) = node else {
+            throw ConfigError(path, line: line(node), "expected a list such as [a, b]")
+        }
+        var out: [String] = []
+        for (i, item) in seq.enumerated() {
+            let s = try string(item, "\(path)[\(i)]")
+            if out.contains(s) { throw ConfigError("\(path)[\(i)]", line: line(item), "`\(s)` is listed twice") }
+            out.append(s)
+        }
+        return out
+    }
+
+    func oneOf<E: RawRepresentable & CaseIterable>(_ node: Node, _ path: String, _ type: E.Type) throws -> E where E.RawValue == String {
+        let s = try string(node, path)
+        guard let v = E(rawValue: s) else {
+            throw ConfigError(path, line: line(node), "unknown value `\(s)`; expected one of \(E.allCases.map { $0.rawValue }.joined(separator: ", "))")
+        }
+        return v
+    }
+
+    mutating func config(_ root: Node) throws -> PipelineConfig {
+        let top = try mapping(root, "", allowed: ["name", "source", "redis", "index", "http", "tables", "batch_rows"],
+                              required: ["name", "source", "tables"])
+        let name = try string(top["name"]!, "name")
+        guard name.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" || $0 == "-" || $0 == "." }) else {
+            throw ConfigError("name", line: line(top["name"]!), "`\(name)` may hold only letters, digits, `_`, `-` and `.` (it is part of Redis keys)")
+        }
+        let source = try sourceConfig(top["source"]!)
+        var redis: RedisConfig?
+        if let node = top["redis"] {
+            let m = try mapping(node, "redis", allowed: ["url"], required: ["url"])
+            let url = try string(m["url"]!, "redis.url")
+            guard url.hasPrefix("redis://") else {
+                throw ConfigError("redis.url", line: line(m["url"]!), "`\(url)` is not a redis:// URL (redis://[user:password@]host:port/db)")
+            }
+            redis = RedisConfig(url: url)
+        }
+        var index: IndexConfig?
+        if let node = top["index"] {
+            let m = try mapping(node, "index", allowed: ["path"], required: ["path"])
+            index = IndexConfig(path: try string(m["path"]!, "index.path"))
+        }
+        var http = HTTPConfig(host: "127.0.0.1", port: 7700)
+        if let node = top["http"] {
+            let m = try mapping(node, "http", allowed: ["listen"], required: ["listen"])
+            let listen = try string(m["listen"]!, "http.listen")
+            guard let colon = listen.lastIndex(of: ":"), let port = Int(listen[listen.index(after: colon)...]), (0...65535).contains(port) else {
+                throw ConfigError("http.listen", line: line(m["listen"]!), "`\(listen)` is not host:port (e.g. 127.0.0.1:7700)")
+            }
+            http = HTTPConfig(host: String(listen[..<colon]), port: port)
+        }
+        var batchRows = 5000
+        if let node = top["batch_rows"] { batchRows = try integer(node, "batch_rows", Int.self, min: 1) }
+
+        guard case .mapping(let tablesNode) = top["tables"]! else {
+            throw ConfigError("tables", line: line(top["tables"]!), "expected a mapping of `db.table:` entries")
+        }
+        var tables: [TableMapping] = []
+        for (k, v) in tablesNode {
+            let qualified = try string(k, "tables")
+            let path = "tables.\(qualified)"
+            let pieces = qualified.split(separator: ".", omittingEmptySubsequences: false)
+            guard pieces.count == 2, !pieces[0].isEmpty, !pieces[1].isEmpty else {
+                throw ConfigError(path, line: line(k), "table names are written `database.table`, got `\(qualified)`")
+            }
+            tables.append(try tableMapping(v, schema: String(pieces[0]), table: String(pieces[1]), path: path))
+        }
+        if tables.isEmpty { throw ConfigError("tables", line: line(top["tables"]!), "no table is mapped; add at least one `db.table:` entry") }
+        if redis == nil, let t = tables.first(where: { $0.redis != nil }) {
+            throw ConfigError("\(t.keyPath).redis", line: t.line, "the table maps to Redis but the config has no top-level `redis:` section with a `url`")
+        }
+        if index == nil, let t = tables.first(where: { $0.index != nil }) {
+            throw ConfigError("\(t.keyPath).index", line: t.line, "the table maps to an index but the config has no top-level `index:` section with a `path`")
+        }
+        var fieldsByIndex: [String: (String, [(name: String, kind: IndexFieldKind)])] = [:]
+        for t in tables {
+            guard let ix = t.index else { continue }
+            if let (other, fields) = fieldsByIndex[ix.name], fields.map({ "\($0.name):\($0.kind)" }) != ix.fields.map({ "\($0.name):\($0.kind)" }) {
+                throw ConfigError("\(t.keyPath).index.fields", line: t.line, "index `\(ix.name)` is also fed by \(other) with different fields; tables sharing an index must declare the same fields")
+            }
+            fieldsByIndex[ix.name] = (t.qualifiedName, ix.fields)
+        }
+        return PipelineConfig(name: name, source: source, redis: redis, index: index, http: http, tables: tables, batchRows: batchRows)
+    }
+
+    func sourceConfig(_ node: Node) throws -> SourceConfig {
+        let m = try mapping(node, "source",
+                            allowed: ["host", "port", "socket", "user", "password_env", "password_file", "server_id", "start", "snapshot"],
+                            required: ["user", "server_id"])
+        if m["password_env"] != nil && m["password_file"] != nil {
+            throw ConfigError("source.password_file", line: line(m["password_file"]!), "set either password_env or password_file, not both")
+        }
+        var start = StartSpec.latest
+        if let s = m["start"] {
+            switch s {
+            case .scalar(let v) where v.string == "earliest": start = .earliest
+            case .scalar(let v) where v.string == "latest": start = .latest
+            case .mapping:
+                let sm = try mapping(s, "source.start", allowed: ["file", "pos", "gtid"])
+                if let g = sm["gtid"] {
+                    if sm["file"] != nil || sm["pos"] != nil {
+                        throw ConfigError("source.start", line: line(s), "give either {gtid: …} or {file: …, pos: …}, not both")
+                    }
+                    start = .gtid(try string(g, "source.start.gtid"))
+                } else {
+                    guard let f = sm["file"], let p = sm["pos"] else {
+                        throw ConfigError("source.start", line: line(s), "a position start needs both `file` and `pos`, e.g. {file: binlog.000002, pos: 4}")
+                    }
+                    let pos = try integer(p, "source.start.pos", UInt64.self, min: 4)
+                    start = .position(file: try string(f, "source.start.file"), offset: pos)
+                }
+            default:
+                throw ConfigError("source.start", line: line(s), "expected earliest, latest, {file: NAME, pos: N} or {gtid: \"D-S-N\"}")
+            }
+        }
+        return SourceConfig(
+            host: try m["host"].map { try string($0, "source.host") } ?? "127.0.0.1",
+            port: try m["port"].map { try integer($0, "source.port", UInt32.self, min: 1) } ?? 3306,
+            socket: try m["socket"].map { try string($0, "source.socket") },
+            user: try string(m["user"]!, "source.user"),
+            passwordEnv: try m["password_env"].map { try string($0, "source.password_env") },
+            passwordFile: try m["password_file"].map { try string($0, "source.password_file") },
+            serverID: try integer(m["server_id"]!, "source.server_id", UInt32.self, min: 1),
+            start: start,
+            snapshot: try m["snapshot"].map { try oneOf($0, "source.snapshot", SnapshotMode.self) } ?? .never)
+    }
+
+    func tableMapping(_ node: Node, schema: String, table: String, path: String) throws -> TableMapping {
+        let m = try mapping(node, path, allowed: ["redis", "index"])
+        if m.isEmpty { throw ConfigError(path, line: line(node), "the table maps to nothing; give it a `redis:` and/or an `index:` section") }
+        var redis: RedisTableConfig?
+        if let r = m["redis"] {
+            let rp = "\(path).redis"
+            let rm = try mapping(r, rp, allowed: ["key", "mode", "columns"], required: ["key"])
+            redis = RedisTableConfig(
+                key: try KeyTemplate(parsing: try string(rm["key"]!, "\(rp).key"), keyPath: "\(rp).key", line: line(rm["key"]!)),
+                mode: try rm["mode"].map { try oneOf($0, "\(rp).mode", RedisMode.self) } ?? .hash,
+                columns: try rm["columns"].map { try stringList($0, "\(rp).columns") })
+        }
+        var index: IndexTableConfig?
+        if let i = m["index"] {
+            let ip = "\(path).index"
+            let im = try mapping(i, ip, allowed: ["name", "fields", "stored"], required: ["name", "fields"])
+            let name = try string(im["name"]!, "\(ip).name")
+            guard name.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" || $0 == "-" }) else {
+                throw ConfigError("\(ip).name", line: line(im["name"]!), "index names may hold only letters, digits, `_` and `-`")
+            }
+            guard case .mapping(let fm) = im["fields"]!, !fm.isEmpty else {
+                throw ConfigError("\(ip).fields", line: line(im["fields"]!), "expected a mapping of column: text|keyword|number")
+            }
+            var fields: [(name: String, kind: IndexFieldKind)] = []
+            for (k, v) in fm {
+                let column = try string(k, "\(ip).fields")
+                fields.append((column, try oneOf(v, "\(ip).fields.\(column)", IndexFieldKind.self)))
+            }
+            index = IndexTableConfig(name: name, fields: fields,
+                                     stored: try im["stored"].map { try stringList($0, "\(ip).stored") } ?? [])
+        }
+        return TableMapping(schema: schema, table: table, redis: redis, index: index, line: line(node))
+    }
+}
+
+extension PipelineConfig {
+    /// Checks every mapping against the source's tables: the table exists, every
+    /// column named by a key template, projection, index field or stored list exists,
+    /// and indexed tables have a primary key. `schemas` is keyed by `db.table`.
+    public func validate(against schemas: [String: TableSchema]) throws {
+        for t in tables {
+            guard let schema = schemas[t.qualifiedName] else {
+                throw ConfigError(t.keyPath, line: t.line, "table \(t.qualifiedName) does not exist on the source (check the database and table names)")
+            }
+            func check(_ column: String, _ path: String) throws {
+                guard schema.columns.contains(column) else {
+                    throw ConfigError(path, line: t.line, "column `\(column)` does not exist in \(t.qualifiedName) (its columns: \(schema.columns.joined(separator: ", ")))")
+                }
+            }
+            if let r = t.redis {
+                for c in r.key.columns { try check(c, "\(t.keyPath).redis.key") }
+                for (i, c) in (r.columns ?? []).enumerated() { try check(c, "\(t.keyPath).redis.columns[\(i)]") }
+            }
+            if let ix = t.index {
+                for f in ix.fields { try check(f.name, "\(t.keyPath).index.fields.\(f.name)") }
+                for (i, c) in ix.stored.enumerated() { try check(c, "\(t.keyPath).index.stored[\(i)]") }
+                if schema.primaryKey.isEmpty {
+                    throw ConfigError("\(t.keyPath).index", line: t.line, "\(t.qualifiedName) has no primary key, so its documents have no id; add a PRIMARY KEY to the table")
+                }
+            }
+        }
+    }
+}

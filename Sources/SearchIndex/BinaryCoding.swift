@@ -1,0 +1,130 @@
+/// Appends little-endian integers, LEB128 varints and length-prefixed strings to a byte buffer.
+struct ByteWriter {
+    private(set) var bytes: [UInt8] = []
+
+    mutating func write(_ raw: [UInt8]) { bytes.append(contentsOf: raw) }
+
+    mutating func writeByte(_ value: UInt8) { bytes.append(value) }
+
+    mutating func writeUInt32(_ value: UInt32) {
+        for shift in stride(from: 0, to: 32, by: 8) { bytes.append(UInt8(truncatingIfNeeded: value >> UInt32(shift))) }
+    }
+
+    mutating func writeUInt64(_ value: UInt64) {
+        for shift in stride(from: 0, to: 64, by: 8) { bytes.append(UInt8(truncatingIfNeeded: value >> UInt64(shift))) }
+    }
+
+    mutating func writeVarint(_ value: UInt64) {
+        var remaining = value
+        while remaining >= 0x80 {
+            bytes.append(UInt8(truncatingIfNeeded: remaining) | 0x80)
+            remaining >>= 7
+        }
+        bytes.append(UInt8(remaining))
+    }
+
+    mutating func writeVarint(_ value: Int) { writeVarint(UInt64(value)) }
+
+    mutating func writeDouble(_ value: Double) { writeUInt64(value.bitPattern) }
+
+    mutating func writeString(_ value: String) {
+        let utf8 = Array(value.utf8)
+        writeVarint(utf8.count)
+        bytes.append(contentsOf: utf8)
+    }
+
+    /// Appends the checksum of everything written so far.
+    mutating func finishWithChecksum() { writeUInt64(fnv1a(bytes[...])) }
+}
+
+/// Reads what `ByteWriter` wrote; every read checks bounds and throws `corrupt` naming the file.
+struct ByteReader {
+    private let bytes: [UInt8]
+    private(set) var offset: Int
+    private let end: Int
+    let path: String
+
+    /// Verifies the trailing checksum and prepares to read the bytes before it.
+    init(bytes: [UInt8], path: String) throws {
+        guard bytes.count >= 8 else { throw SearchError.corrupt(path, "file is truncated (\(bytes.count) bytes)") }
+        let bodyEnd = bytes.count - 8
+        var stored: UInt64 = 0
+        for index in 0..<8 { stored |= UInt64(bytes[bodyEnd + index]) << UInt64(8 * index) }
+        guard stored == fnv1a(bytes[0..<bodyEnd]) else {
+            throw SearchError.corrupt(path, "checksum mismatch (the file was truncated or overwritten)")
+        }
+        self.bytes = bytes
+        self.offset = 0
+        self.end = bodyEnd
+        self.path = path
+    }
+
+    var isAtEnd: Bool { offset == end }
+
+    func fail(_ detail: String) -> SearchError { SearchError.corrupt(path, "\(detail) at byte \(offset)") }
+
+    mutating func readBytes(_ count: Int) throws -> ArraySlice<UInt8> {
+        guard count >= 0, count <= end - offset else { throw fail("unexpected end of data reading \(count) bytes") }
+        defer { offset += count }
+        return bytes[offset..<(offset + count)]
+    }
+
+    mutating func readByte() throws -> UInt8 {
+        guard offset < end else { throw fail("unexpected end of data") }
+        defer { offset += 1 }
+        return bytes[offset]
+    }
+
+    mutating func readUInt32() throws -> UInt32 {
+        var value: UInt32 = 0
+        for (index, byte) in try readBytes(4).enumerated() { value |= UInt32(byte) << UInt32(8 * index) }
+        return value
+    }
+
+    mutating func readUInt64() throws -> UInt64 {
+        var value: UInt64 = 0
+        for (index, byte) in try readBytes(8).enumerated() { value |= UInt64(byte) << UInt64(8 * index) }
+        return value
+    }
+
+    mutating func readVarint() throws -> UInt64 {
+        var value: UInt64 = 0
+        var shift: UInt64 = 0
+        while true {
+            let byte = try readByte()
+            guard shift < 64 else { throw fail("varint too long") }
+            value |= UInt64(byte & 0x7F) << shift
+            if byte & 0x80 == 0 { return value }
+            shift += 7
+        }
+    }
+
+    /// Reads a varint that must be at most `limit` (a count or an index).
+    mutating func readCount(max limit: Int) throws -> Int {
+        let value = try readVarint()
+        guard value <= UInt64(limit) else { throw fail("value \(value) exceeds the limit \(limit)") }
+        return Int(value)
+    }
+
+    mutating func readDouble() throws -> Double { Double(bitPattern: try readUInt64()) }
+
+    mutating func readString() throws -> String {
+        let length = try readCount(max: end - offset)
+        let raw = try readBytes(length)
+        guard let string = String(validating: raw, as: UTF8.self) else { throw fail("invalid UTF-8 string") }
+        return string
+    }
+
+    /// The number of bytes not read yet; bounds counts read from the file.
+    var remaining: Int { end - offset }
+}
+
+/// 64-bit FNV-1a, the checksum of segment and delete files.
+func fnv1a(_ bytes: ArraySlice<UInt8>) -> UInt64 {
+    var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+    for byte in bytes {
+        hash ^= UInt64(byte)
+        hash = hash &* 0x0000_0100_0000_01B3
+    }
+    return hash
+}

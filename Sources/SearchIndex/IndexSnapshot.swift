@@ -1,0 +1,150 @@
+import Foundation
+
+/// A segment together with the deletes that apply to it in one committed state.
+struct SegmentView: Sendable {
+    let segment: Segment
+    let deletes: DeleteSet?
+    /// The generation of `deletes` (0 when there are none), which names its file.
+    let deleteGeneration: Int
+
+    var liveCount: Int { segment.docCount - (deletes?.count ?? 0) }
+
+    func isLive(_ doc: Int) -> Bool { !(deletes?.contains(doc) ?? false) }
+}
+
+/// One index in one committed state: its schema, its segments and the collection
+/// statistics BM25 needs (live document count, average text field lengths).
+struct IndexView: Sendable {
+    let schema: IndexSchema
+    let segments: [SegmentView]
+    let liveCount: Int
+    let lengthTotals: [String: LengthTotal]
+
+    init(schema: IndexSchema, segments: [SegmentView]) {
+        self.schema = schema
+        self.segments = segments
+        self.liveCount = segments.reduce(0) { $0 + $1.liveCount }
+        var totals: [String: LengthTotal] = [:]
+        for field in schema.textFields {
+            var total = LengthTotal()
+            for view in segments {
+                guard let segmentTotal = view.segment.lengthTotals[field] else { continue }
+                total.sum += segmentTotal.sum
+                total.documents += segmentTotal.documents
+                guard let deletes = view.deletes, let lengths = view.segment.fields[field]?.lengths else { continue }
+                for doc in deletes.members where lengths[doc] > 0 {
+                    total.sum -= Int(lengths[doc])
+                    total.documents -= 1
+                }
+            }
+            totals[field] = total
+        }
+        self.lengthTotals = totals
+    }
+
+    /// The segment and document number of the live document `id`, if any.
+    func locate(_ id: String) -> (segment: Int, doc: Int)? {
+        for index in segments.indices.reversed() {
+            if let doc = segments[index].segment.doc(for: id), segments[index].isLive(doc) {
+                return (index, doc)
+            }
+        }
+        return nil
+    }
+}
+
+/// An immutable view of the last commit of an `IndexStore`: searching it never blocks
+/// the writer, and it stays valid (and unchanged) after later commits. Segments are
+/// shared between snapshots, not copied.
+public struct IndexSnapshot: Sendable {
+    /// The commit generation this snapshot shows (0 for a new, never-committed store).
+    let generation: Int
+    let indexes: [String: IndexView]
+
+    /// The payload stored with this commit (the replication checkpoint).
+    public let payload: [String: String]
+
+    init(generation: Int, payload: [String: String], indexes: [String: IndexView]) {
+        self.generation = generation
+        self.payload = payload
+        self.indexes = indexes
+    }
+
+    /// The names of the indexes, sorted.
+    public var indexNames: [String] { indexes.keys.sorted() }
+
+    private func view(_ index: String) throws -> IndexView {
+        guard let view = indexes[index] else { throw SearchError.unknownIndex(index, known: indexNames) }
+        return view
+    }
+
+    /// Runs `query` (Lucene classic syntax) against `index`: the total number of matching
+    /// documents and the hits from `offset`, at most `limit`, by BM25 score descending then id.
+    public func search(index: String, query: String, limit: Int = 10, offset: Int = 0) throws -> SearchResults {
+        let view = try view(index)
+        let parsed = try QueryParser.parse(query)
+        let node = try QueryResolver(schema: view.schema).resolve(parsed)
+        let evaluator = QueryEvaluator(view: view)
+        var candidates: [(score: Double, id: String, segment: Int, doc: Int)] = []
+        for segmentIndex in view.segments.indices {
+            let matches = evaluator.evaluate(node, in: segmentIndex)
+            let ids = view.segments[segmentIndex].segment.ids
+            for (doc, score) in zip(matches.docs, matches.scores) {
+                candidates.append((score, ids[doc], segmentIndex, doc))
+            }
+        }
+        let total = candidates.count
+        candidates.sort { $0.score != $1.score ? $0.score > $1.score : $0.id.utf8.lexicographicallyPrecedes($1.id.utf8) }
+        let start = min(max(offset, 0), total)
+        let end = min(start + max(limit, 0), total)
+        let hits = candidates[start..<end].map { candidate in
+            SearchHit(
+                id: candidate.id, score: candidate.score,
+                fields: view.segments[candidate.segment].segment.stored[candidate.doc])
+        }
+        return SearchResults(total: total, hits: hits)
+    }
+
+    /// The stored fields of the live document `id`, or nil when the index has no such
+    /// document (or no such index).
+    public func document(index: String, id: String) -> [String: StoredValue]? {
+        guard let view = indexes[index], let location = view.locate(id) else { return nil }
+        return view.segments[location.segment].segment.stored[location.doc]
+    }
+
+    /// The number of live documents in `index`.
+    public func documentCount(index: String) throws -> Int {
+        try view(index).liveCount
+    }
+
+    /// The number of segments of `index` (for tests and metrics).
+    func segmentCount(index: String) -> Int {
+        indexes[index]?.segments.count ?? 0
+    }
+}
+
+/// The result of a search: how many documents matched, and the requested page of hits.
+public struct SearchResults: Sendable {
+    /// The number of documents matching the query (not only those in `hits`).
+    public var total: Int
+    /// The hits from `offset`, at most `limit`, best first.
+    public var hits: [SearchHit]
+
+    public init(total: Int, hits: [SearchHit]) {
+        self.total = total
+        self.hits = hits
+    }
+}
+
+/// One matching document: its primary key, its BM25 score and its stored fields.
+public struct SearchHit: Sendable {
+    public var id: String
+    public var score: Double
+    public var fields: [String: StoredValue]
+
+    public init(id: String, score: Double, fields: [String: StoredValue]) {
+        self.id = id
+        self.score = score
+        self.fields = fields
+    }
+}

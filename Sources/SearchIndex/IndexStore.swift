@@ -1,0 +1,297 @@
+import Foundation
+
+/// A directory holding several named indexes that are committed together, with one
+/// manifest and one payload (the replication checkpoint) per commit.
+///
+/// Guarantees:
+/// - Upserts and deletes are buffered; `commit` makes all of them, and the payload,
+///   visible at once. A crash at any moment leaves the directory at the last commit.
+/// - `snapshot()` returns the last commit and never waits for a running commit.
+/// - One writer per directory, across processes (an exclusive `flock` on `LOCK`); a
+///   second writer gets a `locked` error. Readers (`openReadOnly`) take no lock.
+/// - More than 8 segments in an index after a commit are merged, within the commit,
+///   into fewer (the smallest ones into one), dropping deleted documents.
+///
+/// Internally synchronized: its methods may be called from any thread.
+public final class IndexStore: @unchecked Sendable {
+    private enum Change {
+        case upsert(Document)
+        case delete
+    }
+
+    /// The most segments an index keeps after a commit before a merge.
+    static let maxSegments = 8
+    /// How many segments a merge leaves in place.
+    static let segmentsAfterMerge = 4
+
+    private let directory: String
+    private let directoryLock: DirectoryLock
+    private let writeLock = NSLock()
+    private let publishLock = NSLock()
+    private var manifest: Manifest
+    private var pending: [String: [String: Change]] = [:]
+    private var published: IndexSnapshot
+
+    /// Opens the store in `directory`, creating the directory and any index of `schemas`
+    /// it does not hold yet. An index already in the directory must have the same schema.
+    public init(directory: String, schemas: [String: IndexSchema]) throws {
+        try FileIO.createDirectory(directory)
+        self.directory = directory
+        self.directoryLock = try DirectoryLock(path: FileIO.join(directory, "LOCK"), directory: directory)
+        let existing = try Manifest.read(directory: directory)
+        var manifest = existing ?? Manifest()
+        for (name, schema) in schemas.sorted(by: { $0.key < $1.key }) {
+            if let entry = manifest.indexes[name] {
+                guard entry.schema == schema else {
+                    throw SearchError(
+                        code: .schemaMismatch,
+                        message: "index '\(name)' in \(directory) was built with fields \(Self.describe(entry.schema)) but the configuration now says \(Self.describe(schema)); to change an index's fields, remove the index directory and let distributary rebuild it (resync the tables that feed it)")
+                }
+            } else {
+                manifest.indexes[name] = Manifest.IndexEntry(schema: schema, segments: [])
+            }
+        }
+        let views = try Self.loadForWriter(manifest: manifest, directory: directory)
+        if manifest != existing {
+            manifest.generation += 1
+            try Self.writeManifest(manifest, directory: directory)
+        }
+        self.manifest = manifest
+        self.published = IndexSnapshot(generation: manifest.generation, payload: manifest.payload, indexes: views)
+        removeUnreferencedFiles()
+    }
+
+    private static func loadForWriter(manifest: Manifest, directory: String) throws -> [String: IndexView] {
+        do {
+            return try manifest.loadViews(directory: directory, cache: [:])
+        } catch let missing as MissingFileError {
+            throw SearchError.corrupt(
+                missing.path,
+                "it is listed in manifest.json but missing; restore the directory from a backup or remove it and resync")
+        }
+    }
+
+    private static func describe(_ schema: IndexSchema) -> String {
+        let fields = schema.fields.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value.rawValue)" }
+        return "{\(fields.joined(separator: ", "))} stored [\(schema.stored.sorted().joined(separator: ", "))]"
+    }
+
+    /// The payload of the last commit (empty for a new store).
+    public var committedPayload: [String: String] { snapshot().payload }
+
+    /// The last committed state.
+    public func snapshot() -> IndexSnapshot {
+        publishLock.withLock { published }
+    }
+
+    /// Adds `document` to `index`, replacing any document with the same id, at the next commit.
+    public func upsert(index: String, document: Document) throws {
+        try writeLock.withLock {
+            guard let schema = manifest.indexes[index]?.schema else {
+                throw SearchError.unknownIndex(index, known: Array(manifest.indexes.keys))
+            }
+            try Self.validate(document, schema: schema, index: index)
+            pending[index, default: [:]][document.id] = .upsert(document)
+        }
+    }
+
+    /// Removes the document `id` from `index` at the next commit; an absent id is a no-op.
+    public func delete(index: String, id: String) throws {
+        try writeLock.withLock {
+            guard manifest.indexes[index] != nil else {
+                throw SearchError.unknownIndex(index, known: Array(manifest.indexes.keys))
+            }
+            pending[index, default: [:]][id] = .delete
+        }
+    }
+
+    private static func validate(_ document: Document, schema: IndexSchema, index: String) throws {
+        for (name, value) in document.fields {
+            guard let type = schema.fields[name] else {
+                throw SearchError(
+                    code: .unknownField,
+                    message: "document '\(document.id)' has field '\(name)' that index '\(index)' does not define; add it to the index's fields in the configuration or leave it out")
+            }
+            guard value.fieldType == type else {
+                throw SearchError(
+                    code: .fieldType,
+                    message: "document '\(document.id)' gives field '\(name)' of index '\(index)' a \(value.fieldType.rawValue) value, but the field is \(type.rawValue)")
+            }
+            if case .number(let number) = value, number.isNaN {
+                throw SearchError(
+                    code: .fieldType,
+                    message: "document '\(document.id)' gives number field '\(name)' of index '\(index)' the value NaN; leave the field out instead")
+            }
+        }
+        let storedNames = Set(schema.stored)
+        for name in document.stored.keys where !storedNames.contains(name) {
+            throw SearchError(
+                code: .unknownField,
+                message: "document '\(document.id)' stores field '\(name)' that index '\(index)' does not list under `stored`; add it there or leave it out")
+        }
+    }
+
+    /// Makes every buffered change and `payload` durable and visible, atomically.
+    ///
+    /// New segment and delete files are written and fsynced first; then the manifest is
+    /// written to a temporary file, fsynced and renamed over `manifest.json`, and the
+    /// directory is fsynced. If it throws, nothing of this commit is visible and the
+    /// buffered changes are kept for the next attempt.
+    public func commit(payload: [String: String]) throws {
+        try writeLock.withLock {
+            var next = manifest
+            next.generation += 1
+            next.payload = payload
+            let current = snapshot().indexes
+            var views = current
+            var newSegments: [Segment] = []
+            for (indexName, changes) in pending.sorted(by: { $0.key < $1.key }) where !changes.isEmpty {
+                guard let view = current[indexName] else { continue }
+                var segments = Self.applyDeletes(changes.keys, to: view, generation: next.generation)
+                var builder = SegmentBuilder(fields: view.schema.fields)
+                for id in changes.keys.sorted(by: { $0.utf8.lexicographicallyPrecedes($1.utf8) }) {
+                    if case .upsert(let document) = changes[id] { builder.add(document) }
+                }
+                if !builder.isEmpty {
+                    let segment = builder.build(name: Self.segmentName(next.nextSegment))
+                    next.nextSegment += 1
+                    newSegments.append(segment)
+                    segments.append(SegmentView(segment: segment, deletes: nil, deleteGeneration: 0))
+                }
+                if segments.count > Self.maxSegments {
+                    let merged = Self.merge(
+                        segments, schema: view.schema, name: Self.segmentName(next.nextSegment))
+                    next.nextSegment += 1
+                    segments = merged.segments
+                    if let segment = merged.segment { newSegments.append(segment) }
+                }
+                views[indexName] = IndexView(schema: view.schema, segments: segments)
+            }
+            for (indexName, view) in views {
+                next.indexes[indexName]?.segments = view.segments.map {
+                    Manifest.SegmentEntry(
+                        name: $0.segment.name, docCount: $0.segment.docCount,
+                        deleteGeneration: $0.deleteGeneration, deletedCount: $0.deletes?.count ?? 0)
+                }
+            }
+            let referenced = next.referencedFiles
+            for segment in newSegments where referenced.contains(Manifest.segmentFileName(segment.name)) {
+                try FileIO.writeDurably(
+                    FileIO.join(directory, Manifest.segmentFileName(segment.name)), segment.encoded())
+            }
+            for view in views.values {
+                for segmentView in view.segments where segmentView.deleteGeneration == next.generation {
+                    if let deletes = segmentView.deletes {
+                        let name = Manifest.deleteFileName(segmentView.segment.name, generation: next.generation)
+                        try FileIO.writeDurably(FileIO.join(directory, name), deletes.encoded())
+                    }
+                }
+            }
+            try Self.writeManifest(next, directory: directory)
+            manifest = next
+            pending.removeAll()
+            let snapshot = IndexSnapshot(generation: next.generation, payload: payload, indexes: views)
+            publishLock.withLock { published = snapshot }
+            removeUnreferencedFiles()
+        }
+    }
+
+    /// The index's segments with the committed live versions of `ids` deleted; segments
+    /// left without live documents are dropped.
+    private static func applyDeletes(
+        _ ids: Dictionary<String, Change>.Keys, to view: IndexView, generation: Int
+    ) -> [SegmentView] {
+        var deletes: [Int: DeleteSet] = [:]
+        for id in ids {
+            guard let location = view.locate(id) else { continue }
+            let segment = view.segments[location.segment]
+            deletes[location.segment, default: segment.deletes ?? DeleteSet(docCount: segment.segment.docCount)]
+                .insert(location.doc)
+        }
+        var segments: [SegmentView] = []
+        for (index, segmentView) in view.segments.enumerated() {
+            if let updated = deletes[index] {
+                if updated.count < segmentView.segment.docCount {
+                    segments.append(SegmentView(segment: segmentView.segment, deletes: updated, deleteGeneration: generation))
+                }
+            } else {
+                segments.append(segmentView)
+            }
+        }
+        return segments
+    }
+
+    /// Merges the smallest segments (by live documents) into one new segment, keeping
+    /// `segmentsAfterMerge` segments as they are; deleted documents are dropped.
+    private static func merge(
+        _ segments: [SegmentView], schema: IndexSchema, name: String
+    ) -> (segments: [SegmentView], segment: Segment?) {
+        let keepCount = segmentsAfterMerge
+        let byLiveCount = segments.indices.sorted {
+            (segments[$0].liveCount, $0) > (segments[$1].liveCount, $1)
+        }
+        let kept = Set(byLiveCount.prefix(keepCount))
+        var builder = SegmentBuilder(fields: schema.fields)
+        var result: [SegmentView] = []
+        for (index, segmentView) in segments.enumerated() {
+            if kept.contains(index) {
+                result.append(segmentView)
+            } else {
+                builder.addLive(of: segmentView.segment, deletes: segmentView.deletes)
+            }
+        }
+        guard !builder.isEmpty else { return (result, nil) }
+        let segment = builder.build(name: name)
+        result.append(SegmentView(segment: segment, deletes: nil, deleteGeneration: 0))
+        return (result, segment)
+    }
+
+    private static func segmentName(_ number: Int) -> String {
+        let digits = String(number, radix: 16)
+        return "seg-" + String(repeating: "0", count: max(0, 12 - digits.count)) + digits
+    }
+
+    private static func writeManifest(_ manifest: Manifest, directory: String) throws {
+        let temporary = FileIO.join(directory, Manifest.temporaryFileName)
+        try FileIO.writeDurably(temporary, try manifest.encoded())
+        try FileIO.renameFile(temporary, to: FileIO.join(directory, Manifest.fileName))
+        try FileIO.syncDirectory(directory)
+    }
+
+    /// Removes segment, delete and temporary files the current manifest does not refer to
+    /// (left by replaced commits, merges, or a crash in the middle of a commit).
+    private func removeUnreferencedFiles() {
+        let referenced = manifest.referencedFiles
+        guard let names = try? FileIO.list(directory) else { return }
+        for name in names where Manifest.isIndexFile(name) && !referenced.contains(name) {
+            FileIO.remove(FileIO.join(directory, name))
+        }
+    }
+
+    /// Opens the last commit of `directory` for reading, without taking the writer's lock,
+    /// so another process (the CLI) can search while a writer runs. If a commit replaces
+    /// files while they are being read, it starts again from the new manifest.
+    public static func openReadOnly(directory: String) throws -> IndexSnapshot {
+        var attempts = 0
+        while true {
+            guard let manifest = try Manifest.read(directory: directory) else {
+                throw SearchError(
+                    code: .notFound,
+                    message: "there is no index in \(directory) (no \(Manifest.fileName)); check `index.path` in the configuration, or run `distributary run` once to create it",
+                    file: FileIO.join(directory, Manifest.fileName))
+            }
+            do {
+                let views = try manifest.loadViews(directory: directory, cache: [:])
+                return IndexSnapshot(generation: manifest.generation, payload: manifest.payload, indexes: views)
+            } catch let missing as MissingFileError {
+                attempts += 1
+                let latest = try Manifest.read(directory: directory)
+                if latest?.generation == manifest.generation || attempts >= 100 {
+                    throw SearchError.corrupt(
+                        missing.path,
+                        "it is listed in \(Manifest.fileName) but missing; restore the directory from a backup or remove it and resync")
+                }
+            }
+        }
+    }
+}

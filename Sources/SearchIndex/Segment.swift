@@ -1,0 +1,425 @@
+/// The inverted index of one field within a segment.
+///
+/// Terms are sorted by their UTF-8 bytes. The postings of term `t` are the slice
+/// `postingStart[t]..<postingStart[t + 1]` of `docs` and `freqs` (document numbers
+/// ascending); for text fields the positions of posting `p` are
+/// `positions[positionStart[p]..<positionStart[p + 1]]`.
+struct FieldIndex: Sendable {
+    let type: FieldType
+    let terms: [String]
+    let postingStart: [Int]
+    let docs: [UInt32]
+    let freqs: [UInt32]
+    let positionStart: [Int]
+    let positions: [UInt32]
+    /// Text fields: the number of tokens of the field in each document (the BM25 norm).
+    let lengths: [UInt32]
+    /// Number fields: each document's value, NaN when it has none.
+    let numbers: [Double]
+
+    /// The index of `term` in `terms`, if present.
+    func termOrdinal(_ term: String) -> Int? {
+        let index = lowerBound(term)
+        return index < terms.count && terms[index].utf8.elementsEqual(term.utf8) ? index : nil
+    }
+
+    /// The ordinals of all terms starting with `prefix`.
+    func prefixOrdinals(_ prefix: String) -> Range<Int> {
+        let start = lowerBound(prefix)
+        var end = start
+        while end < terms.count, terms[end].utf8.starts(with: prefix.utf8) { end += 1 }
+        return start..<end
+    }
+
+    private func lowerBound(_ key: String) -> Int {
+        var low = 0
+        var high = terms.count
+        while low < high {
+            let middle = (low + high) / 2
+            if terms[middle].utf8.lexicographicallyPrecedes(key.utf8) { low = middle + 1 } else { high = middle }
+        }
+        return low
+    }
+
+    func postings(_ ordinal: Int) -> Range<Int> { postingStart[ordinal]..<postingStart[ordinal + 1] }
+
+    func positions(ofPosting posting: Int) -> ArraySlice<UInt32> {
+        positions[positionStart[posting]..<positionStart[posting + 1]]
+    }
+}
+
+/// Sums of field lengths, for BM25's average document length.
+struct LengthTotal: Sendable {
+    var sum = 0
+    var documents = 0
+}
+
+/// An immutable segment: a set of documents with their ids, stored fields and the
+/// inverted index of every field. Loaded once and shared by every snapshot that uses it.
+final class Segment: Sendable {
+    let name: String
+    let ids: [String]
+    let stored: [[String: StoredValue]]
+    let fields: [String: FieldIndex]
+    /// Per text field: the sum of its lengths and the number of documents having it.
+    let lengthTotals: [String: LengthTotal]
+    private let idLookup: [String: Int]
+
+    init(name: String, ids: [String], stored: [[String: StoredValue]], fields: [String: FieldIndex]) {
+        self.name = name
+        self.ids = ids
+        self.stored = stored
+        self.fields = fields
+        var lookup: [String: Int] = [:]
+        lookup.reserveCapacity(ids.count)
+        for (doc, id) in ids.enumerated() { lookup[id] = doc }
+        self.idLookup = lookup
+        var totals: [String: LengthTotal] = [:]
+        for (name, field) in fields where field.type == .text {
+            var total = LengthTotal()
+            for length in field.lengths where length > 0 {
+                total.sum += Int(length)
+                total.documents += 1
+            }
+            totals[name] = total
+        }
+        self.lengthTotals = totals
+    }
+
+    var docCount: Int { ids.count }
+
+    /// The document number of `id` in this segment (live or deleted), if present.
+    func doc(for id: String) -> Int? { idLookup[id] }
+
+    // MARK: - File format
+
+    private static let magic: [UInt8] = Array("DSEG".utf8)
+    private static let version: UInt32 = 1
+
+    /// The segment file: magic, version, ids, stored fields, then per field (sorted by
+    /// name) its type, its term dictionary with delta-coded postings, frequencies and
+    /// positions, and its norms or numeric values; a checksum ends the file.
+    func encoded() -> [UInt8] {
+        var writer = ByteWriter()
+        writer.write(Self.magic)
+        writer.writeUInt32(Self.version)
+        writer.writeVarint(docCount)
+        for id in ids { writer.writeString(id) }
+        for document in stored {
+            writer.writeVarint(document.count)
+            for (key, value) in document.sorted(by: { $0.key < $1.key }) {
+                writer.writeString(key)
+                switch value {
+                case .string(let string):
+                    writer.writeByte(0)
+                    writer.writeString(string)
+                case .int(let int):
+                    writer.writeByte(1)
+                    writer.writeUInt64(UInt64(bitPattern: int))
+                case .double(let double):
+                    writer.writeByte(2)
+                    writer.writeDouble(double)
+                }
+            }
+        }
+        writer.writeVarint(fields.count)
+        for (name, field) in fields.sorted(by: { $0.key < $1.key }) {
+            writer.writeString(name)
+            writer.writeByte(Self.typeCode(field.type))
+            switch field.type {
+            case .text, .keyword:
+                writer.writeVarint(field.terms.count)
+                for ordinal in field.terms.indices {
+                    writer.writeString(field.terms[ordinal])
+                    let range = field.postings(ordinal)
+                    writer.writeVarint(range.count)
+                    var previous: UInt32 = 0
+                    for posting in range {
+                        writer.writeVarint(UInt64(field.docs[posting] - previous))
+                        previous = field.docs[posting]
+                        writer.writeVarint(UInt64(field.freqs[posting]))
+                        if field.type == .text {
+                            var previousPosition: UInt32 = 0
+                            for position in field.positions(ofPosting: posting) {
+                                writer.writeVarint(UInt64(position - previousPosition))
+                                previousPosition = position
+                            }
+                        }
+                    }
+                }
+                if field.type == .text {
+                    for length in field.lengths { writer.writeVarint(UInt64(length)) }
+                }
+            case .number:
+                for value in field.numbers {
+                    if value.isNaN {
+                        writer.writeByte(0)
+                    } else {
+                        writer.writeByte(1)
+                        writer.writeDouble(value)
+                    }
+                }
+            }
+        }
+        writer.finishWithChecksum()
+        return writer.bytes
+    }
+
+    private static func typeCode(_ type: FieldType) -> UInt8 {
+        switch type {
+        case .text: return 0
+        case .keyword: return 1
+        case .number: return 2
+        }
+    }
+
+    /// Decodes a segment file, checking every count, offset and ordering; damage throws
+    /// `corrupt` naming `path`.
+    static func decode(_ bytes: [UInt8], name: String, path: String) throws -> Segment {
+        var reader = try ByteReader(bytes: bytes, path: path)
+        guard Array(try reader.readBytes(4)) == magic else { throw reader.fail("not a segment file (bad magic)") }
+        let version = try reader.readUInt32()
+        guard version == Self.version else { throw reader.fail("unsupported segment version \(version)") }
+        let docCount = try reader.readCount(max: min(reader.remaining, Int(UInt32.max)))
+        var ids: [String] = []
+        ids.reserveCapacity(docCount)
+        for _ in 0..<docCount { ids.append(try reader.readString()) }
+        var stored: [[String: StoredValue]] = []
+        stored.reserveCapacity(docCount)
+        for _ in 0..<docCount {
+            let count = try reader.readCount(max: reader.remaining)
+            var document: [String: StoredValue] = [:]
+            for _ in 0..<count {
+                let key = try reader.readString()
+                switch try reader.readByte() {
+                case 0: document[key] = .string(try reader.readString())
+                case 1: document[key] = .int(Int64(bitPattern: try reader.readUInt64()))
+                case 2: document[key] = .double(try reader.readDouble())
+                case let tag: throw reader.fail("unknown stored value tag \(tag)")
+                }
+            }
+            stored.append(document)
+        }
+        let fieldCount = try reader.readCount(max: reader.remaining)
+        var fields: [String: FieldIndex] = [:]
+        for _ in 0..<fieldCount {
+            let fieldName = try reader.readString()
+            let type: FieldType
+            switch try reader.readByte() {
+            case 0: type = .text
+            case 1: type = .keyword
+            case 2: type = .number
+            case let code: throw reader.fail("unknown field type \(code) for field '\(fieldName)'")
+            }
+            fields[fieldName] = try decodeField(type: type, docCount: docCount, reader: &reader)
+        }
+        guard reader.isAtEnd else { throw reader.fail("trailing bytes") }
+        return Segment(name: name, ids: ids, stored: stored, fields: fields)
+    }
+
+    private static func decodeField(type: FieldType, docCount: Int, reader: inout ByteReader) throws -> FieldIndex {
+        var terms: [String] = []
+        var postingStart: [Int] = [0]
+        var docs: [UInt32] = []
+        var freqs: [UInt32] = []
+        var positionStart: [Int] = type == .text ? [0] : []
+        var positions: [UInt32] = []
+        var lengths: [UInt32] = []
+        var numbers: [Double] = []
+        switch type {
+        case .text, .keyword:
+            let termCount = try reader.readCount(max: reader.remaining)
+            for _ in 0..<termCount {
+                let term = try reader.readString()
+                if let last = terms.last, !last.utf8.lexicographicallyPrecedes(term.utf8) {
+                    throw reader.fail("term dictionary out of order")
+                }
+                terms.append(term)
+                let postingCount = try reader.readCount(max: min(docCount, reader.remaining))
+                var doc: UInt64 = 0
+                for index in 0..<postingCount {
+                    let delta = try reader.readVarint()
+                    guard index == 0 || delta > 0 else { throw reader.fail("postings out of order") }
+                    doc += delta
+                    guard doc < UInt64(docCount) else { throw reader.fail("posting for document \(doc) of \(docCount)") }
+                    let freq = try reader.readCount(max: type == .text ? reader.remaining : 1)
+                    guard freq > 0 else { throw reader.fail("zero term frequency") }
+                    docs.append(UInt32(doc))
+                    freqs.append(UInt32(freq))
+                    if type == .text {
+                        var position: UInt64 = 0
+                        for positionIndex in 0..<freq {
+                            let positionDelta = try reader.readVarint()
+                            guard positionIndex == 0 || positionDelta > 0 else { throw reader.fail("positions out of order") }
+                            position += positionDelta
+                            guard position <= UInt64(UInt32.max) else { throw reader.fail("position too large") }
+                            positions.append(UInt32(position))
+                        }
+                        positionStart.append(positions.count)
+                    }
+                }
+                postingStart.append(docs.count)
+            }
+            if type == .text {
+                lengths.reserveCapacity(docCount)
+                for _ in 0..<docCount {
+                    lengths.append(UInt32(try reader.readCount(max: Int(UInt32.max))))
+                }
+            }
+        case .number:
+            numbers.reserveCapacity(docCount)
+            for _ in 0..<docCount {
+                switch try reader.readByte() {
+                case 0: numbers.append(.nan)
+                case 1:
+                    let value = try reader.readDouble()
+                    guard !value.isNaN else { throw reader.fail("NaN number value") }
+                    numbers.append(value)
+                case let flag: throw reader.fail("bad number presence flag \(flag)")
+                }
+            }
+        }
+        return FieldIndex(
+            type: type, terms: terms, postingStart: postingStart, docs: docs, freqs: freqs,
+            positionStart: positionStart, positions: positions, lengths: lengths, numbers: numbers)
+    }
+}
+
+/// Accumulates documents (new ones, or the live documents of segments being merged)
+/// and builds an immutable `Segment`.
+struct SegmentBuilder {
+    private struct TermPostings {
+        var docs: [UInt32] = []
+        var freqs: [UInt32] = []
+        var positions: [UInt32] = []
+
+        mutating func append(doc: UInt32, positions termPositions: [UInt32]) {
+            docs.append(doc)
+            freqs.append(UInt32(max(termPositions.count, 1)))
+            positions.append(contentsOf: termPositions)
+        }
+    }
+
+    private let schema: [String: FieldType]
+    private var ids: [String] = []
+    private var stored: [[String: StoredValue]] = []
+    private var postings: [String: [String: TermPostings]] = [:]
+    private var lengths: [String: [UInt32]] = [:]
+    private var numbers: [String: [Double]] = [:]
+
+    init(fields schema: [String: FieldType]) {
+        self.schema = schema
+    }
+
+    var isEmpty: Bool { ids.isEmpty }
+
+    /// Adds a document already validated against the schema.
+    mutating func add(_ document: Document) {
+        let doc = UInt32(ids.count)
+        ids.append(document.id)
+        stored.append(document.stored)
+        for (field, type) in schema {
+            let value = document.fields[field]
+            switch (type, value) {
+            case (.text, .text(let text)?):
+                var byTerm: [String: [UInt32]] = [:]
+                let tokens = Analyzer.analyze(text)
+                for token in tokens { byTerm[token.term, default: []].append(UInt32(token.position)) }
+                for (term, termPositions) in byTerm {
+                    postings[field, default: [:]][term, default: TermPostings()].append(
+                        doc: doc, positions: termPositions)
+                }
+                lengths[field, default: []].append(UInt32(tokens.count))
+            case (.text, _):
+                lengths[field, default: []].append(0)
+            case (.keyword, .keyword(let keyword)?):
+                postings[field, default: [:]][keyword, default: TermPostings()].append(doc: doc, positions: [])
+            case (.number, .number(let number)?):
+                numbers[field, default: []].append(number)
+            case (.number, _):
+                numbers[field, default: []].append(.nan)
+            default:
+                break
+            }
+        }
+    }
+
+    /// Adds the live documents of `segment` (those not in `deletes`), renumbered after
+    /// the documents already added.
+    mutating func addLive(of segment: Segment, deletes: DeleteSet?) {
+        var remap = [Int](repeating: -1, count: segment.docCount)
+        for doc in 0..<segment.docCount where !(deletes?.contains(doc) ?? false) {
+            remap[doc] = ids.count
+            ids.append(segment.ids[doc])
+            stored.append(segment.stored[doc])
+        }
+        for (field, type) in schema {
+            let source = segment.fields[field]
+            switch type {
+            case .text, .keyword:
+                if type == .text {
+                    var fieldLengths = lengths.removeValue(forKey: field) ?? []
+                    for doc in 0..<segment.docCount where remap[doc] >= 0 {
+                        fieldLengths.append(source?.lengths[doc] ?? 0)
+                    }
+                    lengths[field] = fieldLengths
+                }
+                guard let source else { continue }
+                var fieldPostings = postings.removeValue(forKey: field) ?? [:]
+                for ordinal in source.terms.indices {
+                    let term = source.terms[ordinal]
+                    let range = source.postings(ordinal)
+                    guard range.contains(where: { remap[Int(source.docs[$0])] >= 0 }) else { continue }
+                    for posting in range where remap[Int(source.docs[posting])] >= 0 {
+                        let newDoc = UInt32(remap[Int(source.docs[posting])])
+                        let termPositions = type == .text ? Array(source.positions(ofPosting: posting)) : []
+                        fieldPostings[term, default: TermPostings()].append(doc: newDoc, positions: termPositions)
+                    }
+                }
+                postings[field] = fieldPostings
+            case .number:
+                var values = numbers.removeValue(forKey: field) ?? []
+                for doc in 0..<segment.docCount where remap[doc] >= 0 {
+                    values.append(source?.numbers[doc] ?? .nan)
+                }
+                numbers[field] = values
+            }
+        }
+    }
+
+    func build(name: String) -> Segment {
+        var fields: [String: FieldIndex] = [:]
+        for (field, type) in schema {
+            var terms: [String] = []
+            var postingStart: [Int] = [0]
+            var docs: [UInt32] = []
+            var freqs: [UInt32] = []
+            var positionStart: [Int] = type == .text ? [0] : []
+            var positions: [UInt32] = []
+            if type != .number {
+                let fieldPostings = postings[field] ?? [:]
+                terms = fieldPostings.keys.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
+                for term in terms {
+                    let entry = fieldPostings[term]!
+                    docs.append(contentsOf: entry.docs)
+                    freqs.append(contentsOf: entry.freqs)
+                    postingStart.append(docs.count)
+                    if type == .text {
+                        var offset = positionStart.last!
+                        for freq in entry.freqs {
+                            offset += Int(freq)
+                            positionStart.append(offset)
+                        }
+                        positions.append(contentsOf: entry.positions)
+                    }
+                }
+            }
+            fields[field] = FieldIndex(
+                type: type, terms: terms, postingStart: postingStart, docs: docs, freqs: freqs,
+                positionStart: positionStart, positions: positions,
+                lengths: type == .text ? (lengths[field] ?? Array(repeating: 0, count: ids.count)) : [],
+                numbers: type == .number ? (numbers[field] ?? Array(repeating: .nan, count: ids.count)) : [])
+        }
+        return Segment(name: name, ids: ids, stored: stored, fields: fields)
+    }
+}

@@ -1,0 +1,128 @@
+import ArgumentParser
+import Distributary
+import Foundation
+import Hummingbird
+import Logging
+import Routing
+import SearchIndex
+import ServiceLifecycle
+
+@main
+struct DistributaryCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "distributary",
+        abstract: "Follows a MySQL/MariaDB binlog and keeps Redis caches and a full-text index in step.",
+        subcommands: [Run.self, Search.self])
+}
+
+struct ConfigOption: ParsableArguments {
+    @Option(name: .long, help: "The pipeline's YAML configuration file.")
+    var config: String
+
+    func load() throws -> PipelineConfig {
+        guard let text = try? String(contentsOfFile: config, encoding: .utf8) else {
+            throw ValidationError("cannot read the configuration file \(config)")
+        }
+        do {
+            return try PipelineConfig.parse(yaml: text)
+        } catch let error as ConfigError {
+            throw Failure(message: "\(config): \(error)")
+        }
+    }
+}
+
+/// An error whose text is printed as is, exit status 1.
+struct Failure: Error, CustomStringConvertible {
+    let message: String
+    var description: String { message }
+}
+
+func makeLogger(level: String) -> Logger {
+    LoggingSystem.bootstrap { label in
+        var handler = StreamLogHandler.standardError(label: label)
+        handler.logLevel = Logger.Level(rawValue: level) ?? .info
+        return handler
+    }
+    return Logger(label: "distributary")
+}
+
+struct Run: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Stream the binlog into the configured sinks until SIGTERM (flush, checkpoint, exit 0).")
+
+    @OptionGroup var options: ConfigOption
+    @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
+    var logLevel: String = "info"
+
+    func run() async throws {
+        let config = try options.load()
+        let logger = makeLogger(level: logLevel)
+        let pipeline: Pipeline
+        do {
+            pipeline = try Pipeline(config: config, logger: logger)
+        } catch {
+            throw Failure(message: "\(error)")
+        }
+        let store = pipeline.indexStore
+        let app = Application(
+            router: HTTPAPI.router(snapshot: { store?.snapshot() }),
+            configuration: .init(address: .hostname(config.http.host, port: config.http.port), serverName: "distributary"),
+            logger: logger)
+        let group = ServiceGroup(configuration: .init(
+            services: [
+                .init(service: PipelineService(pipeline: pipeline), successTerminationBehavior: .gracefullyShutdownGroup),
+                .init(service: app),
+            ],
+            gracefulShutdownSignals: [.sigterm, .sigint],
+            logger: logger))
+        do {
+            try await group.run()
+        } catch {
+            throw Failure(message: "\(error)")
+        }
+    }
+}
+
+struct Search: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Query an index of the pipeline (works while `run` is running).")
+
+    @OptionGroup var options: ConfigOption
+    @Option(help: "Index name, as tables.<db.table>.index.name in the config.")
+    var index: String
+    @Argument(help: "The query, e.g. 'editor', 'name:vim', '+fast -slow'.")
+    var query: String
+    @Option(help: "Number of hits to show.")
+    var limit: Int = 10
+    @Option(help: "Hits to skip.")
+    var offset: Int = 0
+    @Flag(help: "Print the HTTP API's JSON instead of text.")
+    var json = false
+
+    func run() throws {
+        let config = try options.load()
+        guard let indexConfig = config.index else {
+            throw Failure(message: "\(options.config) has no `index:` section, so there is nothing to search")
+        }
+        let results: SearchResults
+        do {
+            results = try IndexStore.openReadOnly(directory: indexConfig.path).search(index: index, query: query, limit: limit, offset: offset)
+        } catch {
+            throw Failure(message: "\(error)")
+        }
+        if json {
+            print(SearchJSON.render(results))
+            return
+        }
+        print("\(results.total) hit\(results.total == 1 ? "" : "s")")
+        for hit in results.hits {
+            let fields = hit.fields.sorted { $0.key < $1.key }.map { name, value -> String in
+                switch value {
+                case .string(let s): return "\(name)=\(s)"
+                case .int(let v): return "\(name)=\(v)"
+                case .double(let v): return "\(name)=\(v)"
+                }
+            }
+            print("\(hit.id)\t\(String(format: "%.3f", hit.score))\t\(fields.joined(separator: "  "))")
+        }
+    }
+}

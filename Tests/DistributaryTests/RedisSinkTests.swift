@@ -1,0 +1,58 @@
+import Logging
+import RedisSink
+import Routing
+import XCTest
+
+/// RedisSink against a real Redis; results read back with redis-cli.
+final class RedisSinkTests: XCTestCase {
+    func makeSink(_ name: String) throws -> RedisSink {
+        let port = try ServerEnvironment.redisPort()
+        try ServerEnvironment.redisCLI("DEL", "distributary:\(name):checkpoint", "t:\(name):1", "t:\(name):2", "t:\(name):3")
+        return try RedisSink(url: RedisURL(port: port), pipelineName: name, logger: Logger(label: "test"))
+    }
+
+    func testBatchWritesDataAndCheckpointTogether() throws {
+        let sink = try makeSink("batch")
+        XCTAssertNil(try sink.readCheckpoint())
+        try sink.apply([
+            .hash(key: "t:batch:1", fields: [("name", "héllo wörld"), ("gone", "x")], removed: []),
+            .string(key: "t:batch:2", value: #"{"a":1}"#),
+            .hash(key: "t:batch:1", fields: [("name", "second")], removed: ["gone"]),
+            .hash(key: "t:batch:3", fields: [("x", "1")], removed: []),
+            .delete(key: "t:batch:3"),
+        ], checkpoint: ["file": "binlog.000001", "pos": "100", "server_id": "1"])
+        XCTAssertEqual(try ServerEnvironment.redisCLI("HGETALL", "t:batch:1"), "name\nsecond")
+        XCTAssertEqual(try ServerEnvironment.redisCLI("GET", "t:batch:2"), #"{"a":1}"#)
+        XCTAssertEqual(try ServerEnvironment.redisCLI("EXISTS", "t:batch:3"), "0")
+        XCTAssertEqual(try ServerEnvironment.redisCLI("HGET", "distributary:batch:checkpoint", "pos"), "100")
+        XCTAssertEqual(try sink.readCheckpoint()?["file"], "binlog.000001")
+    }
+
+    func testRejectedWriteLeavesTheCheckpointBehindAndNamesTheKey() throws {
+        let sink = try makeSink("reject")
+        try sink.apply([.string(key: "t:reject:1", value: "plain")], checkpoint: ["file": "binlog.000001", "pos": "10"])
+        XCTAssertThrowsError(try sink.apply([.hash(key: "t:reject:1", fields: [("a", "1")], removed: [])],
+                                            checkpoint: ["file": "binlog.000001", "pos": "20"])) { error in
+            XCTAssertTrue("\(error)".contains("t:reject:1"), "\(error)")
+            XCTAssertTrue("\(error)".contains("WRONGTYPE"), "\(error)")
+            XCTAssertTrue("\(error)".contains("redis.mode"), "\(error)")
+        }
+        XCTAssertEqual(try ServerEnvironment.redisCLI("HGET", "distributary:reject:checkpoint", "pos"), "10")
+    }
+
+    func testURLParsing() throws {
+        let url = try RedisURL(parsing: "redis://app:s3cret@cache.local:6380/2")
+        XCTAssertEqual(url, RedisURL(host: "cache.local", port: 6380, user: "app", password: "s3cret", database: 2))
+        XCTAssertFalse(url.description.contains("s3cret"))
+        XCTAssertThrowsError(try RedisURL(parsing: "rediss://x")) { XCTAssertTrue("\($0)".contains("TLS")) }
+        XCTAssertThrowsError(try RedisURL(parsing: "redis://h:port/0")) { XCTAssertTrue("\($0)".contains("port")) }
+    }
+
+    func testConnectionRefusedNamesTheURL() throws {
+        _ = try ServerEnvironment.redisPort()
+        XCTAssertThrowsError(try RedisClient(url: RedisURL(port: 1), timeoutSeconds: 2)) { error in
+            XCTAssertTrue("\(error)".contains("127.0.0.1:1"), "\(error)")
+            XCTAssertTrue("\(error)".contains("redis.url"), "\(error)")
+        }
+    }
+}

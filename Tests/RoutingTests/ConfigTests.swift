@@ -1,0 +1,124 @@
+import BinlogCore
+import Routing
+import XCTest
+
+final class ConfigTests: XCTestCase {
+    static let valid = """
+        name: shop
+        source:
+          host: 127.0.0.1
+          port: 3306
+          user: repl
+          password_env: PW
+          server_id: 4201
+          start: {file: binlog.000002, pos: 4}
+        redis:
+          url: redis://127.0.0.1:6379/0
+        index:
+          path: ./data/index
+        http:
+          listen: 127.0.0.1:7701
+        tables:
+          shop.products:
+            redis:
+              key: "product:{id}"
+              mode: hash
+              columns: [name, price, status]
+            index:
+              name: products
+              fields: {name: text, description: text, status: keyword, price: number}
+              stored: [name, price]
+          shop.orders:
+            redis:
+              key: "order:{shop_id}:{id}"
+              mode: json
+        """
+
+    func testParsesEveryKey() throws {
+        let c = try PipelineConfig.parse(yaml: Self.valid)
+        XCTAssertEqual(c.name, "shop")
+        XCTAssertEqual(c.source.port, 3306)
+        XCTAssertEqual(c.source.passwordEnv, "PW")
+        XCTAssertEqual(c.source.serverID, 4201)
+        XCTAssertEqual(c.source.start, .position(file: "binlog.000002", offset: 4))
+        XCTAssertEqual(c.source.snapshot, .never)
+        XCTAssertEqual(c.redis?.url, "redis://127.0.0.1:6379/0")
+        XCTAssertEqual(c.index?.path, "./data/index")
+        XCTAssertEqual(c.http.port, 7701)
+        XCTAssertEqual(c.tables.map(\.qualifiedName), ["shop.products", "shop.orders"])
+        let products = try XCTUnwrap(c.mapping(schema: "shop", table: "products"))
+        XCTAssertEqual(products.redis?.mode, .hash)
+        XCTAssertEqual(products.redis?.columns, ["name", "price", "status"])
+        XCTAssertEqual(products.index?.fields.map { "\($0.name):\($0.kind)" }, ["name:text", "description:text", "status:keyword", "price:number"])
+        XCTAssertEqual(c.mapping(schema: "shop", table: "orders")?.redis?.key.columns, ["shop_id", "id"])
+    }
+
+    private func assertError(_ yaml: String, path: String, contains needle: String, file: StaticString = #filePath, line: UInt = #line) {
+        XCTAssertThrowsError(try PipelineConfig.parse(yaml: yaml), file: file, line: line) { error in
+            guard let e = error as? ConfigError else { return XCTFail("not a ConfigError: \(error)", file: file, line: line) }
+            XCTAssertEqual(e.keyPath, path, file: file, line: line)
+            XCTAssertTrue(e.description.contains(needle), "\(e.description) lacks \(needle)", file: file, line: line)
+            XCTAssertTrue(e.description.contains("`\(path)`") || path.isEmpty, file: file, line: line)
+        }
+    }
+
+    func testUnknownKeyNamesPathAndSuggestion() {
+        assertError(Self.valid.replacingOccurrences(of: "  host:", with: "  hots:"), path: "source.hots", contains: "unknown key")
+        assertError(Self.valid.replacingOccurrences(of: "mode: json", with: "mode: json\n      ttl: 5"),
+                    path: "tables.shop.orders.redis.ttl", contains: "allowed here")
+        assertError(Self.valid.replacingOccurrences(of: "server_id", with: "serverid"), path: "source.serverid", contains: "did you mean `server_id`")
+    }
+
+    func testMissingRequiredKey() {
+        assertError(Self.valid.replacingOccurrences(of: "  server_id: 4201\n", with: ""), path: "source.server_id", contains: "required")
+        assertError(Self.valid.replacingOccurrences(of: "      key: \"product:{id}\"\n", with: ""), path: "tables.shop.products.redis.key", contains: "required")
+        assertError(Self.valid.replacingOccurrences(of: "name: shop\n", with: ""), path: "name", contains: "required")
+    }
+
+    func testWrongValues() {
+        assertError(Self.valid.replacingOccurrences(of: "mode: hash", with: "mode: hashh"), path: "tables.shop.products.redis.mode", contains: "hash, json, invalidate")
+        assertError(Self.valid.replacingOccurrences(of: "port: 3306", with: "port: many"), path: "source.port", contains: "whole number")
+        assertError(Self.valid.replacingOccurrences(of: "price: number}", with: "price: numeric}"), path: "tables.shop.products.index.fields.price", contains: "text, keyword, number")
+        assertError(Self.valid.replacingOccurrences(of: "\"product:{id}\"", with: "\"product:{id\""), path: "tables.shop.products.redis.key", contains: "unclosed")
+        assertError(Self.valid.replacingOccurrences(of: "\"product:{id}\"", with: "\"product\""), path: "tables.shop.products.redis.key", contains: "names no column")
+        assertError(Self.valid.replacingOccurrences(of: "shop.orders:", with: "orders:"), path: "tables.orders", contains: "database.table")
+        assertError(Self.valid.replacingOccurrences(of: "listen: 127.0.0.1:7701", with: "listen: localhost"), path: "http.listen", contains: "host:port")
+        assertError(Self.valid.replacingOccurrences(of: "{file: binlog.000002, pos: 4}", with: "{file: binlog.000002}"), path: "source.start", contains: "both `file` and `pos`")
+    }
+
+    func testSinkSectionsMustExist() {
+        let noRedis = Self.valid.replacingOccurrences(of: "redis:\n  url: redis://127.0.0.1:6379/0\n", with: "")
+        assertError(noRedis, path: "tables.shop.products.redis", contains: "no top-level `redis:`")
+    }
+
+    func testNotYAML() {
+        XCTAssertThrowsError(try PipelineConfig.parse(yaml: "name: [unclosed")) { error in
+            XCTAssertTrue("\(error)".contains("not valid YAML"))
+        }
+    }
+
+    func testValidateAgainstSchemas() throws {
+        let c = try PipelineConfig.parse(yaml: Self.valid)
+        let products = TableSchema(schema: "shop", table: "products", columns: ["id", "name", "description", "price", "status"],
+                                   dataTypes: ["int", "varchar", "text", "decimal", "varchar"], primaryKey: ["id"])
+        let orders = TableSchema(schema: "shop", table: "orders", columns: ["shop_id", "id", "total"],
+                                 dataTypes: ["int", "int", "decimal"], primaryKey: ["shop_id", "id"])
+        XCTAssertNoThrow(try c.validate(against: ["shop.products": products, "shop.orders": orders]))
+
+        var missingColumn = products
+        missingColumn.columns[3] = "prize"
+        XCTAssertThrowsError(try c.validate(against: ["shop.products": missingColumn, "shop.orders": orders])) { error in
+            XCTAssertEqual((error as? ConfigError)?.keyPath, "tables.shop.products.redis.columns[1]")
+            XCTAssertTrue("\(error)".contains("column `price` does not exist in shop.products"))
+        }
+        XCTAssertThrowsError(try c.validate(against: ["shop.products": products])) { error in
+            XCTAssertEqual((error as? ConfigError)?.keyPath, "tables.shop.orders")
+            XCTAssertTrue("\(error)".contains("does not exist on the source"))
+        }
+        var noKey = products
+        noKey.primaryKey = []
+        XCTAssertThrowsError(try c.validate(against: ["shop.products": noKey, "shop.orders": orders])) { error in
+            XCTAssertEqual((error as? ConfigError)?.keyPath, "tables.shop.products.index")
+        }
+    }
+}

@@ -1,0 +1,114 @@
+import BinlogCore
+import Routing
+import XCTest
+
+final class RouterTests: XCTestCase {
+    let config = try! PipelineConfig.parse(yaml: ConfigTests.valid)
+
+    func products(id: UInt64 = 7) -> TableMap {
+        TableMap(tableID: id, schema: "shop", table: "products",
+                 columnTypes: [3, 15, 252, 246, 15], columnMeta: [0, 200, 2, 0x0a02, 20],
+                 nullable: [false, false, true, true, true],
+                 columnNames: ["id", "name", "description", "price", "status"], primaryKey: [0])
+    }
+
+    func orders() -> TableMap {
+        TableMap(tableID: 9, schema: "shop", table: "orders", columnTypes: [3, 3, 246, 12], columnMeta: [0, 0, 0x0c03, 0],
+                 nullable: [false, false, true, true], columnNames: ["shop_id", "id", "total", "placed"], primaryKey: [0, 1])
+    }
+
+    func txn(_ changes: [RowChange]) -> Transaction {
+        Transaction(gtid: "0-1-5", start: BinlogPosition(file: "binlog.000001", offset: 100),
+                    end: BinlogPosition(file: "binlog.000001", offset: 900), timestamp: 1_700_000_000, changes: changes)
+    }
+
+    func row(_ id: Int64, _ name: String, _ description: String?, _ price: String?, _ status: String?) -> [ColumnValue?] {
+        [.int(id), .string(name), description.map { .string($0) } ?? .null, price.map { .decimal($0) } ?? .null, status.map { .string($0) } ?? .null]
+    }
+
+    func testInsertWritesHashAndDocument() throws {
+        var router = Router(config: config)
+        let out = try router.route(txn([RowChange(kind: .insert, table: products(), before: nil, after: row(1, "Vim", "editor", "12.50", nil))]))
+        XCTAssertEqual(out.cache, [.hash(key: "product:1", fields: [("name", "Vim"), ("price", "12.50")], removed: ["status"])])
+        XCTAssertEqual(out.end.offset, 900)
+        XCTAssertEqual(out.gtid, "0-1-5")
+        guard case .upsert(let index, let id, let fields, let stored) = try XCTUnwrap(out.index.first) else { return XCTFail() }
+        XCTAssertEqual(index, "products")
+        XCTAssertEqual(id, "1")
+        XCTAssertEqual(fields.map(\.name), ["name", "description", "status", "price"])
+        XCTAssertEqual(fields[3].value, .decimal("12.50"))
+        XCTAssertEqual(stored.map(\.name), ["name", "price"])
+    }
+
+    func testUpdateThatChangesTheKeyDeletesTheOldKey() throws {
+        var router = Router(config: config)
+        let out = try router.route(txn([RowChange(kind: .update, table: products(), before: row(1, "Vim", nil, "1", "a"), after: row(2, "Vim", nil, "1", "a"))]))
+        XCTAssertEqual(out.cache, [.delete(key: "product:1"), .hash(key: "product:2", fields: [("name", "Vim"), ("price", "1"), ("status", "a")], removed: [])])
+        guard case .delete(_, let oldID) = out.index[0], case .upsert(_, let newID, _, _) = out.index[1] else { return XCTFail() }
+        XCTAssertEqual([oldID, newID], ["1", "2"])
+    }
+
+    func testDelete() throws {
+        var router = Router(config: config)
+        let out = try router.route(txn([RowChange(kind: .delete, table: products(), before: row(3, "x", nil, nil, nil), after: nil)]))
+        XCTAssertEqual(out.cache, [.delete(key: "product:3")])
+        guard case .delete(let index, let id) = try XCTUnwrap(out.index.first) else { return XCTFail() }
+        XCTAssertEqual([index, id], ["products", "3"])
+    }
+
+    func testJSONModeAndCompositeKey() throws {
+        var router = Router(config: config)
+        let after: [ColumnValue?] = [.int(7), .uint(100), .decimal("19.990"), .datetime("2024-02-01 08:30:00")]
+        let out = try router.route(txn([RowChange(kind: .insert, table: orders(), before: nil, after: after)]))
+        XCTAssertEqual(out.cache, [.string(key: "order:7:100", value: #"{"shop_id":7,"id":100,"total":"19.990","placed":"2024-02-01 08:30:00"}"#)])
+        XCTAssertTrue(out.index.isEmpty)
+    }
+
+    func testUnmappedTablesProduceNothing() throws {
+        var router = Router(config: config)
+        let other = TableMap(tableID: 11, schema: "shop", table: "audit", columnTypes: [3], columnMeta: [0], nullable: [false], columnNames: ["id"])
+        let out = try router.route(txn([RowChange(kind: .insert, table: other, before: nil, after: [.int(1)])]))
+        XCTAssertTrue(out.cache.isEmpty && out.index.isEmpty)
+        XCTAssertEqual(out.rowCount, 1)
+        XCTAssertFalse(router.isMapped(schema: "shop", table: "audit"))
+    }
+
+    func testDroppedColumnIsALoudError() throws {
+        var router = Router(config: config)
+        var map = products()
+        map.columnNames = ["id", "name", "description", "cost", "status"]
+        XCTAssertThrowsError(try router.route(txn([RowChange(kind: .insert, table: map, before: nil, after: row(1, "a", nil, nil, nil))]))) { error in
+            XCTAssertTrue("\(error)".contains("column `price`"), "\(error)")
+            XCTAssertTrue("\(error)".contains("resync"), "\(error)")
+        }
+    }
+
+    func testMissingColumnNamesNameTheSetting() throws {
+        var router = Router(config: config)
+        var map = products()
+        map.columnNames = nil
+        XCTAssertThrowsError(try router.route(txn([RowChange(kind: .insert, table: map, before: nil, after: row(1, "a", nil, nil, nil))]))) { error in
+            XCTAssertTrue("\(error)".contains("binlog_row_metadata = FULL"), "\(error)")
+        }
+    }
+
+    func testNullKeyColumnIsALoudError() throws {
+        var router = Router(config: config)
+        var after = row(1, "a", nil, nil, nil)
+        after[0] = .null
+        XCTAssertThrowsError(try router.route(txn([RowChange(kind: .insert, table: products(), before: nil, after: after)]))) { error in
+            XCTAssertTrue("\(error)".contains("is NULL"), "\(error)")
+        }
+    }
+
+    func testPlanIsRebuiltWhenColumnsChange() throws {
+        var router = Router(config: config)
+        _ = try router.route(txn([RowChange(kind: .insert, table: products(), before: nil, after: row(1, "a", nil, "1", "s"))]))
+        // Same table id, a column added in front (DDL): names decide, not positions.
+        let widened = TableMap(tableID: 7, schema: "shop", table: "products", columnTypes: [3, 3, 15, 252, 246, 15],
+                               columnMeta: [0, 0, 200, 2, 0x0a02, 20], nullable: [true, false, false, true, true, true],
+                               columnNames: ["extra", "id", "name", "description", "price", "status"], primaryKey: [1])
+        let out = try router.route(txn([RowChange(kind: .insert, table: widened, before: nil, after: [.int(99), .int(2), .string("b"), .null, .decimal("2"), .string("t")])]))
+        XCTAssertEqual(out.cache, [.hash(key: "product:2", fields: [("name", "b"), ("price", "2"), ("status", "t")], removed: [])])
+    }
+}

@@ -1,0 +1,238 @@
+import Foundation
+import XCTest
+@testable import SearchIndex
+
+final class IndexStoreTests: IndexTestCase {
+    func testChangesBecomeVisibleOnlyAtCommit() throws {
+        let store = try openStore()
+        XCTAssertEqual(store.committedPayload, [:])
+        try store.upsert(index: "products", document: product("1", "Red shoes"))
+        XCTAssertEqual(try store.snapshot().documentCount(index: "products"), 0)
+        try store.commit(payload: ["pos": "100"])
+        let first = store.snapshot()
+        XCTAssertEqual(try first.documentCount(index: "products"), 1)
+        XCTAssertEqual(first.document(index: "products", id: "1"), ["name": .string("Red shoes"), "price": .double(10)])
+
+        try store.upsert(index: "products", document: product("1", "Blue boots", price: 20))
+        try store.delete(index: "products", id: "absent")
+        XCTAssertEqual(try ids(store.snapshot(), "red"), ["1"])
+        try store.commit(payload: ["pos": "200"])
+        let second = store.snapshot()
+        XCTAssertEqual(try ids(second, "red"), [])
+        XCTAssertEqual(try ids(second, "boots"), ["1"])
+        XCTAssertEqual(try second.documentCount(index: "products"), 1)
+        XCTAssertEqual(try ids(first, "red"), ["1"], "an older snapshot keeps its state")
+
+        try store.delete(index: "products", id: "1")
+        try store.commit(payload: ["pos": "300"])
+        XCTAssertNil(store.snapshot().document(index: "products", id: "1"))
+        XCTAssertEqual(try store.snapshot().documentCount(index: "products"), 0)
+    }
+
+    func testLastChangeOfAnIdWithinACommitWins() throws {
+        let store = try openStore()
+        try store.upsert(index: "products", document: product("1", "alpha"))
+        try store.upsert(index: "products", document: product("1", "beta"))
+        try store.upsert(index: "products", document: product("2", "gamma"))
+        try store.delete(index: "products", id: "2")
+        try store.commit(payload: [:])
+        XCTAssertEqual(try ids(store.snapshot(), "alpha beta gamma"), ["1"])
+        XCTAssertEqual(store.snapshot().document(index: "products", id: "1")?["name"], .string("beta"))
+    }
+
+    func testPayloadAndDocumentsSurviveReopen() throws {
+        do {
+            let store = try openStore()
+            try store.upsert(index: "products", document: product("1", "Red shoes"))
+            try store.upsert(index: "products", document: product("2", "Green hat"))
+            try store.commit(payload: ["file": "binlog.000002", "pos": "4711", "gtid": "0-1-100"])
+            try store.delete(index: "products", id: "2")
+            try store.commit(payload: ["file": "binlog.000002", "pos": "4800", "gtid": "0-1-101"])
+            try store.upsert(index: "products", document: product("3", "never committed"))
+        }
+        let store = try openStore()
+        XCTAssertEqual(store.committedPayload, ["file": "binlog.000002", "pos": "4800", "gtid": "0-1-101"])
+        XCTAssertEqual(try ids(store.snapshot(), "red green never"), ["1"])
+        try store.upsert(index: "products", document: product("1", "Yellow shoes"))
+        try store.commit(payload: ["pos": "5000"])
+        XCTAssertEqual(try ids(store.snapshot(), "shoes"), ["1"])
+        XCTAssertEqual(try store.snapshot().documentCount(index: "products"), 1)
+    }
+
+    func testManySmallCommitsKeepSegmentsBoundedAndResultsRight() throws {
+        let store = try openStore()
+        for commit in 0..<40 {
+            for item in 0..<5 {
+                let id = String(commit * 5 + item)
+                try store.upsert(index: "products", document: product(id, "item number\(id) common", price: Double(commit)))
+            }
+            if commit > 0 {
+                try store.upsert(index: "products", document: product(String((commit - 1) * 5), "replaced common"))
+                try store.delete(index: "products", id: String((commit - 1) * 5 + 1))
+            }
+            try store.commit(payload: ["commit": String(commit)])
+            XCTAssertLessThanOrEqual(store.snapshot().segmentCount(index: "products"), IndexStore.maxSegments)
+        }
+        let check = { (snapshot: IndexSnapshot) throws in
+            XCTAssertEqual(try snapshot.documentCount(index: "products"), 200 - 39)
+            XCTAssertEqual(try snapshot.search(index: "products", query: "common").total, 161)
+            XCTAssertEqual(try snapshot.search(index: "products", query: "replaced").total, 39)
+            XCTAssertEqual(try self.ids(snapshot, "number6"), [], "deleted")
+            XCTAssertEqual(try self.ids(snapshot, "number5"), [], "replaced")
+            XCTAssertEqual(try self.ids(snapshot, "number8"), ["8"])
+            XCTAssertEqual(try self.ids(snapshot, "number196"), ["196"])
+            XCTAssertEqual(try snapshot.search(index: "products", query: "price:[11 TO 12]").total, 10 - 2 - 2, "ids 55…64 minus two replaced and two deleted")
+        }
+        try check(store.snapshot())
+        let segmentFiles = try files().filter { $0.hasSuffix(".seg") }
+        XCTAssertEqual(segmentFiles.count, store.snapshot().segmentCount(index: "products"), "merged-away files are removed")
+        try check(try IndexStore.openReadOnly(directory: directory))
+    }
+
+    func testStrayFilesFromAnInterruptedCommitAreIgnoredAndRemoved() throws {
+        do {
+            let store = try openStore()
+            try store.upsert(index: "products", document: product("1", "Red shoes"))
+            try store.commit(payload: ["pos": "1"])
+        }
+        let manifestBefore = try Data(contentsOf: URL(fileURLWithPath: directory + "/manifest.json"))
+        // A commit killed after writing its files but before the rename of its manifest.
+        try Data("{\"format\": 1, \"generation\": 99".utf8).write(to: URL(fileURLWithPath: directory + "/manifest.json.tmp"))
+        try Data("garbage".utf8).write(to: URL(fileURLWithPath: directory + "/seg-0000000000ff.seg"))
+        try Data("garbage".utf8).write(to: URL(fileURLWithPath: directory + "/seg-000000000001.77.del"))
+        try Data("keep".utf8).write(to: URL(fileURLWithPath: directory + "/notes.txt"))
+
+        let reader = try IndexStore.openReadOnly(directory: directory)
+        XCTAssertEqual(reader.payload, ["pos": "1"])
+        XCTAssertEqual(try ids(reader, "red"), ["1"])
+
+        let store = try openStore()
+        XCTAssertEqual(store.committedPayload, ["pos": "1"])
+        XCTAssertEqual(try ids(store.snapshot(), "shoes"), ["1"])
+        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: directory + "/manifest.json")), manifestBefore)
+        let remaining = try files()
+        XCTAssertFalse(remaining.contains("manifest.json.tmp"))
+        XCTAssertFalse(remaining.contains("seg-0000000000ff.seg"))
+        XCTAssertFalse(remaining.contains("seg-000000000001.77.del"))
+        XCTAssertTrue(remaining.contains("notes.txt"), "files that are not the index's are left alone")
+        try store.upsert(index: "products", document: product("2", "Green shoes"))
+        try store.commit(payload: ["pos": "2"])
+        XCTAssertEqual(try ids(store.snapshot(), "shoes").sorted(), ["1", "2"])
+    }
+
+    func testCorruptSegmentFileIsNamedInTheError() throws {
+        do {
+            let store = try openStore()
+            try store.upsert(index: "products", document: product("1", "Red shoes"))
+            try store.commit(payload: [:])
+        }
+        let segment = try XCTUnwrap(try files().first { $0.hasSuffix(".seg") })
+        let path = directory + "/" + segment
+        var bytes = try Data(contentsOf: URL(fileURLWithPath: path))
+        bytes[bytes.count / 2] ^= 0xFF
+        try bytes.write(to: URL(fileURLWithPath: path))
+        let error = assertSearchError(.corrupt) { _ = try IndexStore.openReadOnly(directory: self.directory) }
+        XCTAssertEqual(error?.file, path)
+        XCTAssertTrue(error?.message.contains(segment) ?? false)
+        XCTAssertTrue(error?.message.contains("rebuild") ?? false)
+
+        try Data([1, 2, 3]).write(to: URL(fileURLWithPath: path))
+        _ = assertSearchError(.corrupt) { _ = try self.openStore() }
+        try Data().write(to: URL(fileURLWithPath: path))
+        _ = assertSearchError(.corrupt) { _ = try self.openStore() }
+        try FileManager.default.removeItem(atPath: path)
+        _ = assertSearchError(.corrupt) { _ = try self.openStore() }
+    }
+
+    func testSegmentDecodingRejectsEveryTruncation() throws {
+        var builder = SegmentBuilder(fields: productSchema.fields)
+        builder.add(product("1", "Red shoes", description: "very red"))
+        builder.add(product("2", "Blue shoes"))
+        let bytes = builder.build(name: "s").encoded()
+        XCTAssertEqual(try Segment.decode(bytes, name: "s", path: "s.seg").ids, ["1", "2"])
+        for length in 0..<bytes.count {
+            XCTAssertThrowsError(try Segment.decode(Array(bytes[0..<length]), name: "s", path: "s.seg"))
+        }
+    }
+
+    func testCorruptManifestIsNamedInTheError() throws {
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        try Data("{not json".utf8).write(to: URL(fileURLWithPath: directory + "/manifest.json"))
+        let error = assertSearchError(.corrupt) { _ = try self.openStore() }
+        XCTAssertTrue(error?.message.contains("manifest.json") ?? false)
+    }
+
+    func testSecondWriterIsRefusedWithAClearMessage() throws {
+        let store = try openStore()
+        let error = assertSearchError(.locked) { _ = try self.openStore() }
+        XCTAssertTrue(error?.message.contains(directory) ?? false)
+        XCTAssertTrue(error?.message.contains("only one writer") ?? false)
+        XCTAssertTrue(error?.message.contains("process \(getpid())") ?? false, error?.message ?? "")
+        try store.commit(payload: ["still": "works"])
+        XCTAssertEqual(store.committedPayload, ["still": "works"])
+    }
+
+    func testWriterLockIsReleasedWhenTheStoreGoesAway() throws {
+        do { _ = try openStore() }
+        XCTAssertNoThrow(try openStore())
+    }
+
+    func testReadOnlyOpenWhileAWriterHoldsTheDirectory() throws {
+        let store = try openStore()
+        let empty = try IndexStore.openReadOnly(directory: directory)
+        XCTAssertEqual(empty.indexNames, ["products"])
+        XCTAssertEqual(try empty.documentCount(index: "products"), 0)
+        try store.upsert(index: "products", document: product("1", "Red shoes"))
+        try store.commit(payload: ["pos": "9"])
+        let reader = try IndexStore.openReadOnly(directory: directory)
+        XCTAssertEqual(reader.payload, ["pos": "9"])
+        XCTAssertEqual(try ids(reader, "shoes"), ["1"])
+        XCTAssertEqual(try empty.documentCount(index: "products"), 0)
+    }
+
+    func testReadOnlyOpenOfAMissingIndexSaysWhatToCheck() {
+        let error = assertSearchError(.notFound) { _ = try IndexStore.openReadOnly(directory: self.directory) }
+        XCTAssertTrue(error?.message.contains("index.path") ?? false)
+    }
+
+    func testSchemaChangeIsRefused() throws {
+        do { _ = try openStore() }
+        var changed = productSchema
+        changed.fields["price"] = .keyword
+        let error = assertSearchError(.schemaMismatch) {
+            _ = try IndexStore(directory: self.directory, schemas: ["products": changed])
+        }
+        XCTAssertTrue(error?.message.contains("remove the index directory") ?? false)
+        XCTAssertNoThrow(try IndexStore(directory: directory, schemas: ["products": productSchema, "other": changed]))
+    }
+
+    func testInvalidDocumentsAndUnknownIndexesAreRefused() throws {
+        let store = try openStore()
+        _ = assertSearchError(.unknownIndex) { try store.upsert(index: "nope", document: self.product("1", "x")) }
+        _ = assertSearchError(.unknownIndex) { try store.delete(index: "nope", id: "1") }
+        _ = assertSearchError(.unknownField) {
+            try store.upsert(index: "products", document: Document(id: "1", fields: ["colour": .text("red")]))
+        }
+        _ = assertSearchError(.fieldType) {
+            try store.upsert(index: "products", document: Document(id: "1", fields: ["price": .text("red")]))
+        }
+        _ = assertSearchError(.unknownField) {
+            try store.upsert(index: "products", document: Document(id: "1", fields: [:], stored: ["secret": .int(1)]))
+        }
+        _ = assertSearchError(.unknownIndex) { _ = try store.snapshot().search(index: "nope", query: "x") }
+    }
+
+    func testSeveralIndexesCommitTogether() throws {
+        let tagSchema = IndexSchema(fields: ["tag": .keyword], stored: ["tag"])
+        let store = try IndexStore(directory: directory, schemas: ["products": productSchema, "tags": tagSchema])
+        try store.upsert(index: "products", document: product("1", "Red shoes"))
+        try store.upsert(
+            index: "tags", document: Document(id: "t1", fields: ["tag": .keyword("Sale")], stored: ["tag": .string("Sale")]))
+        try store.commit(payload: ["pos": "1"])
+        let reader = try IndexStore.openReadOnly(directory: directory)
+        XCTAssertEqual(reader.indexNames, ["products", "tags"])
+        XCTAssertEqual(try reader.search(index: "tags", query: "Sale").hits.map(\.id), ["t1"])
+        XCTAssertEqual(try reader.search(index: "tags", query: "sale").total, 0, "keywords match exactly")
+        XCTAssertEqual(try reader.search(index: "tags", query: "Sale").hits.first?.fields, ["tag": .string("Sale")])
+    }
+}

@@ -1,0 +1,166 @@
+#!/usr/bin/env bash
+# Native integration scenarios against the MariaDB and Redis of scripts/servers.sh.
+# Every result is read back through mariadb, redis-cli and curl.
+#   integration/native/run.sh PATH/TO/distributary
+set -uo pipefail
+cd "$(dirname "$0")"
+DISTRIBUTARY=$(realpath "${1:?usage: run.sh PATH/TO/distributary}")
+eval "$(../../scripts/servers.sh env)"
+source ./lib.sh
+
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/distributary-itest.XXXXXX")
+HTTP_PORT=${DST_HTTP_PORT:-17700}
+LOG="$WORK/replicator.log"
+trap 'finish_status=$?; [ -n "$REPLICATOR_PID" ] && kill -9 "$REPLICATOR_PID" 2>/dev/null; exit $finish_status' EXIT
+export DST_TEST_PASSWORD="$DST_REPL_PASSWORD"
+
+write_config() { # write_config FILE [extra table yaml]
+    cat >"$1" <<YAML
+name: itest
+source:
+  host: 127.0.0.1
+  port: $DST_MARIADB_PORT
+  user: $DST_REPL_USER
+  password_env: DST_TEST_PASSWORD
+  server_id: 4201
+  start: latest
+redis:
+  url: redis://127.0.0.1:$DST_REDIS_PORT/0
+index:
+  path: $WORK/index
+http:
+  listen: 127.0.0.1:$HTTP_PORT
+tables:
+  itest.products:
+    redis:
+      key: "product:{id}"
+      mode: hash
+      columns: [name, price, status, released]
+    index:
+      name: products
+      fields: {name: text, description: text, status: keyword, price: number}
+      stored: [name, price]
+  itest.orders:
+    redis:
+      key: "order:{shop}:{id}"
+      mode: json
+${2:-}
+YAML
+}
+
+echo "== setup"
+rcli FLUSHALL >/dev/null
+sql "DROP DATABASE IF EXISTS itest; CREATE DATABASE itest;
+     CREATE TABLE itest.products (id INT PRIMARY KEY, name VARCHAR(200) NOT NULL, description TEXT,
+        price DECIMAL(10,2), status CHAR(10), released DATE, updated DATETIME(3), stock BIGINT UNSIGNED);
+     CREATE TABLE itest.orders (shop SMALLINT NOT NULL, id INT NOT NULL, total DECIMAL(12,3), note VARCHAR(50),
+        placed DATETIME, PRIMARY KEY (shop, id));
+     CREATE TABLE itest.unmapped (id INT PRIMARY KEY, v VARCHAR(10));"
+write_config "$WORK/itest.yml"
+start_replicator "$WORK/itest.yml" "$LOG" || { fail "replicator starts"; finish; exit 1; }
+pass "replicator starts and answers /health"
+
+echo "== insert"
+sql "INSERT INTO itest.products VALUES
+      (1, 'Vim editor', 'Vi IMproved, a highly configurable text editor', 12.50, 'active', '2024-01-31', '2024-01-31 10:00:00.125', 18446744073709551615),
+      (2, 'Emacs', 'The extensible self-documenting text editor', -3.75, 'active', NULL, NULL, 0);
+     INSERT INTO itest.unmapped VALUES (1, 'x');"
+eventually "insert: hash of product:1" "name=Vim editor price=12.50 released=2024-01-31 status=active" hash_of product:1
+eventually "insert: NULL column is an absent field" "name=Emacs price=-3.75 status=active" hash_of product:2
+eventually "insert: search finds both editors" "1 2" search_ids products editor
+check "insert: stored fields in hits" "Vim editor|12.5" "$(curl -fsS "http://127.0.0.1:$HTTP_PORT/indexes/products/search?q=vim" | python3 -c 'import json,sys;h=json.load(sys.stdin)["hits"][0]["fields"];print(h["name"]+"|"+str(h["price"]))')"
+check "insert: field:term query" "2" "$(search_ids products 'description:extensible')"
+check "insert: keyword field" "1 2" "$(search_ids products 'status:active')"
+check "insert: unmapped table writes nothing" "" "$(rraw KEYS 'unmapped*')"
+
+echo "== update"
+sql "UPDATE itest.products SET price = 13.00, released = NULL, description = 'Vi IMproved, now with a fast plugin system' WHERE id = 1"
+eventually "update: hash replaced, NULL field removed" "name=Vim editor price=13.00 status=active" hash_of product:1
+eventually "update: new text searchable" "1" search_ids products plugin
+check "update: old text gone" "0" "$(search_total products configurable)"
+
+echo "== delete"
+sql "DELETE FROM itest.products WHERE id = 2"
+eventually "delete: key removed" "0" rraw EXISTS product:2
+eventually "delete: document removed" "0" search_total products emacs
+
+echo "== multi-statement transaction"
+sql "START TRANSACTION;
+     INSERT INTO itest.orders VALUES (7, 100, 19.990, 'gift', '2024-02-01 08:30:00');
+     INSERT INTO itest.orders VALUES (7, 101, 5.000, NULL, '2024-02-01 09:00:00');
+     UPDATE itest.products SET status = 'sold' WHERE id = 1;
+     INSERT INTO itest.products VALUES (3, 'Nano', 'Small and friendly editor', 0, 'active', '2020-05-05', NULL, 5);
+     COMMIT;"
+eventually "transaction: json entry" '{"shop":7,"id":100,"total":"19.990","note":"gift","placed":"2024-02-01 08:30:00"}' rraw GET order:7:100
+eventually "transaction: json null" '{"shop":7,"id":101,"total":"5.000","note":null,"placed":"2024-02-01 09:00:00"}' rraw GET order:7:101
+eventually "transaction: hash update in same transaction" "sold" rraw HGET product:1 status
+eventually "transaction: new row searchable" "1 3" search_ids products editor
+
+echo "== rollback"
+sql "START TRANSACTION; INSERT INTO itest.products VALUES (4, 'Ghost', 'never committed', 1, 'active', NULL, NULL, 1); ROLLBACK;
+     INSERT INTO itest.products VALUES (5, 'Marker', 'written after the rollback', 1, 'active', NULL, NULL, 1);"
+eventually "rollback: later row arrives" "name=Marker price=1.00 status=active" hash_of product:5
+check "rollback: rolled-back row absent in Redis" "0" "$(rraw EXISTS product:4)"
+check "rollback: rolled-back row absent in index" "0" "$(search_total products ghost)"
+
+echo "== key change"
+sql "UPDATE itest.products SET id = 6 WHERE id = 5"
+eventually "key change: new key written" "name=Marker price=1.00 status=active" hash_of product:6
+check "key change: old key deleted" "0" "$(rraw EXISTS product:5)"
+check "key change: document re-keyed" "6" "$(search_ids products marker)"
+
+echo "== checkpoint"
+cp_file=$(rraw HGET distributary:itest:checkpoint file)
+cp_pos=$(rraw HGET distributary:itest:checkpoint pos)
+master=$(sql "SHOW MASTER STATUS" | awk '{print $1" "$2}')
+check "checkpoint: Redis holds the source's head position" "$master" "$cp_file $cp_pos"
+check "checkpoint: source server_id" "1" "$(rraw HGET distributary:itest:checkpoint server_id)"
+
+echo "== search CLI"
+cli=$("$DISTRIBUTARY" search --config "$WORK/itest.yml" --index products editor 2>&1)
+check_contains "search CLI: hit count" "2 hits" "$cli"
+check_contains "search CLI: stored field" "name=Nano" "$cli"
+check "HTTP: malformed query is 400" "400" "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$HTTP_PORT/indexes/products/search?q=%28editor")"
+check "HTTP: unknown index is 404" "404" "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$HTTP_PORT/indexes/nope/search?q=x")"
+
+echo "== restart"
+check "SIGTERM exits 0" "0" "$(stop_replicator)"
+check_contains "clean stop is logged" "stopped cleanly" "$(cat "$LOG")"
+sql "INSERT INTO itest.products VALUES (10, 'Helix', 'A post-modern modal editor', 20, 'active', NULL, NULL, 1);
+     UPDATE itest.products SET price = 14.25 WHERE id = 1;
+     UPDATE itest.products SET price = 15.75 WHERE id = 1;
+     DELETE FROM itest.products WHERE id = 3;
+     INSERT INTO itest.orders VALUES (8, 1, 1.000, 'late', '2024-03-01 00:00:00');"
+start_replicator "$WORK/itest.yml" "$LOG" || fail "replicator restarts"
+eventually "restart: rows written while down arrive" "name=Helix price=20.00 status=active" hash_of product:10
+eventually "restart: latest value wins" "15.75" rraw HGET product:1 price
+eventually "restart: delete while down applied" "0" rraw EXISTS product:3
+eventually "restart: every row exactly once in Redis" "product:1 product:10 product:6" bash -c "redis-cli -p $DST_REDIS_PORT --raw KEYS 'product:*' | sort | tr '\n' ' ' | sed 's/ \$//'"
+eventually "restart: every row exactly once in the index" "1 10 6" search_ids products 'status:active status:sold'
+check "restart: json entry" '{"shop":8,"id":1,"total":"1.000","note":"late","placed":"2024-03-01 00:00:00"}' "$(rraw GET order:8:1)"
+check "SIGTERM exits 0 again" "0" "$(stop_replicator)"
+
+echo "== bad config"
+bad() { # bad NAME NEEDLE CONFIG-TEXT
+    printf '%s\n' "$3" >"$WORK/bad.yml"
+    local out status=0
+    out=$("$DISTRIBUTARY" run --config "$WORK/bad.yml" 2>&1) || status=$?
+    if [ "$status" -ne 0 ] && [[ "$out" == *"$2"* ]]; then pass "$1"; else fail "$1" "status $status, output: $out"; fi
+}
+write_config "$WORK/good.yml"
+bad "unknown key names its path" "source.hots" "$(sed 's/  host: 127.0.0.1/  hots: 127.0.0.1/' "$WORK/good.yml")"
+bad "missing required key names its path" "source.server_id" "$(grep -v server_id "$WORK/good.yml")"
+bad "wrong value names its path" "tables.itest.products.redis.mode" "$(sed 's/mode: hash/mode: hashh/' "$WORK/good.yml")"
+bad "missing column names its path" "tables.itest.products.redis.columns[1]" "$(sed 's/columns: \[name, price/columns: [name, prize/' "$WORK/good.yml")"
+bad "missing index field names its path" "tables.itest.products.index.fields.descr" "$(sed 's/description: text/descr: text/' "$WORK/good.yml")"
+bad "missing table names its path" "tables.itest.nothere" "$(sed 's/itest.orders:/itest.nothere:/' "$WORK/good.yml")"
+
+echo "== wrong server settings"
+sql "SET GLOBAL binlog_format = 'STATEMENT'; SET GLOBAL binlog_row_image = 'MINIMAL'"
+out=$("$DISTRIBUTARY" run --config "$WORK/good.yml" 2>&1); status=$?
+sql "SET GLOBAL binlog_format = 'ROW'; SET GLOBAL binlog_row_image = 'FULL'"
+check "wrong settings: exit non-zero" "1" "$status"
+check_contains "wrong settings: names binlog_format fix" "SET GLOBAL binlog_format = 'ROW'" "$out"
+check_contains "wrong settings: names binlog_row_image fix" "SET GLOBAL binlog_row_image = 'FULL'" "$out"
+
+finish

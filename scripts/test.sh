@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# The whole test suite: installs what is missing, builds, starts throwaway MariaDB and
+# Redis, runs the unit tests (server-backed ones included) and the native integration
+# scenarios, stops the servers. Exits non-zero on any failure.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+scripts/install-deps.sh
+
+export DST_RUN_DIR=${DST_RUN_DIR:-$(mktemp -d "${TMPDIR:-/tmp}/distributary-test.XXXXXX")}
+trap 'scripts/servers.sh stop >/dev/null 2>&1 || true' EXIT
+scripts/servers.sh start
+eval "$(scripts/servers.sh env)"
+
+echo "== build"
+swift build --build-tests
+
+echo "== unit tests (and wrappers against the real servers)"
+swift test --skip-build
+
+echo "== integration scenarios (native MariaDB + Redis)"
+integration/native/run.sh "$(swift build --show-bin-path)/distributary"
