@@ -18,6 +18,8 @@ public struct EventDecoder: Sendable {
     public private(set) var tableMaps: [UInt64: TableMap] = [:]
 
     private var postHeaderLengths: [UInt8] = []
+    /// Header length of events after the FORMAT_DESCRIPTION (19; more in some patched servers).
+    private var commonHeaderLength = EventHeader.size
     private var sawFormatDescription = false
 
     public init(file: String? = nil) {
@@ -71,7 +73,8 @@ public struct EventDecoder: Sendable {
             if CRC32.checksum(body) == stored { end -= 4 }
         }
 
-        var r = ByteReader(bytes, offset: EventHeader.size, end: end, eventType: header.type, position: position)
+        var r = ByteReader(bytes, offset: 0, end: end, eventType: header.type, position: position)
+        try r.skip(commonHeaderLength)
         var rowsFlags: UInt16 = 0
         let event: BinlogEvent
         switch header.type {
@@ -87,7 +90,10 @@ public struct EventDecoder: Sendable {
             if ph > 8 { try r.skip(ph - 8) }
             let next = r.restString()
             tableMaps.removeAll(keepingCapacity: true)
-            file = next
+            // With caller-given offsets the events come from one physical file, whose
+            // name stays (a relay log's ROTATEs name the source's files); in a stream
+            // the ROTATE names the file the following events belong to.
+            if offset == nil { file = next }
             event = .rotate(file: next, position: pos)
         case EventType.stop:
             event = .stop
@@ -210,8 +216,8 @@ public struct EventDecoder: Sendable {
         let server = String(decoding: serverBytes, as: UTF8.self)
         _ = try r.u32()
         let headerLength = try r.u8()
-        guard headerLength == 19 else {
-            throw r.error(.unsupported, "event header length \(headerLength) is not the v4 length 19; binlogs from servers before MySQL 5.0 cannot be read")
+        guard headerLength >= 19 else {
+            throw r.error(.unsupported, "event header length \(headerLength) is below the v4 length 19; the FORMAT_DESCRIPTION is corrupt")
         }
         let product = EventDecoder.versionProduct(server)
         let isMariaDB = server.contains("MariaDB")
@@ -232,6 +238,7 @@ public struct EventDecoder: Sendable {
         }
         postHeaderLengths = Array(UnsafeRawBufferPointer(rebasing: bytes[r.offset..<lengthsEnd]))
         checksumEnabled = checksum
+        commonHeaderLength = Int(headerLength)
         binlogVersion = version
         serverVersion = server
         sawFormatDescription = true
@@ -246,6 +253,7 @@ public struct EventDecoder: Sendable {
         binlogVersion = version
         serverVersion = server
         checksumEnabled = false
+        commonHeaderLength = EventHeader.size
         // Binlog v1/v3 post-header lengths: QUERY 11 bytes (no status variables), ROTATE 8 (v3).
         postHeaderLengths = [0, 11, 0, version > 1 ? 8 : 0]
         sawFormatDescription = true

@@ -26,6 +26,11 @@ extension EventDecoder {
             try skipExtraRowInfo(&x, isUpdate: kind == .update)
         }
         if ph > fixed { try r.skip(ph - fixed) }
+        // MySQL 5.1 could log a rows event with no body at all: nothing changed.
+        if r.isAtEnd { return ([], flags) }
+        if type <= EventType.preGADeleteRows {
+            throw r.error(.unsupported, "pre-GA row events (MySQL 5.1.5–5.1.17) store rows in the storage engine's record layout, which this decoder does not read; upgrade the source to MySQL ≥ 5.1.18 and take a new snapshot")
+        }
 
         let width = try r.lenencCount()
         guard let table = tableMaps[tableID] else {

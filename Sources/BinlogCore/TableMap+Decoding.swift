@@ -22,32 +22,35 @@ extension EventDecoder {
         let count = try r.lenencCount()
         try r.require(count)
         let types = try r.array(count)
-        let metaLength = try r.lenencCount()
-        try r.require(metaLength)
-        var m = ByteReader(r.buffer, offset: r.offset, end: r.offset + metaLength, eventType: r.eventType, position: r.position)
         var meta = [UInt16](repeating: 0, count: count)
-        for i in 0..<count {
-            guard let size = ColumnType.metadataSize(types[i]) else {
-                throw r.error(.unknownColumnType, "column \(i + 1) of `\(schema)`.`\(table)` has column type \(types[i]), which this decoder does not know; report the server version and the column's definition")
-            }
-            switch size {
-            case 1:
-                meta[i] = UInt16(try m.u8())
-            case 2:
-                if types[i] == ColumnType.varchar || types[i] == ColumnType.varString {
-                    meta[i] = try m.u16()
-                } else {
-                    let b0 = try m.u8(), b1 = try m.u8()
-                    meta[i] = UInt16(b0) << 8 | UInt16(b1)
+        var nullable = [Bool](repeating: true, count: count)
+        // MySQL 5.1 before 5.1.18 wrote neither metadata nor NULL bitmap.
+        if !r.isAtEnd {
+            let metaLength = try r.lenencCount()
+            try r.require(metaLength)
+            var m = ByteReader(r.buffer, offset: r.offset, end: r.offset + metaLength, eventType: r.eventType, position: r.position)
+            for i in 0..<count {
+                guard let size = ColumnType.metadataSize(types[i]) else {
+                    throw r.error(.unknownColumnType, "column \(i + 1) of `\(schema)`.`\(table)` has column type \(types[i]), which this decoder does not know; report the server version and the column's definition")
                 }
-            default:
-                break
+                switch size {
+                case 1:
+                    meta[i] = UInt16(try m.u8())
+                case 2:
+                    if types[i] == ColumnType.varchar || types[i] == ColumnType.varString {
+                        meta[i] = try m.u16()
+                    } else {
+                        let b0 = try m.u8(), b1 = try m.u8()
+                        meta[i] = UInt16(b0) << 8 | UInt16(b1)
+                    }
+                default:
+                    break
+                }
             }
+            try r.skip(metaLength)
+            let nullBits = try r.bytes((count + 7) / 8)
+            for i in 0..<count { nullable[i] = nullBits[i >> 3] & (1 << UInt8(i & 7)) != 0 }
         }
-        try r.skip(metaLength)
-        let nullBits = try r.bytes((count + 7) / 8)
-        var nullable = [Bool](repeating: false, count: count)
-        for i in 0..<count { nullable[i] = nullBits[i >> 3] & (1 << UInt8(i & 7)) != 0 }
 
         var map = TableMap(tableID: tableID, flags: flags, schema: schema, table: table,
                            columnTypes: types, columnMeta: meta, nullable: nullable)
@@ -65,7 +68,7 @@ extension EventDecoder {
             let real = map.realType(ofColumn: i)
             if ColumnType.isNumeric(type) { numeric.append(i) }
             switch real {
-            case ColumnType.string, ColumnType.varchar, ColumnType.varString,
+            case ColumnType.string, ColumnType.varchar, ColumnType.varString, ColumnType.vector,
                  ColumnType.blob, ColumnType.tinyBlob, ColumnType.mediumBlob, ColumnType.longBlob:
                 character.append(i)
             case ColumnType.enumeration:

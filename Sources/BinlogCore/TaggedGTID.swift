@@ -29,6 +29,7 @@ enum TaggedGTID {
     static func decode(_ r: inout ByteReader) throws -> String {
         _ = try varlen(&r)  // serialization format version
         _ = try varlen(&r)  // message size
+        _ = try varlen(&r)  // last non-ignorable field id
         var uuid: String?
         var gno: Int64?
         var tagText = ""

@@ -31,7 +31,9 @@ public struct TransactionAssembler: Sendable {
         case .anonymousGTID:
             try startGroup(at: event, gtid: nil, standalone: false)
         case .mariadbGTID(let gtid):
+            // MariaDB's GTID event stands for BEGIN unless the group is standalone.
             try startGroup(at: event, gtid: gtid.description, standalone: gtid.isStandalone)
+            open?.inBegin = !gtid.isStandalone
         case .query(_, let sql):
             return try query(sql, event: event)
         case .xid:
@@ -67,6 +69,14 @@ public struct TransactionAssembler: Sendable {
             break
         }
         return nil
+    }
+
+    /// Call at the end of an offline file: throws `.truncated` when a transaction
+    /// began but never committed (servers write whole transactions, so the file is cut).
+    public func finish() throws {
+        guard let current = open, current.inBegin || !current.changes.isEmpty else { return }
+        throw BinlogError(code: .truncated, position: current.start,
+                          message: "the transaction that starts at \(current.start) (offset \(current.start.offset)) has no COMMIT or XID before the end of the input; the binlog is cut short — re-copy it from the server")
     }
 
     private mutating func startGroup(at event: DecodedEvent, gtid: String?, standalone: Bool) throws {
@@ -114,21 +124,26 @@ public struct TransactionAssembler: Sendable {
 enum QueryKind: Equatable {
     case begin, commit, rollback, other
 
+    /// Looks at the first two words only (statements can be megabytes long).
     init(_ sql: String) {
-        var words = sql.utf8.lazy.split(whereSeparator: { $0 == 0x20 || $0 == 0x09 || $0 == 0x0a || $0 == 0x0d || $0 == 0x3b }).makeIterator()
-        guard let first = words.next() else { self = .other; return }
-        func matches(_ word: Substring.UTF8View.SubSequence?, _ keyword: String) -> Bool {
-            guard let word else { return false }
-            return word.count == keyword.utf8.count && zip(word, keyword.utf8).allSatisfy { ($0 | 0x20) == ($1 | 0x20) }
+        var words: [String] = []
+        var current = ""
+        for b in sql.utf8.prefix(32) {
+            if b == 0x20 || b == 0x09 || b == 0x0a || b == 0x0d || b == 0x3b {
+                if !current.isEmpty { words.append(current); current = "" }
+                if words.count == 2 { break }
+            } else {
+                let upper = b >= 0x61 && b <= 0x7a ? b - 0x20 : b
+                current.unicodeScalars.append(Unicode.Scalar(upper))
+            }
         }
-        _ = matches
-        let firstWord = String(decoding: first, as: UTF8.self).uppercased()
-        let rest = words.next().map { String(decoding: $0, as: UTF8.self).uppercased() }
-        switch firstWord {
+        if !current.isEmpty && words.count < 2 { words.append(current) }
+        let second = words.count > 1 ? words[1] : nil
+        switch words.first {
         case "BEGIN": self = .begin
         case "COMMIT": self = .commit
-        case "ROLLBACK": self = rest == "TO" ? .other : .rollback
-        case "START": self = rest == "TRANSACTION" ? .begin : .other
+        case "ROLLBACK": self = second == "TO" ? .other : .rollback
+        case "START": self = second == "TRANSACTION" ? .begin : .other
         default: self = .other
         }
     }

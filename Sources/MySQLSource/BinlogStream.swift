@@ -26,11 +26,11 @@ public final class BinlogStream {
         guard let rpl = dst_rpl_init(connection.handle) else {
             throw SourceError(.stream, "\(options.endpoint): mariadb_rpl_init failed: \(connection.lastError)")
         }
+        // From here every stored property is set: a throw runs deinit, which closes `rpl`.
         self.connection = connection
         self.rpl = rpl
         self.start = start
         guard start.offset <= UInt64(UInt32.max) else {
-            mariadb_rpl_close(rpl)
             throw SourceError(.stream, "start offset \(start) does not fit the 4-byte position of COM_BINLOG_DUMP")
         }
         _ = start.file.withCString { dst_rpl_set_filename(rpl, $0, start.file.utf8.count) }
@@ -40,7 +40,6 @@ public final class BinlogStream {
         if mariadb_rpl_open(rpl) != 0 {
             let message = connection.lastError
             let errno = connection.lastErrno
-            mariadb_rpl_close(rpl)
             throw SourceError(.stream, "\(options.endpoint): COM_BINLOG_DUMP from \(start) failed: \(message)", serverErrno: errno)
         }
     }
@@ -61,10 +60,11 @@ public final class BinlogStream {
         }
         event = fetched
         let e = fetched.pointee
-        guard let raw = e.raw_data, e.raw_data_size >= 19 else {
-            throw SourceError(.stream, "\(connection.options.endpoint): the connector returned an event without its raw bytes")
+        // raw_data is the network packet: a 0x00 OK byte, then the event as the log holds it.
+        guard let raw = e.raw_data, e.raw_data_size >= 20, raw[0] == 0 else {
+            throw SourceError(.stream, "\(connection.options.endpoint): the connector returned a binlog packet that is not an event (\(e.raw_data_size) bytes)")
         }
-        try body(UnsafeRawBufferPointer(start: raw, count: Int(e.raw_data_size)))
+        try body(UnsafeRawBufferPointer(start: raw + 1, count: Int(e.raw_data_size) - 1))
         return true
     }
 

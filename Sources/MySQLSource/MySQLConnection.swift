@@ -53,7 +53,7 @@ public final class MySQLConnection {
         if connected == nil {
             let message = String(cString: mysql_error(handle))
             let errno = mysql_errno(handle)
-            mysql_close(handle)
+            // Every stored property is set, so deinit runs and closes the handle.
             throw SourceError(.connect, "cannot connect to \(options.endpoint): \(message)"
                 + Self.connectHint(errno), serverErrno: errno)
         }

@@ -1,3 +1,5 @@
+import Foundation
+
 /// One analyzed term of a text value and its position (0, 1, 2, …) in the value.
 struct Token: Equatable {
     var term: String
@@ -41,7 +43,7 @@ enum Analyzer {
             ideographs.removeAll()
         }
 
-        for scalar in normalize(text).unicodeScalars {
+        forEachFoldedScalar(of: text) { scalar in
             if isBigrammed(scalar) {
                 flushWord()
                 ideographs.append(scalar)
@@ -60,27 +62,57 @@ enum Analyzer {
 
     /// Lowercases and folds `text` without splitting it.
     static func normalize(_ text: String) -> String {
-        let decomposed = text.lowercased().decomposedStringWithCompatibilityMapping
-        var kept = String.UnicodeScalarView()
-        var lastBase: Unicode.Scalar?
-        for scalar in decomposed.unicodeScalars {
-            if scalar.properties.generalCategory == .nonspacingMark, let base = lastBase, isFoldedScript(base) {
+        var result = String.UnicodeScalarView()
+        forEachFoldedScalar(of: text) { result.append($0) }
+        return String(result)
+    }
+
+    /// Calls `body` with the folded scalars of `text`: ASCII directly, other scalars
+    /// through a cache of their folded forms; a combining mark after a Latin, Greek or
+    /// Cyrillic letter is dropped.
+    private static func forEachFoldedScalar(of text: String, _ body: (Unicode.Scalar) -> Void) {
+        var afterFoldedLetter = false
+        for scalar in text.unicodeScalars {
+            let value = scalar.value
+            if value < 0x80 {
+                body((0x41...0x5A).contains(value) ? Unicode.Scalar(UInt8(value + 0x20)) : scalar)
+                afterFoldedLetter = true
                 continue
             }
-            if scalar.properties.generalCategory != .nonspacingMark {
-                lastBase = scalar
+            if scalar.properties.generalCategory == .nonspacingMark {
+                if !afterFoldedLetter { body(scalar) }
+                continue
             }
-            kept.append(scalar)
+            for folded in foldCache.folded(scalar) { body(folded) }
+            afterFoldedLetter = isFoldedScript(scalar)
         }
-        var result = String.UnicodeScalarView()
-        for scalar in String(kept).precomposedStringWithCanonicalMapping.unicodeScalars {
-            if let replacement = letterFolds[scalar] {
+    }
+
+    private static let foldCache = FoldCache()
+
+    /// The folded form of one non-ASCII scalar: lowercased, compatibility-decomposed,
+    /// without the marks of folded scripts, recomposed, with `letterFolds` applied.
+    fileprivate static func fold(_ scalar: Unicode.Scalar) -> [Unicode.Scalar] {
+        let decomposed = String(Character(scalar)).lowercased().decomposedStringWithCompatibilityMapping
+        var kept = String.UnicodeScalarView()
+        var lastBase: Unicode.Scalar?
+        for part in decomposed.unicodeScalars {
+            if part.properties.generalCategory == .nonspacingMark {
+                if let base = lastBase, isFoldedScript(base) { continue }
+            } else {
+                lastBase = part
+            }
+            kept.append(part)
+        }
+        var result: [Unicode.Scalar] = []
+        for part in String(kept).precomposedStringWithCanonicalMapping.unicodeScalars {
+            if let replacement = letterFolds[part] {
                 result.append(contentsOf: replacement.unicodeScalars)
             } else {
-                result.append(scalar)
+                result.append(part)
             }
         }
-        return String(result)
+        return result
     }
 
     private static let letterFolds: [Unicode.Scalar: String] = [
@@ -88,6 +120,9 @@ enum Analyzer {
     ]
 
     private static func isWordScalar(_ scalar: Unicode.Scalar) -> Bool {
+        if scalar.isASCII {
+            return (0x61...0x7A).contains(scalar.value) || (0x30...0x39).contains(scalar.value)
+        }
         let properties = scalar.properties
         if properties.isAlphabetic { return true }
         switch properties.generalCategory {
@@ -107,11 +142,25 @@ enum Analyzer {
 
     /// Han ideographs, Hiragana and Katakana: scripts written without spaces.
     private static func isBigrammed(_ scalar: Unicode.Scalar) -> Bool {
+        guard scalar.value >= 0x3040 else { return false }
         switch scalar.value {
         case 0x3040...0x30FF, 0x31F0...0x31FF, 0x3400...0x4DBF, 0x4E00...0x9FFF, 0xF900...0xFAFF, 0x20000...0x2FA1F:
             return scalar.properties.isAlphabetic || scalar.properties.generalCategory == .modifierLetter
         default:
             return false
         }
+    }
+}
+
+/// Folded forms of non-ASCII scalars, computed once per scalar and shared by all threads.
+private final class FoldCache: @unchecked Sendable {
+    private let lock = NSLock()
+    private var folds: [Unicode.Scalar: [Unicode.Scalar]] = [:]
+
+    func folded(_ scalar: Unicode.Scalar) -> [Unicode.Scalar] {
+        if let cached = lock.withLock({ folds[scalar] }) { return cached }
+        let computed = Analyzer.fold(scalar)
+        lock.withLock { folds[scalar] = computed }
+        return computed
     }
 }

@@ -22,21 +22,28 @@ final class BinlogStreamTests: XCTestCase {
             INSERT INTO stream_test.t VALUES (1, 'ünïcode', -1.05, '2024-02-29', '2024-01-31 10:00:00.123456');
             UPDATE stream_test.t SET name = NULL WHERE id = 1;
             DELETE FROM stream_test.t WHERE id = 1;
+            START TRANSACTION;
+            INSERT INTO stream_test.t VALUES (2, 'a', 1, NULL, NULL);
+            INSERT INTO stream_test.t VALUES (3, 'b', 2, NULL, NULL);
+            UPDATE stream_test.t SET price = 3 WHERE id = 2;
+            COMMIT;
             """)
         let end = try inspector.currentPosition()
-        XCTAssertEqual(try ServerEnvironment.sql("SELECT COUNT(*) FROM stream_test.t").trimmingCharacters(in: .whitespacesAndNewlines), "0")
+        XCTAssertEqual(try ServerEnvironment.sql("SELECT COUNT(*) FROM stream_test.t").trimmingCharacters(in: .whitespacesAndNewlines), "2")
 
         let stream = try BinlogStream(options: options, replicaServerID: 4999, start: start)
         var decoder = EventDecoder()
         var assembler = TransactionAssembler()
         var transactions: [Transaction] = []
-        while transactions.count < 3 {
+        while transactions.count < 4 {
             _ = try stream.next { bytes in
                 if let t = try assembler.consume(try decoder.decode(bytes)) { transactions.append(t) }
             }
         }
+        // Autocommit statements are one transaction each; the explicit one stays whole.
+        XCTAssertEqual(transactions.map(\.changes.count), [1, 1, 1, 3])
         let changes = transactions.flatMap(\.changes)
-        XCTAssertEqual(changes.map(\.kind), [.insert, .update, .delete])
+        XCTAssertEqual(changes.map(\.kind), [.insert, .update, .delete, .insert, .insert, .update])
         XCTAssertEqual(changes[0].table.columnNames, ["id", "name", "price", "d", "ts"])
         XCTAssertEqual(changes[0].after?.compactMap { $0 }, [.int(1), .string("ünïcode"), .decimal("-1.05"), .date("2024-02-29"), .datetime("2024-01-31 10:00:00.123456")])
         XCTAssertEqual(changes[1].after?[1], .null)

@@ -44,6 +44,7 @@ enum ServerEnvironment {
         return String(decoding: data, as: UTF8.self)
     }
 
+    @discardableResult
     static func sql(_ statement: String) throws -> String {
         let db = try mariadb()
         return try run(["mariadb", "--no-defaults", "--socket=\(db.socket)", "-uroot", "-N", "-B", "-e", statement])

@@ -52,13 +52,13 @@ start_replicator() {
     echo "replicator did not answer /health within 10 s; log:"; tail -n 20 "$2"; return 1
 }
 
-# stop_replicator: SIGTERM, wait, echo the exit status
+# stop_replicator: SIGTERM, wait; the exit status goes to STOP_STATUS
+STOP_STATUS=""
 stop_replicator() {
     kill -TERM "$REPLICATOR_PID"
-    local status=0
-    wait "$REPLICATOR_PID" || status=$?
+    STOP_STATUS=0
+    wait "$REPLICATOR_PID" || STOP_STATUS=$?
     REPLICATOR_PID=""
-    echo "$status"
 }
 
 finish() {
