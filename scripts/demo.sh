@@ -20,8 +20,8 @@ step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
 step "installing what is missing and building"
 scripts/install-deps.sh
-swift build -c release --product distributary 2>&1 | tail -n 3
-BIN="$(swift build -c release --show-bin-path)/distributary"
+swift build --product distributary 2>&1 | tail -n 3
+BIN="$(swift build --show-bin-path)/distributary"
 
 step "starting MariaDB and Redis in $DST_RUN_DIR"
 scripts/servers.sh start

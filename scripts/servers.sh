@@ -56,11 +56,13 @@ start_mariadb() {
         --innodb-buffer-pool-size=128M --innodb-log-file-size=64M --innodb-flush-log-at-trx-commit=2 \
         --sync-binlog=0 --max-connections=200 --character-set-server=utf8mb4 \
         --collation-server=utf8mb4_unicode_ci >/dev/null 2>&1 &
+    local pid=$!
     for _ in $(seq 1 120); do
         mariadb_up && break
+        kill -0 "$pid" 2>/dev/null || break
         sleep 0.5
     done
-    mariadb_up || { tail -n 30 "$RUN_DIR/mariadb.err" >&2 || true; die "MariaDB did not answer within 60 s (log: $RUN_DIR/mariadb.err)"; }
+    mariadb_up || { tail -n 30 "$RUN_DIR/mariadb.err" >&2 || true; die "MariaDB did not start (log: $RUN_DIR/mariadb.err; is port $MARIADB_PORT taken? set DST_MARIADB_PORT)"; }
     if [ "$fresh" = 1 ]; then
         mariadb --no-defaults --socket="$SOCKET" -uroot <<SQL
 CREATE USER '$REPL_USER'@'127.0.0.1' IDENTIFIED BY '$REPL_PASSWORD';

@@ -96,7 +96,7 @@ public struct BinlogFileReader {
             if n < 0 {
                 if errno == EINTR { continue }
                 throw BinlogError(code: .io, position: BinlogPosition(file: fileName, offset: from),
-                                  message: "reading \(path) failed: \(String(cString: strerror(errno)))")
+                                  message: "reading \(path) at offset \(from) failed: \(String(cString: strerror(errno)))")
             }
             if n == 0 {
                 throw BinlogError(code: .truncated, position: BinlogPosition(file: fileName, offset: from),

@@ -38,7 +38,7 @@ public struct EventDecoder: Sendable {
         let unknownPosition = offset.map { BinlogPosition(file: file ?? "", offset: $0) }
         guard bytes.count >= EventHeader.size else {
             throw BinlogError(code: .truncated, position: unknownPosition,
-                              message: "event of \(bytes.count) bytes is shorter than the 19-byte event header; the file or stream is cut short — re-copy the binlog or restart the stream")
+                              message: "event\(unknownPosition.map { " at \($0)" } ?? "") of \(bytes.count) bytes is shorter than the 19-byte event header; the file or stream is cut short — re-copy the binlog or restart the stream")
         }
         var h = ByteReader(bytes, eventType: bytes[4], position: unknownPosition)
         let header = EventHeader(timestamp: try h.u32(), type: try h.u8(), serverID: try h.u32(),
@@ -55,7 +55,7 @@ public struct EventDecoder: Sendable {
         let name = EventType.name(header.type)
         guard Int(header.eventSize) == bytes.count else {
             throw BinlogError(code: Int(header.eventSize) > bytes.count ? .truncated : .corrupt, position: position,
-                              message: "\(name) event header says \(header.eventSize) bytes but \(bytes.count) were given; the event is cut short or the stream is out of step — restart the stream from an earlier position")
+                              message: "\(name) event at \(position): its header says \(header.eventSize) bytes but \(bytes.count) were given; the event is cut short or the stream is out of step — restart the stream from an earlier position")
         }
 
         var end = bytes.count
@@ -170,7 +170,7 @@ public struct EventDecoder: Sendable {
     private func verifyChecksum(_ bytes: UnsafeRawBufferPointer, header: EventHeader, position: BinlogPosition) throws {
         guard bytes.count >= EventHeader.size + 4 else {
             throw BinlogError(code: .truncated, position: position,
-                              message: "\(EventType.name(header.type)) event of \(bytes.count) bytes has no room for its CRC32 trailer; the event is cut short")
+                              message: "\(EventType.name(header.type)) event at \(position) of \(bytes.count) bytes has no room for its CRC32 trailer; the event is cut short")
         }
         let body = UnsafeRawBufferPointer(rebasing: bytes[0..<(bytes.count - 4)])
         let stored = UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: bytes.count - 4, as: UInt32.self))
@@ -187,7 +187,7 @@ public struct EventDecoder: Sendable {
             if crc == stored { return }
         }
         throw BinlogError(code: .checksumMismatch, position: position,
-                          message: "\(EventType.name(header.type)) event\u{20}of \(bytes.count) bytes fails its CRC32 check (stored 0x\(String(stored, radix: 16)), computed 0x\(String(computed, radix: 16))); the binlog is corrupt — re-copy it from the server, or restart the stream from this position")
+                          message: "\(EventType.name(header.type)) event at \(position) (\(bytes.count) bytes) fails its CRC32 check (stored 0x\(String(stored, radix: 16)), computed 0x\(String(computed, radix: 16))); the binlog is corrupt — re-copy it from the server, or restart the stream from this position")
     }
 
     private static func versionProduct(_ version: String) -> Int {

@@ -56,7 +56,7 @@ public struct TransactionAssembler: Sendable {
                 open = nil
             } else if let current = open, !current.changes.isEmpty {
                 throw BinlogError(code: .corrupt, position: event.position,
-                                  message: "ROTATE to a new file inside the transaction that started at \(current.start); servers never split a transaction across files — the binlog is corrupt")
+                                  message: "ROTATE at \(event.position) to a new file inside the transaction that started at \(current.start); servers never split a transaction across files — the binlog is corrupt")
             } else {
                 open = nil
             }
@@ -64,7 +64,7 @@ public struct TransactionAssembler: Sendable {
             open = nil
         case .incident(let number, let message):
             throw BinlogError(code: .corrupt, position: event.position,
-                              message: "the source logged INCIDENT \(number) (\(message.isEmpty ? "no message" : message)): it lost changes it could not log, so the derived stores may miss data; resync the affected tables (`distributary resync`) and restart after this event")
+                              message: "at \(event.position) the source logged INCIDENT \(number) (\(message.isEmpty ? "no message" : message)): it lost changes it could not log, so the derived stores may miss data; resync the affected tables (`distributary resync`) and restart after this event")
         default:
             break
         }
@@ -82,7 +82,7 @@ public struct TransactionAssembler: Sendable {
     private mutating func startGroup(at event: DecodedEvent, gtid: String?, standalone: Bool) throws {
         if let current = open, !current.changes.isEmpty {
             throw BinlogError(code: .corrupt, position: event.position,
-                              message: "a new transaction (GTID \(gtid ?? "anonymous")) starts before the one at \(current.start) committed; the binlog is corrupt or events were skipped — restart from \(current.start)")
+                              message: "a new transaction (GTID \(gtid ?? "anonymous")) starts at \(event.position) before the one at \(current.start) committed; the binlog is corrupt or events were skipped — restart from \(current.start)")
         }
         open = Open(start: event.position, gtid: gtid, standalone: standalone)
     }

@@ -46,12 +46,12 @@ public enum HTTPAPI {
         }
         router.get("/indexes/:name/search") { request, context -> Response in
             let name = context.parameters.get("name") ?? ""
-            let params = request.uri.queryParameters
-            guard let query = params.get("q"), !query.isEmpty else {
+            let params = formParameters(request.uri.query ?? "")
+            guard let query = params["q"], !query.isEmpty else {
                 return json(.badRequest, SearchJSON.error("missing query parameter q, e.g. /indexes/\(name)/search?q=word"))
             }
-            let limit = params.get("limit").flatMap { Int($0) } ?? 10
-            let offset = params.get("offset").flatMap { Int($0) } ?? 0
+            let limit = params["limit"].flatMap { Int($0) } ?? 10
+            let offset = params["offset"].flatMap { Int($0) } ?? 0
             guard (0...10_000).contains(limit), offset >= 0 else {
                 return json(.badRequest, SearchJSON.error("limit must be 0…10000 and offset ≥ 0"))
             }
@@ -70,6 +70,22 @@ public enum HTTPAPI {
             }
         }
         return router
+    }
+
+    /// Decodes `application/x-www-form-urlencoded` parameters: `+` is a space (so a
+    /// Lucene `+must` is sent as `%2B`), `%XX` a byte. The first value of a name wins.
+    static func formParameters(_ query: String) -> [String: String] {
+        var out: [String: String] = [:]
+        for pair in query.split(separator: "&") {
+            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            func decode(_ s: Substring) -> String {
+                let spaced = s.replacingOccurrences(of: "+", with: " ")
+                return spaced.removingPercentEncoding ?? spaced
+            }
+            let name = decode(parts[0])
+            if out[name] == nil { out[name] = parts.count > 1 ? decode(parts[1]) : "" }
+        }
+        return out
     }
 
     static func json(_ status: HTTPResponse.Status, _ body: String) -> Response {

@@ -9,8 +9,11 @@ import Foundation
 /// - `snapshot()` returns the last commit and never waits for a running commit.
 /// - One writer per directory, across processes (an exclusive `flock` on `LOCK`); a
 ///   second writer gets a `locked` error. Readers (`openReadOnly`) take no lock.
-/// - More than 8 segments in an index after a commit are merged, within the commit,
-///   into fewer (the smallest ones into one), dropping deleted documents.
+/// - Segments are merged within the commit on a tiered policy: segments are grouped in
+///   size tiers (⌊log₈ live documents⌋) and the 8 segments of a full tier become one,
+///   dropping deleted documents. An index thus has at most 7 segments per tier (7 for
+///   up to 8 documents' worth of tiny commits, ~7·log₈ N in general), and each document
+///   is rewritten O(log N) times, however small the commits.
 ///
 /// Internally synchronized: its methods may be called from any thread.
 public final class IndexStore: @unchecked Sendable {
@@ -19,10 +22,8 @@ public final class IndexStore: @unchecked Sendable {
         case delete
     }
 
-    /// The most segments an index keeps after a commit before a merge.
-    static let maxSegments = 8
-    /// How many segments a merge leaves in place.
-    static let segmentsAfterMerge = 4
+    /// Segments of one size tier that are merged into one as soon as a tier holds this many.
+    static let mergeFactor = 8
 
     private let directory: String
     private let directoryLock: DirectoryLock
@@ -52,6 +53,9 @@ public final class IndexStore: @unchecked Sendable {
             }
         }
         let views = try Self.loadForWriter(manifest: manifest, directory: directory)
+        let highestSegment = manifest.indexes.values.flatMap(\.segments)
+            .compactMap { Self.segmentNumber($0.name) }.max() ?? 0
+        manifest.nextSegment = max(manifest.nextSegment, highestSegment + 1)
         if manifest != existing {
             manifest.generation += 1
             try Self.writeManifest(manifest, directory: directory)
@@ -158,9 +162,9 @@ public final class IndexStore: @unchecked Sendable {
                     newSegments.append(segment)
                     segments.append(SegmentView(segment: segment, deletes: nil, deleteGeneration: 0))
                 }
-                if segments.count > Self.maxSegments {
+                while let positions = Self.mergeCandidates(segments) {
                     let merged = Self.merge(
-                        segments, schema: view.schema, name: Self.segmentName(next.nextSegment))
+                        segments, positions: positions, schema: view.schema, name: Self.segmentName(next.nextSegment))
                     next.nextSegment += 1
                     segments = merged.segments
                     if let segment = merged.segment { newSegments.append(segment) }
@@ -221,23 +225,38 @@ public final class IndexStore: @unchecked Sendable {
         return segments
     }
 
-    /// Merges the smallest segments (by live documents) into one new segment, keeping
-    /// `segmentsAfterMerge` segments as they are; deleted documents are dropped.
-    private static func merge(
-        _ segments: [SegmentView], schema: IndexSchema, name: String
-    ) -> (segments: [SegmentView], segment: Segment?) {
-        let keepCount = segmentsAfterMerge
-        let byLiveCount = segments.indices.sorted {
-            (segments[$0].liveCount, $0) > (segments[$1].liveCount, $1)
+    /// The size tier of a segment: ⌊log₈ live documents⌋ (0 below 8 documents).
+    static func tier(_ segment: SegmentView) -> Int {
+        var tier = 0
+        var size = segment.liveCount
+        while size >= mergeFactor {
+            size /= mergeFactor
+            tier += 1
         }
-        let kept = Set(byLiveCount.prefix(keepCount))
+        return tier
+    }
+
+    /// The positions of the segments to merge next: all segments of the lowest tier that
+    /// holds `mergeFactor` or more of them; nil when no tier is full.
+    static func mergeCandidates(_ segments: [SegmentView]) -> [Int]? {
+        var byTier: [Int: [Int]] = [:]
+        for index in segments.indices { byTier[tier(segments[index]), default: []].append(index) }
+        return byTier.filter { $0.value.count >= mergeFactor }.min { $0.key < $1.key }?.value
+    }
+
+    /// Merges the segments at `positions` into one new segment (appended last), dropping
+    /// their deleted documents.
+    private static func merge(
+        _ segments: [SegmentView], positions: [Int], schema: IndexSchema, name: String
+    ) -> (segments: [SegmentView], segment: Segment?) {
+        let merged = Set(positions)
         var builder = SegmentBuilder(fields: schema.fields)
         var result: [SegmentView] = []
         for (index, segmentView) in segments.enumerated() {
-            if kept.contains(index) {
-                result.append(segmentView)
-            } else {
+            if merged.contains(index) {
                 builder.addLive(of: segmentView.segment, deletes: segmentView.deletes)
+            } else {
+                result.append(segmentView)
             }
         }
         guard !builder.isEmpty else { return (result, nil) }
@@ -249,6 +268,11 @@ public final class IndexStore: @unchecked Sendable {
     private static func segmentName(_ number: Int) -> String {
         let digits = String(number, radix: 16)
         return "seg-" + String(repeating: "0", count: max(0, 12 - digits.count)) + digits
+    }
+
+    private static func segmentNumber(_ name: String) -> Int? {
+        guard name.hasPrefix("seg-") else { return nil }
+        return Int(name.dropFirst(4), radix: 16)
     }
 
     private static func writeManifest(_ manifest: Manifest, directory: String) throws {

@@ -39,6 +39,11 @@ final class HTTPAPITests: XCTestCase {
                 XCTAssertEqual(json?["total"] as? Int, 2)
                 XCTAssertEqual((json?["hits"] as? [Any])?.count, 1)
             }
+            // Form encoding: `+` is a space, `%2B` a Lucene must.
+            try await client.execute(uri: "/indexes/products/search?q=%2Bstatus:active+editor", method: .get) { response in
+                let json = try JSONSerialization.jsonObject(with: Data(buffer: response.body)) as? [String: Any]
+                XCTAssertEqual(json?["total"] as? Int, 1)
+            }
             try await client.execute(uri: "/indexes/products/search?q=status:gone", method: .get) { response in
                 let body = String(buffer: response.body)
                 XCTAssertTrue(body.contains(#""name":"Emacs \"editor\"""#), body)

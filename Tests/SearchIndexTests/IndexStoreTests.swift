@@ -71,8 +71,11 @@ final class IndexStoreTests: IndexTestCase {
                 try store.delete(index: "products", id: String((commit - 1) * 5 + 1))
             }
             try store.commit(payload: ["commit": String(commit)])
-            XCTAssertLessThanOrEqual(store.snapshot().segmentCount(index: "products"), IndexStore.maxSegments)
+            let segments = try XCTUnwrap(store.snapshot().indexes["products"]).segments
+            XCTAssertNil(IndexStore.mergeCandidates(segments), "no size tier is left full after a commit")
+            XCTAssertLessThanOrEqual(segments.count, 14, "at most 7 segments in each of the two lowest tiers")
         }
+        XCTAssertLessThan(store.snapshot().segmentCount(index: "products"), 10)
         let check = { (snapshot: IndexSnapshot) throws in
             XCTAssertEqual(try snapshot.documentCount(index: "products"), 200 - 39)
             XCTAssertEqual(try snapshot.search(index: "products", query: "common").total, 161)
@@ -234,5 +237,43 @@ final class IndexStoreTests: IndexTestCase {
         XCTAssertEqual(try reader.search(index: "tags", query: "Sale").hits.map(\.id), ["t1"])
         XCTAssertEqual(try reader.search(index: "tags", query: "sale").total, 0, "keywords match exactly")
         XCTAssertEqual(try reader.search(index: "tags", query: "Sale").hits.first?.fields, ["tag": .string("Sale")])
+    }
+
+    func testReadersAlwaysSeeWholeCommitsWhileAWriterCommits() throws {
+        let store = try openStore()
+        let directory = self.directory
+        let documents = (0..<30).map { product("d\($0)", "word\($0) common") }
+        let problems = NSLock()
+        var failures: [String] = []
+        var readsDuringWrites = 0
+        DispatchQueue.concurrentPerform(iterations: 2) { worker in
+            do {
+                if worker == 0 {
+                    for (count, document) in documents.enumerated() {
+                        try store.upsert(index: "products", document: document)
+                        if count > 0 { try store.delete(index: "products", id: "d\(count - 1)") }
+                        try store.commit(payload: ["count": String(count + 1)])
+                    }
+                    return
+                }
+                while true {
+                    for reader in [try IndexStore.openReadOnly(directory: directory), store.snapshot()] {
+                        let count = Int(reader.payload["count"] ?? "0") ?? -1
+                        let live = try reader.documentCount(index: "products")
+                        let hits = try reader.search(index: "products", query: "common").hits.map(\.id)
+                        let expected = count == 0 ? [] : ["d\(count - 1)"]
+                        if live != min(count, 1) || hits != expected {
+                            problems.withLock { failures.append("payload \(count): \(live) live, hits \(hits)") }
+                        }
+                        if count == 30 { return }
+                        problems.withLock { readsDuringWrites += 1 }
+                    }
+                }
+            } catch {
+                problems.withLock { failures.append("\(error)") }
+            }
+        }
+        XCTAssertEqual(failures, [])
+        XCTAssertGreaterThan(readsDuringWrites, 0)
     }
 }
