@@ -172,7 +172,7 @@ final class ColumnCodecTests: XCTestCase {
         let body = negative ? String(text.dropFirst()) : text
         let parts = body.split(separator: ".", omittingEmptySubsequences: false)
         let intg = precision - scale
-        let intDigits = String(repeating: "0", count: max(0, intg - parts[0].count)) + parts[0]
+        let intDigits = String((String(repeating: "0", count: intg) + parts[0]).suffix(intg))
         let fracDigits = (parts.count > 1 ? String(parts[1]) : "") + String(repeating: "0", count: scale - (parts.count > 1 ? parts[1].count : 0))
         let sizes = [0, 1, 1, 2, 2, 3, 3, 4, 4, 4]
         var out: [UInt8] = []

@@ -243,37 +243,44 @@ final class IndexStoreTests: IndexTestCase {
         let store = try openStore()
         let directory = self.directory
         let documents = (0..<30).map { product("d\($0)", "word\($0) common") }
-        let problems = NSLock()
-        var failures: [String] = []
-        var readsDuringWrites = 0
-        DispatchQueue.concurrentPerform(iterations: 2) { worker in
+        let log = ConcurrentLog()
+        let writerDone = DispatchSemaphore(value: 0)
+        let writer = Thread {
             do {
-                if worker == 0 {
-                    for (count, document) in documents.enumerated() {
-                        try store.upsert(index: "products", document: document)
-                        if count > 0 { try store.delete(index: "products", id: "d\(count - 1)") }
-                        try store.commit(payload: ["count": String(count + 1)])
-                    }
-                    return
-                }
-                while true {
-                    for reader in [try IndexStore.openReadOnly(directory: directory), store.snapshot()] {
-                        let count = Int(reader.payload["count"] ?? "0") ?? -1
-                        let live = try reader.documentCount(index: "products")
-                        let hits = try reader.search(index: "products", query: "common").hits.map(\.id)
-                        let expected = count == 0 ? [] : ["d\(count - 1)"]
-                        if live != min(count, 1) || hits != expected {
-                            problems.withLock { failures.append("payload \(count): \(live) live, hits \(hits)") }
-                        }
-                        if count == 30 { return }
-                        problems.withLock { readsDuringWrites += 1 }
-                    }
+                for (count, document) in documents.enumerated() {
+                    try store.upsert(index: "products", document: document)
+                    if count > 0 { try store.delete(index: "products", id: "d\(count - 1)") }
+                    try store.commit(payload: ["count": String(count + 1)])
                 }
             } catch {
-                problems.withLock { failures.append("\(error)") }
+                log.fail("writer: \(error)")
+            }
+            writerDone.signal()
+        }
+        writer.start()
+        var finished = false
+        while !finished && log.failures.isEmpty {
+            for reader in [try IndexStore.openReadOnly(directory: directory), store.snapshot()] {
+                let count = Int(reader.payload["count"] ?? "0") ?? -1
+                let live = try reader.documentCount(index: "products")
+                let hits = try reader.search(index: "products", query: "common").hits.map(\.id)
+                let expected = count == 0 ? [] : ["d\(count - 1)"]
+                if live != min(count, 1) || hits != expected {
+                    log.fail("payload \(count): \(live) live, hits \(hits)")
+                }
+                finished = finished || count == 30
             }
         }
-        XCTAssertEqual(failures, [])
-        XCTAssertGreaterThan(readsDuringWrites, 0)
+        writerDone.wait()
+        XCTAssertEqual(log.failures, [])
     }
+}
+
+/// Failures collected from a concurrently running writer and reader.
+private final class ConcurrentLog: @unchecked Sendable {
+    private let lock = NSLock()
+    private var storedFailures: [String] = []
+
+    func fail(_ message: String) { lock.withLock { storedFailures.append(message) } }
+    var failures: [String] { lock.withLock { storedFailures } }
 }

@@ -109,11 +109,27 @@ eventually "key change: new key written" "name=Marker price=1.00 status=active" 
 check "key change: old key deleted" "0" "$(rraw EXISTS product:5)"
 check "key change: document re-keyed" "6" "$(search_ids products marker)"
 
+echo "== binlog rotation"
+old_file=$(sql "SHOW MASTER STATUS" | awk '{print $1}')
+sql "FLUSH BINARY LOGS; INSERT INTO itest.products VALUES (20, 'Rotated', 'written in the next binlog file', 2, 'active', NULL, NULL, 1)"
+new_file=$(sql "SHOW MASTER STATUS" | awk '{print $1}')
+check "rotation: the server moved to a new file" "1" "$([ "$old_file" != "$new_file" ] && echo 1)"
+eventually "rotation: row in the new file arrives" "name=Rotated price=2.00 status=active" hash_of product:20
+eventually "rotation: checkpoint names the new file" "$new_file" rraw HGET distributary:itest:checkpoint file
+
+echo "== DDL on a mapped table"
+sql "ALTER TABLE itest.products ADD COLUMN color VARCHAR(10) FIRST;
+     INSERT INTO itest.products (id, name, description, price, status, color) VALUES (21, 'Kakoune', 'modal editor', 3, 'active', 'red')"
+eventually "DDL: columns are found by name after ADD COLUMN" "name=Kakoune price=3.00 status=active" hash_of product:21
+sql "ALTER TABLE itest.products DROP COLUMN color"
+sql "DELETE FROM itest.products WHERE id IN (20, 21)"
+eventually "DDL: delete after DROP COLUMN" "0" rraw EXISTS product:21
+
 echo "== checkpoint"
 master=$(sql "SHOW MASTER STATUS" | awk '{print $1" "$2}')
 eventually "checkpoint: Redis reaches the source's head position" "$master" bash -c "redis-cli -p $DST_REDIS_PORT --raw HMGET distributary:itest:checkpoint file pos | paste -sd' '"
 cp_file=$(rraw HGET distributary:itest:checkpoint file)
-check "checkpoint: file named" "binlog.000001" "$cp_file"
+check "checkpoint: file named" "$new_file" "$cp_file"
 check "checkpoint: source server_id" "1" "$(rraw HGET distributary:itest:checkpoint server_id)"
 
 echo "== search CLI"
