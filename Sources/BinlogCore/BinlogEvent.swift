@@ -146,7 +146,11 @@ public enum EventType {
     public static let mariadbGTIDList: UInt8 = 163
     public static let mariadbStartEncryption: UInt8 = 164
     public static let mariadbQueryCompressed: UInt8 = 165
+    public static let mariadbWriteRowsCompressed: UInt8 = 166
+    public static let mariadbUpdateRowsCompressed: UInt8 = 167
+    public static let mariadbDeleteRowsCompressed: UInt8 = 168
     public static let mariadbWriteRowsCompressedV1: UInt8 = 169
+    public static let mariadbUpdateRowsCompressedV1: UInt8 = 170
     public static let mariadbDeleteRowsCompressedV1: UInt8 = 171
 
     /// The server's name for an event type, for messages.

@@ -92,7 +92,10 @@ public struct BinlogFileReader {
         var done = 0
         let fd = handle.fd
         while done < want {
-            let n = window.withUnsafeMutableBytes { pread(fd, $0.baseAddress! + done, want - done, off_t(from) + off_t(done)) }
+            let n = window.withUnsafeMutableBytes { buffer -> Int in
+                guard let base = buffer.baseAddress else { return 0 }
+                return pread(fd, base + done, want - done, off_t(from) + off_t(done))
+            }
             if n < 0 {
                 if errno == EINTR { continue }
                 throw BinlogError(code: .io, position: BinlogPosition(file: fileName, offset: from),

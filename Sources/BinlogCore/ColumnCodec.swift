@@ -42,8 +42,9 @@ enum TextCodec: Sendable, Equatable {
         case .utf8:
             return .string(String(decoding: bytes, as: UTF8.self))
         case .unknown:
-            if let s = String(validating: bytes, as: UTF8.self) { return .string(s) }
-            return .bytes(Array(bytes))
+            // Decoding repairs invalid UTF-8; unchanged bytes mean it was valid.
+            let s = String(decoding: bytes, as: UTF8.self)
+            return s.utf8.elementsEqual(bytes) ? .string(s) : .bytes(Array(bytes))
         case .binary:
             return .bytes(Array(bytes))
         case .latin1:
@@ -95,6 +96,8 @@ enum ColumnCodec: Sendable {
     case timestamp2(fsp: Int)
     /// VARCHAR and CHAR: a 1- or 2-byte length, then the bytes.
     case string(lengthBytes: Int, text: TextCodec)
+    /// BINARY(n): like CHAR, padded back to `length` bytes with zeros.
+    case fixedBinary(lengthBytes: Int, length: Int)
     /// BLOB/TEXT family: a 1…4-byte length, then the bytes.
     case blob(lengthBytes: Int, text: TextCodec)
     case enumeration(size: Int, labels: [String]?)
@@ -134,7 +137,10 @@ enum ColumnCodec: Sendable {
             switch realType {
             case ColumnType.enumeration: self = .enumeration(size: length, labels: enumLabels)
             case ColumnType.set: self = .set(size: length, labels: setLabels)
-            default: self = .string(lengthBytes: length > 255 ? 2 : 1, text: text)
+            default:
+                // BINARY(n) values are zero-padded to n; the log drops the trailing zeros.
+                self = text == .binary ? .fixedBinary(lengthBytes: length > 255 ? 2 : 1, length: length)
+                                       : .string(lengthBytes: length > 255 ? 2 : 1, text: text)
             }
         case ColumnType.tinyBlob, ColumnType.mediumBlob, ColumnType.longBlob, ColumnType.blob:
             self = .blob(lengthBytes: Int(meta), text: text)
@@ -193,11 +199,16 @@ enum ColumnCodec: Sendable {
         case .string(let lengthBytes, let text):
             let n = Int(lengthBytes == 1 ? UInt64(try r.u8()) : UInt64(try r.u16()))
             return text.value(try r.bytes(n))
+        case .fixedBinary(let lengthBytes, let length):
+            let n = Int(lengthBytes == 1 ? UInt64(try r.u8()) : UInt64(try r.u16()))
+            var bytes = try r.array(n)
+            if bytes.count < length { bytes.append(contentsOf: repeatElement(0, count: length - bytes.count)) }
+            return .bytes(bytes)
         case .blob(let lengthBytes, let text):
             let n = try ColumnCodec.length(&r, lengthBytes: lengthBytes)
             return text.value(try r.bytes(n))
         case .enumeration(let size, let labels):
-            let index = Int(try r.uintLE(min(size, 8)))
+            let index = Int(truncatingIfNeeded: try r.uintLE(min(size, 8)))
             let label = labels.flatMap { index >= 1 && index <= $0.count ? $0[index - 1] : nil }
             return .enumeration(index: index, label: label)
         case .set(let size, let labels):

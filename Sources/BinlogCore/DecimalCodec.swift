@@ -13,7 +13,7 @@ enum DecimalCodec {
     }
 
     static func decode(_ r: inout ByteReader, precision: Int, scale: Int) throws -> String {
-        guard precision >= 1, precision <= 65, scale >= 0, scale <= 30, scale <= precision else {
+        guard precision >= 1, precision <= 65, scale >= 0, scale <= 38, scale <= precision else {
             throw r.error(.corrupt, "DECIMAL(\(precision),\(scale)) in TABLE_MAP metadata is impossible; the TABLE_MAP is corrupt")
         }
         let n = size(precision: precision, scale: scale)

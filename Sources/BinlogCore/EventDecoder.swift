@@ -51,7 +51,7 @@ public struct EventDecoder: Sendable {
         } else {
             start = UInt64(header.nextPosition) >= UInt64(header.eventSize) ? UInt64(header.nextPosition - header.eventSize) : 0
         }
-        let position = BinlogPosition(file: file ?? "", offset: start)
+        var position = BinlogPosition(file: file ?? "", offset: start)
         let name = EventType.name(header.type)
         guard Int(header.eventSize) == bytes.count else {
             throw BinlogError(code: Int(header.eventSize) > bytes.count ? .truncated : .corrupt, position: position,
@@ -81,7 +81,7 @@ public struct EventDecoder: Sendable {
         case EventType.startV3:
             event = try decodeStartV3(&r)
         case EventType.query:
-            event = try decodeQuery(&r)
+            event = try decodeQuery(&r, compressed: false)
         case EventType.xid:
             event = .xid(try r.u64())
         case EventType.rotate:
@@ -93,7 +93,11 @@ public struct EventDecoder: Sendable {
             // With caller-given offsets the events come from one physical file, whose
             // name stays (a relay log's ROTATEs name the source's files); in a stream
             // the ROTATE names the file the following events belong to.
-            if offset == nil { file = next }
+            if offset == nil {
+                file = next
+                // The stream's opening ROTATE (nextPosition 0) stands for the named file.
+                if header.nextPosition == 0 { position.file = next }
+            }
             event = .rotate(file: next, position: pos)
         case EventType.stop:
             event = .stop
@@ -101,7 +105,8 @@ public struct EventDecoder: Sendable {
             let map = try decodeTableMap(&r)
             tableMaps[map.tableID] = map
             event = .tableMap(map)
-        case EventType.preGAWriteRows...EventType.deleteRowsV1, EventType.writeRowsV2...EventType.deleteRowsV2:
+        case EventType.preGAWriteRows...EventType.deleteRowsV1, EventType.writeRowsV2...EventType.deleteRowsV2,
+             EventType.mariadbWriteRowsCompressed...EventType.mariadbDeleteRowsCompressedV1:
             let (changes, flags) = try decodeRows(&r, type: header.type)
             rowsFlags = flags
             if flags & 0x0001 != 0 { tableMaps.removeAll(keepingCapacity: true) }
@@ -147,9 +152,13 @@ public struct EventDecoder: Sendable {
         case EventType.mariadbAnnotateRows:
             event = .annotateRows(r.restString())
         case EventType.mariadbStartEncryption:
-            throw r.error(.unsupported, "the binlog is encrypted (encrypt_binlog=ON) and the events after this one are ciphertext; read it through the server (`distributary run`), which decrypts, instead of offline")
-        case EventType.mariadbQueryCompressed...EventType.mariadbDeleteRowsCompressedV1:
-            throw r.error(.unsupported, "compressed events (log_bin_compress=ON) are not supported; set `log_bin_compress=OFF` on the server and restart from a position after this event's transaction")
+            // In a file the events after it are ciphertext; a server streams them decrypted.
+            if offset != nil {
+                throw r.error(.unsupported, "the binlog file is encrypted (encrypt_binlog=ON) and the events after this one are ciphertext; read it through the server (`distributary run`), which decrypts, instead of offline")
+            }
+            event = .other(type: header.type)
+        case EventType.mariadbQueryCompressed:
+            event = try decodeQuery(&r, compressed: true)
         case EventType.transactionPayload:
             throw r.error(.unsupported, "compressed transactions (binlog_transaction_compression=ON) are not supported; set `binlog_transaction_compression=OFF` on the server and restart from a position after this transaction")
         case EventType.partialUpdateRows:
@@ -269,7 +278,7 @@ public struct EventDecoder: Sendable {
 
     // MARK: - QUERY
 
-    private func decodeQuery(_ r: inout ByteReader) throws -> BinlogEvent {
+    private func decodeQuery(_ r: inout ByteReader, compressed: Bool) throws -> BinlogEvent {
         let ph = postHeaderLength(EventType.query, default: 13)
         let fixedStart = r.offset
         _ = try r.u32()
@@ -283,6 +292,9 @@ public struct EventDecoder: Sendable {
         try r.skip(statusLength)
         let schema = try r.string(schemaLength)
         try r.skip(1)
+        if compressed {
+            return .query(schema: schema, sql: String(decoding: try EventDecoder.decompress(&r), as: UTF8.self))
+        }
         return .query(schema: schema, sql: r.restString())
     }
 

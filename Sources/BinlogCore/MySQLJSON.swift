@@ -131,7 +131,7 @@ enum MySQLJSON {
             out += text
         case ColumnType.date, ColumnType.datetime, ColumnType.timestamp, ColumnType.datetime2, ColumnType.timestamp2:
             let packed = Int64(bitPattern: try readLE(data, 0, 8, n))
-            let v = packed < 0 ? -packed : packed
+            let v = packed.magnitude
             let ymdhms = v >> 24, ymd = ymdhms >> 17, ym = ymd >> 5, hms = ymdhms % (1 << 17)
             if fieldType == ColumnType.date {
                 JSONText.appendString(TemporalCodec.formatDate(year: Int(ym / 13), month: Int(ym % 13), day: Int(ymd % 32)), to: &out)
@@ -142,7 +142,7 @@ enum MySQLJSON {
             }
         case ColumnType.time, ColumnType.time2:
             let packed = Int64(bitPattern: try readLE(data, 0, 8, n))
-            let v = packed < 0 ? -packed : packed
+            let v = packed.magnitude
             let hms = v >> 24
             JSONText.appendString(TemporalCodec.formatTime(negative: packed < 0, hour: Int((hms >> 12) % 1024), minute: Int((hms >> 6) % 64),
                                                            second: Int(hms % 64), micros: Int(v % (1 << 24)), fsp: 6), to: &out)

@@ -1,20 +1,26 @@
 extension EventDecoder {
-    /// WRITE/UPDATE/DELETE_ROWS (pre-GA, v1 and v2): post-header, v2 extra data, the
-    /// columns-present bitmap(s), then row images of NULL bitmap + values, each
-    /// decoded with the TABLE_MAP in force for the event's table id.
+    /// WRITE/UPDATE/DELETE_ROWS (v1, v2 and MariaDB's compressed forms): post-header,
+    /// v2 extra data, the columns-present bitmap(s), then row images of NULL bitmap +
+    /// values (zlib-compressed in MariaDB's 166–171), each decoded with the TABLE_MAP in
+    /// force for the event's table id.
     func decodeRows(_ r: inout ByteReader, type: UInt8) throws -> ([RowChange], UInt16) {
-        let isV2 = type >= EventType.writeRowsV2
+        let compressed = type >= EventType.mariadbWriteRowsCompressed
         let kind: RowChange.Kind
         switch type {
-        case EventType.preGAWriteRows, EventType.writeRowsV1, EventType.writeRowsV2: kind = .insert
-        case EventType.preGAUpdateRows, EventType.updateRowsV1, EventType.updateRowsV2: kind = .update
+        case EventType.preGAWriteRows, EventType.writeRowsV1, EventType.writeRowsV2,
+             EventType.mariadbWriteRowsCompressed, EventType.mariadbWriteRowsCompressedV1: kind = .insert
+        case EventType.preGAUpdateRows, EventType.updateRowsV1, EventType.updateRowsV2,
+             EventType.mariadbUpdateRowsCompressed, EventType.mariadbUpdateRowsCompressedV1: kind = .update
         default: kind = .delete
         }
-        let ph = postHeaderLength(type, default: isV2 ? 10 : 8)
+        // v2 layouts (MySQL 30–32, MariaDB 169–171) add an extra-data length to the post-header.
+        let defaultLength = (type >= EventType.writeRowsV2 && type <= EventType.deleteRowsV2)
+            || type >= EventType.mariadbWriteRowsCompressedV1 ? 10 : 8
+        let ph = postHeaderLength(type, default: defaultLength)
         let tableID: UInt64 = ph == 6 ? UInt64(try r.u32()) : try r.u48()
         let flags = try r.u16()
         var fixed = ph == 6 ? 6 : 8
-        if isV2 {
+        if ph >= 10 {
             let extraLength = Int(try r.u16())
             fixed += 2
             guard extraLength >= 2 else {
@@ -43,22 +49,51 @@ extension EventDecoder {
         let beforeColumns = try r.bytes(bitmapBytes)
         let afterColumns = kind == .update && type != EventType.preGAUpdateRows ? try r.bytes(bitmapBytes) : beforeColumns
 
-        var changes: [RowChange] = []
-        while !r.isAtEnd {
-            switch kind {
-            case .insert:
-                let after = try decodeImage(&r, table: table, width: width, present: afterColumns)
-                changes.append(RowChange(kind: .insert, table: table, before: nil, after: after))
-            case .delete:
-                let before = try decodeImage(&r, table: table, width: width, present: beforeColumns)
-                changes.append(RowChange(kind: .delete, table: table, before: before, after: nil))
-            case .update:
-                let before = try decodeImage(&r, table: table, width: width, present: beforeColumns)
-                let after = try decodeImage(&r, table: table, width: width, present: afterColumns)
-                changes.append(RowChange(kind: .update, table: table, before: before, after: after))
+        let beforeCount = EventDecoder.countBits(beforeColumns, width: width)
+        let afterCount = EventDecoder.countBits(afterColumns, width: width)
+        func images(_ r: inout ByteReader) throws -> [RowChange] {
+            var changes: [RowChange] = []
+            while !r.isAtEnd {
+                switch kind {
+                case .insert:
+                    let after = try decodeImage(&r, table: table, width: width, present: afterColumns, presentCount: afterCount)
+                    changes.append(RowChange(kind: .insert, table: table, before: nil, after: after))
+                case .delete:
+                    let before = try decodeImage(&r, table: table, width: width, present: beforeColumns, presentCount: beforeCount)
+                    changes.append(RowChange(kind: .delete, table: table, before: before, after: nil))
+                case .update:
+                    let before = try decodeImage(&r, table: table, width: width, present: beforeColumns, presentCount: beforeCount)
+                    let after = try decodeImage(&r, table: table, width: width, present: afterColumns, presentCount: afterCount)
+                    changes.append(RowChange(kind: .update, table: table, before: before, after: after))
+                }
             }
+            return changes
+        }
+        if !compressed { return (try images(&r), flags) }
+        let rows = try EventDecoder.decompress(&r)
+        let changes = try rows.withUnsafeBytes { buffer in
+            var inner = ByteReader(buffer, eventType: r.eventType, position: r.position)
+            return try images(&inner)
         }
         return (changes, flags)
+    }
+
+    /// MariaDB's compressed payload: a byte `0x80 | n`, the uncompressed length in `n`
+    /// big-endian bytes, then a zlib stream.
+    static func decompress(_ r: inout ByteReader) throws -> [UInt8] {
+        let head = try r.u8()
+        let lengthBytes = Int(head & 0x07)
+        guard head & 0x80 != 0, (1...4).contains(lengthBytes) else {
+            throw r.error(.corrupt, "compressed payload header 0x\(String(head, radix: 16)) is invalid; the event is corrupt")
+        }
+        let length = Int(try r.uintBE(lengthBytes))
+        let start = r.offset
+        do {
+            return try Inflate.zlib(r.rest(), expectedSize: length)
+        } catch let failure as Inflate.Failure {
+            r.offset = start
+            throw r.error(.corrupt, "compressed payload does not inflate (\(failure.reason)); the event is corrupt — re-copy the binlog or restart the stream")
+        }
     }
 
     /// v2 extra row info: TLV entries, NDB info (tag 0: length incl. its 2 header
@@ -83,11 +118,15 @@ extension EventDecoder {
 
     /// One row image: a NULL bitmap over the present columns, then their values.
     /// Columns absent from the image are `nil`.
+    private static func countBits(_ bitmap: UnsafeRawBufferPointer, width: Int) -> Int {
+        var n = 0
+        for i in 0..<width where bitmap[i >> 3] & (1 << UInt8(i & 7)) != 0 { n += 1 }
+        return n
+    }
+
     @inline(__always)
     private func decodeImage(_ r: inout ByteReader, table: TableMap, width: Int,
-                             present: UnsafeRawBufferPointer) throws -> [ColumnValue?] {
-        var presentCount = 0
-        for i in 0..<width where present[i >> 3] & (1 << UInt8(i & 7)) != 0 { presentCount += 1 }
+                             present: UnsafeRawBufferPointer, presentCount: Int) throws -> [ColumnValue?] {
         let nulls = try r.bytes((presentCount + 7) / 8)
         var row = [ColumnValue?](repeating: nil, count: table.columnCount)
         let codecs = table.codecs

@@ -52,21 +52,38 @@ extension EventDecoder {
             for i in 0..<count { nullable[i] = nullBits[i >> 3] & (1 << UInt8(i & 7)) != 0 }
         }
 
-        var map = TableMap(tableID: tableID, flags: flags, schema: schema, table: table,
-                           columnTypes: types, columnMeta: meta, nullable: nullable)
-        if !r.isAtEnd {
-            try decodeOptionalMetadata(&r, into: &map)
-        }
-        return map
+        let o = r.isAtEnd ? OptionalMetadata() : try decodeOptionalMetadata(&r, types: types, meta: meta)
+        return TableMap(tableID: tableID, flags: flags, schema: schema, table: table,
+                        columnTypes: types, columnMeta: meta, nullable: nullable,
+                        columnNames: o.names, primaryKey: o.primaryKey, primaryKeyPrefixes: o.prefixes,
+                        unsigned: o.unsigned, collations: o.collations, enumLabels: o.enumLabels, setLabels: o.setLabels,
+                        geometryTypes: o.geometryTypes, visible: o.visible)
     }
 
-    private func decodeOptionalMetadata(_ r: inout ByteReader, into map: inout TableMap) throws {
-        let count = map.columnCount
+    /// The optional-metadata fields of one TABLE_MAP, per column.
+    private struct OptionalMetadata {
+        var unsigned: [Bool]?
+        var collations: [UInt32?]?
+        var names: [String]?
+        var enumLabels: [[String]?]?
+        var setLabels: [[String]?]?
+        var geometryTypes: [UInt32?]?
+        var primaryKey: [Int]?
+        var prefixes: [Int]?
+        var visible: [Bool]?
+    }
+
+    /// Which columns the per-kind optional fields list: MariaDB counts YEAR among the
+    /// numeric (SIGNEDNESS) columns and GEOMETRY among the character (charset) columns;
+    /// MySQL counts neither, and MySQL 9 counts VECTOR as a character column.
+    private func decodeOptionalMetadata(_ r: inout ByteReader, types: [UInt8], meta: [UInt16]) throws -> OptionalMetadata {
+        let count = types.count
+        let mariaDB = serverVersion?.contains("MariaDB") ?? false
         var numeric: [Int] = [], character: [Int] = [], enumOrSet: [Int] = [], enums: [Int] = [], sets: [Int] = [], geometry: [Int] = []
         for i in 0..<count {
-            let type = map.columnTypes[i]
-            let real = map.realType(ofColumn: i)
-            if ColumnType.isNumeric(type) { numeric.append(i) }
+            let type = types[i]
+            let real = TableMap.realType(type, meta: meta[i])
+            if ColumnType.isNumeric(type) || (mariaDB && type == ColumnType.year) { numeric.append(i) }
             switch real {
             case ColumnType.string, ColumnType.varchar, ColumnType.varString, ColumnType.vector,
                  ColumnType.blob, ColumnType.tinyBlob, ColumnType.mediumBlob, ColumnType.longBlob:
@@ -77,6 +94,7 @@ extension EventDecoder {
                 enumOrSet.append(i); sets.append(i)
             case ColumnType.geometry:
                 geometry.append(i)
+                if mariaDB { character.append(i) }
             default:
                 break
             }
@@ -176,14 +194,8 @@ extension EventDecoder {
             return result
         }
 
-        map.columnNames = names
-        map.primaryKey = primaryKey
-        map.primaryKeyPrefixes = prefixes
-        map.geometryTypes = geometryTypes
-        map.visible = visible
-        map.unsigned = unsigned
-        map.collations = collations
-        map.enumLabels = labels(enumRaw, columns: enums)
-        map.setLabels = labels(setRaw, columns: sets)
+        return OptionalMetadata(unsigned: unsigned, collations: collations, names: names,
+                                enumLabels: labels(enumRaw, columns: enums), setLabels: labels(setRaw, columns: sets),
+                                geometryTypes: geometryTypes, primaryKey: primaryKey, prefixes: prefixes, visible: visible)
     }
 }

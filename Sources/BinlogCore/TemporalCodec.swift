@@ -16,8 +16,8 @@ enum TemporalCodec {
     }
 
     @inline(__always)
-    private static func putChar(_ c: Character, into out: UnsafeMutableBufferPointer<UInt8>, at pos: inout Int) {
-        out[pos] = c.asciiValue ?? 0x3F
+    private static func putChar(_ c: Unicode.Scalar, into out: UnsafeMutableBufferPointer<UInt8>, at pos: inout Int) {
+        out[pos] = UInt8(truncatingIfNeeded: c.value)
         pos += 1
     }
 

@@ -24,6 +24,9 @@ public struct TransactionAssembler: Sendable {
     /// `true` while a transaction has started and not yet committed or rolled back.
     public var isInTransaction: Bool { open?.inBegin ?? false || !(open?.changes.isEmpty ?? true) }
 
+    /// Feeds the next event in log order; returns the transaction it commits, if any.
+    /// Throws on an INCIDENT, an XA transaction, or a group that never closes before the
+    /// next one starts (events skipped or reordered).
     public mutating func consume(_ event: DecodedEvent) throws -> Transaction? {
         switch event.event {
         case .gtid(let gtid):
@@ -100,6 +103,9 @@ public struct TransactionAssembler: Sendable {
         case .rollback:
             open = nil
             return nil
+        case .xaStart:
+            throw BinlogError(code: .unsupported, position: event.position,
+                              message: "XA transaction starts at \(event.position) (`\(sql.prefix(60))`); XA transactions commit in a later group, which this reader does not follow — avoid XA on replicated tables")
         case .other:
             // DDL or a statement-based change: it ends a standalone group (and any
             // GTID waiting for its BEGIN); inside BEGIN…COMMIT it is part of the group.
@@ -122,7 +128,7 @@ public struct TransactionAssembler: Sendable {
 
 /// The transaction-control meaning of a QUERY event's SQL.
 enum QueryKind: Equatable {
-    case begin, commit, rollback, other
+    case begin, commit, rollback, xaStart, other
 
     /// Looks at the first two words only (statements can be megabytes long).
     init(_ sql: String) {
@@ -144,6 +150,7 @@ enum QueryKind: Equatable {
         case "COMMIT": self = .commit
         case "ROLLBACK": self = second == "TO" ? .other : .rollback
         case "START": self = second == "TRANSACTION" ? .begin : .other
+        case "XA": self = second == "START" || second == "BEGIN" ? .xaStart : .other
         default: self = .other
         }
     }

@@ -88,7 +88,8 @@ final class SearchIndexSink: Sink {
             switch field.kind {
             case .text: if let t = field.value.text { f[field.name] = .text(t) }
             case .keyword: if let t = field.value.text { f[field.name] = .keyword(t) }
-            case .number: if let n = field.value.number ?? field.value.text.flatMap({ Double($0) }) { f[field.name] = .number(n) }
+            case .number:
+                if let n = field.value.number ?? field.value.text.flatMap({ Double($0) }), n.isFinite { f[field.name] = .number(n) }
             }
         }
         var s: [String: StoredValue] = [:]

@@ -1,3 +1,5 @@
+import Foundation
+
 /// Appends little-endian integers, LEB128 varints and length-prefixed strings to a byte buffer.
 struct ByteWriter {
     private(set) var bytes: [UInt8] = []
@@ -111,7 +113,7 @@ struct ByteReader {
     mutating func readString() throws -> String {
         let length = try readCount(max: end - offset)
         let raw = try readBytes(length)
-        guard let string = String(validating: raw, as: UTF8.self) else { throw fail("invalid UTF-8 string") }
+        guard let string = String(bytes: raw, encoding: .utf8) else { throw fail("invalid UTF-8 string") }
         return string
     }
 

@@ -57,8 +57,9 @@ struct IndexView: Sendable {
 /// the writer, and it stays valid (and unchanged) after later commits. Segments are
 /// shared between snapshots, not copied.
 public struct IndexSnapshot: Sendable {
-    /// The commit generation this snapshot shows (0 for a new, never-committed store).
-    let generation: Int
+    /// The number of the commit this snapshot shows; it grows with every commit, so two
+    /// snapshots with the same generation show the same state.
+    public let generation: Int
     let indexes: [String: IndexView]
 
     /// The payload stored with this commit (the replication checkpoint).
@@ -85,22 +86,21 @@ public struct IndexSnapshot: Sendable {
         let parsed = try QueryParser.parse(query)
         let node = try QueryResolver(schema: view.schema).resolve(parsed)
         let evaluator = QueryEvaluator(view: view)
-        var candidates: [(score: Double, id: String, segment: Int, doc: Int)] = []
+        let (wanted, overflow) = max(offset, 0).addingReportingOverflow(max(limit, 0))
+        var best = TopHits(capacity: overflow ? Int.max : wanted)
+        var total = 0
         for segmentIndex in view.segments.indices {
             let matches = evaluator.evaluate(node, in: segmentIndex)
+            total += matches.docs.count
             let ids = view.segments[segmentIndex].segment.ids
             for (doc, score) in zip(matches.docs, matches.scores) {
-                candidates.append((score, ids[doc], segmentIndex, doc))
+                best.offer(TopHits.Entry(score: score, id: ids[doc], segment: segmentIndex, doc: doc))
             }
         }
-        let total = candidates.count
-        candidates.sort { $0.score != $1.score ? $0.score > $1.score : $0.id.utf8.lexicographicallyPrecedes($1.id.utf8) }
-        let start = min(max(offset, 0), total)
-        let end = min(start + max(limit, 0), total)
-        let hits = candidates[start..<end].map { candidate in
-            SearchHit(
-                id: candidate.id, score: candidate.score,
-                fields: view.segments[candidate.segment].segment.stored[candidate.doc])
+        let ranked = best.sorted()
+        let start = min(max(offset, 0), ranked.count)
+        let hits = ranked[start...].map { entry in
+            SearchHit(id: entry.id, score: entry.score, fields: view.segments[entry.segment].segment.stored[entry.doc])
         }
         return SearchResults(total: total, hits: hits)
     }
@@ -147,4 +147,54 @@ public struct SearchHit: Sendable {
         self.score = score
         self.fields = fields
     }
+}
+
+/// The best `capacity` hits seen so far (score descending, then id ascending), kept in a
+/// binary heap whose root is the worst of them, so a search is linear in its matches.
+struct TopHits {
+    struct Entry {
+        var score: Double
+        var id: String
+        var segment: Int
+        var doc: Int
+
+        func ranks(before other: Entry) -> Bool {
+            score != other.score ? score > other.score : id.utf8.lexicographicallyPrecedes(other.id.utf8)
+        }
+    }
+
+    let capacity: Int
+    private var heap: [Entry] = []
+
+    init(capacity: Int) {
+        self.capacity = capacity
+    }
+
+    mutating func offer(_ entry: Entry) {
+        if heap.count < capacity {
+            heap.append(entry)
+            var child = heap.count - 1
+            while child > 0 {
+                let parent = (child - 1) / 2
+                guard heap[parent].ranks(before: heap[child]) else { break }
+                heap.swapAt(parent, child)
+                child = parent
+            }
+        } else if let worst = heap.first, entry.ranks(before: worst) {
+            heap[0] = entry
+            var parent = 0
+            while true {
+                var worstIndex = parent
+                for child in [2 * parent + 1, 2 * parent + 2] where child < heap.count {
+                    if heap[worstIndex].ranks(before: heap[child]) { worstIndex = child }
+                }
+                guard worstIndex != parent else { break }
+                heap.swapAt(parent, worstIndex)
+                parent = worstIndex
+            }
+        }
+    }
+
+    /// The kept hits, best first.
+    func sorted() -> [Entry] { heap.sorted { $0.ranks(before: $1) } }
 }

@@ -11,9 +11,9 @@ import Foundation
 ///   second writer gets a `locked` error. Readers (`openReadOnly`) take no lock.
 /// - Segments are merged within the commit on a tiered policy: segments are grouped in
 ///   size tiers (⌊log₈ live documents⌋) and the 8 segments of a full tier become one,
-///   dropping deleted documents. An index thus has at most 7 segments per tier (7 for
-///   up to 8 documents' worth of tiny commits, ~7·log₈ N in general), and each document
-///   is rewritten O(log N) times, however small the commits.
+///   dropping deleted documents. An index of N documents thus keeps at most 7 segments
+///   per tier (about 7·log₈ N in all), and each document is rewritten O(log N) times,
+///   however small the commits. Segments are loaded once and shared by all snapshots.
 ///
 /// Internally synchronized: its methods may be called from any thread.
 public final class IndexStore: @unchecked Sendable {
@@ -67,7 +67,7 @@ public final class IndexStore: @unchecked Sendable {
 
     private static func loadForWriter(manifest: Manifest, directory: String) throws -> [String: IndexView] {
         do {
-            return try manifest.loadViews(directory: directory, cache: [:])
+            return try manifest.loadViews(directory: directory)
         } catch let missing as MissingFileError {
             throw SearchError.corrupt(
                 missing.path,
@@ -305,7 +305,7 @@ public final class IndexStore: @unchecked Sendable {
                     file: FileIO.join(directory, Manifest.fileName))
             }
             do {
-                let views = try manifest.loadViews(directory: directory, cache: [:])
+                let views = try manifest.loadViews(directory: directory)
                 return IndexSnapshot(generation: manifest.generation, payload: manifest.payload, indexes: views)
             } catch let missing as MissingFileError {
                 attempts += 1

@@ -81,20 +81,15 @@ struct MissingFileError: Error {
 }
 
 extension Manifest {
-    /// Loads every index of this manifest, reusing already loaded segments from `cache`.
-    func loadViews(directory: String, cache: [String: Segment]) throws -> [String: IndexView] {
+    /// Loads every index of this manifest from the segment and delete files it lists.
+    func loadViews(directory: String) throws -> [String: IndexView] {
         var views: [String: IndexView] = [:]
         for (indexName, entry) in indexes {
             var segments: [SegmentView] = []
             for segmentEntry in entry.segments {
                 let path = FileIO.join(directory, Self.segmentFileName(segmentEntry.name))
-                let segment: Segment
-                if let cached = cache[segmentEntry.name] {
-                    segment = cached
-                } else {
-                    guard let bytes = try FileIO.readFile(path) else { throw MissingFileError(path: path) }
-                    segment = try Segment.decode(bytes, name: segmentEntry.name, path: path)
-                }
+                guard let bytes = try FileIO.readFile(path) else { throw MissingFileError(path: path) }
+                let segment = try Segment.decode(bytes, name: segmentEntry.name, path: path)
                 guard segment.docCount == segmentEntry.docCount else {
                     throw SearchError.corrupt(
                         path, "it holds \(segment.docCount) documents but manifest.json says \(segmentEntry.docCount)")

@@ -130,6 +130,9 @@ final class ColumnCodecTests: XCTestCase {
         XCTAssertEqual(TableMap.stringMetadata(meta).length, 900)
         XCTAssertEqual(try value(ColumnType.string, meta: meta, collation: 33, Build.le(2, 2) + Array("ab".utf8)), .string("ab"))
         XCTAssertEqual(try value(ColumnType.string, meta: 0xFE28, collation: 33, [2] + Array("ab".utf8)), .string("ab"))
+        // BINARY(16) (MariaDB UUID, INET6): trailing zero bytes come back.
+        XCTAssertEqual(try value(ColumnType.string, meta: 0xFE10, collation: 63, [3, 0x12, 0x3e, 0x45]),
+                       .bytes([0x12, 0x3e, 0x45] + [UInt8](repeating: 0, count: 13)))
     }
 
     func testEnumSetAndBit() throws {

@@ -35,9 +35,34 @@ enum Corpus {
         return files.sorted()
     }
 
-    /// Decodes every event of a file.
+    /// Decompresses a gzip file (RFC 1952) with the module's inflater into a temporary
+    /// file, for the corpus binlogs stored gzipped; returns its path.
+    static func gunzip(_ relative: String) throws -> String {
+        let data = try [UInt8](Data(contentsOf: URL(fileURLWithPath: try path(relative))))
+        guard data.count > 18, data[0] == 0x1f, data[1] == 0x8b, data[2] == 8 else { throw XCTSkip("\(relative) is not gzip") }
+        let flags = data[3]
+        var at = 10
+        if flags & 0x04 != 0 { at += 2 + Int(data[at]) | Int(data[at + 1]) << 8 }
+        if flags & 0x08 != 0 { while data[at] != 0 { at += 1 }; at += 1 }
+        if flags & 0x10 != 0 { while data[at] != 0 { at += 1 }; at += 1 }
+        if flags & 0x02 != 0 { at += 2 }
+        let n = data.count
+        let size = Int(data[n - 4]) | Int(data[n - 3]) << 8 | Int(data[n - 2]) << 16 | Int(data[n - 1]) << 24
+        let plain = try data.withUnsafeBytes { try Inflate.deflate($0, from: at, expectedSize: size).output }
+        let out = NSTemporaryDirectory() + (relative.split(separator: "/").last.map(String.init) ?? "binlog")
+            .replacingOccurrences(of: ".gz", with: "")
+        try Data(plain).write(to: URL(fileURLWithPath: out))
+        return out
+    }
+
+    /// Decodes every event of a file in the corpus.
     static func decode(_ relative: String) throws -> [DecodedEvent] {
-        var reader = try BinlogFileReader(path: try path(relative))
+        try decode(path: try path(relative))
+    }
+
+    /// Decodes every event of a binlog file.
+    static func decode(path: String) throws -> [DecodedEvent] {
+        var reader = try BinlogFileReader(path: path)
         var decoder = EventDecoder(file: reader.fileName)
         var events: [DecodedEvent] = []
         while let event = try reader.nextEvent({ bytes, offset in try decoder.decode(bytes, at: offset) }) {

@@ -50,6 +50,7 @@ enum ServerEnvironment {
         return try run(["mariadb", "--no-defaults", "--socket=\(db.socket)", "-uroot", "-N", "-B", "-e", statement])
     }
 
+    @discardableResult
     static func redisCLI(_ args: String...) throws -> String {
         let port = try redisPort()
         return try run(["redis-cli", "-h", "127.0.0.1", "-p", String(port), "--raw"] + args)

@@ -8,8 +8,10 @@ final class IndexStoreTests: IndexTestCase {
         XCTAssertEqual(store.committedPayload, [:])
         try store.upsert(index: "products", document: product("1", "Red shoes"))
         XCTAssertEqual(try store.snapshot().documentCount(index: "products"), 0)
+        let empty = store.snapshot()
         try store.commit(payload: ["pos": "100"])
         let first = store.snapshot()
+        XCTAssertGreaterThan(first.generation, empty.generation)
         XCTAssertEqual(try first.documentCount(index: "products"), 1)
         XCTAssertEqual(first.document(index: "products", id: "1"), ["name": .string("Red shoes"), "price": .double(10)])
 
@@ -84,6 +86,9 @@ final class IndexStoreTests: IndexTestCase {
             XCTAssertEqual(try self.ids(snapshot, "number5"), [], "replaced")
             XCTAssertEqual(try self.ids(snapshot, "number8"), ["8"])
             XCTAssertEqual(try self.ids(snapshot, "number196"), ["196"])
+            XCTAssertEqual(try self.ids(snapshot, "\"item number8 common\""), ["8"], "positions survive merges")
+            XCTAssertEqual(try self.ids(snapshot, "\"common item\""), [])
+            XCTAssertEqual(snapshot.document(index: "products", id: "10")?["name"], .string("replaced common"))
             XCTAssertEqual(try snapshot.search(index: "products", query: "price:[11 TO 12]").total, 10 - 2 - 2, "ids 55…64 minus two replaced and two deleted")
         }
         try check(store.snapshot())
@@ -156,6 +161,32 @@ final class IndexStoreTests: IndexTestCase {
         for length in 0..<bytes.count {
             XCTAssertThrowsError(try Segment.decode(Array(bytes[0..<length]), name: "s", path: "s.seg"))
         }
+    }
+
+    func testDamagedSegmentBodiesWithValidChecksumsNeverCrash() throws {
+        var builder = SegmentBuilder(fields: productSchema.fields)
+        builder.add(product("1", "Red shoes", description: "very red", price: 5))
+        builder.add(product("2", "Blue shoes", status: "sold", price: 7))
+        let original = builder.build(name: "s").encoded()
+        let body = Array(original.dropLast(8))
+        var decoded = 0
+        for index in body.indices {
+            for mask: UInt8 in [0x01, 0x80, 0xFF] {
+                var damaged = body
+                damaged[index] ^= mask
+                var writer = ByteWriter()
+                writer.write(damaged)
+                writer.finishWithChecksum()
+                guard let segment = try? Segment.decode(writer.bytes, name: "s", path: "s.seg") else { continue }
+                decoded += 1
+                let view = IndexView(schema: productSchema, segments: [SegmentView(segment: segment, deletes: nil, deleteGeneration: 0)])
+                let snapshot = IndexSnapshot(generation: 1, payload: [:], indexes: ["products": view])
+                for query in ["red shoes", "\"red shoes\"", "sho*", "price:[1 TO 9]", "status:sold", "*:*"] {
+                    _ = try snapshot.search(index: "products", query: query)
+                }
+            }
+        }
+        XCTAssertGreaterThan(decoded, 0, "some damage (inside strings) still decodes, and then searches must work")
     }
 
     func testCorruptManifestIsNamedInTheError() throws {

@@ -35,10 +35,8 @@ class IndexTestCase: XCTestCase {
             stored: ["name": .string(name), "price": .double(price)])
     }
 
-    func ids(_ snapshot: IndexSnapshot, _ query: String, limit: Int = 100, file: StaticString = #filePath, line: UInt = #line)
-        throws -> [String]
-    {
-        try snapshot.search(index: "products", query: query, limit: limit).hits.map(\.id)
+    func ids(_ snapshot: IndexSnapshot, _ query: String) throws -> [String] {
+        try snapshot.search(index: "products", query: query, limit: 100).hits.map(\.id)
     }
 
     func files() throws -> [String] {

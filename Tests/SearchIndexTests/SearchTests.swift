@@ -27,7 +27,7 @@ final class SearchTests: IndexTestCase {
         try super.tearDownWithError()
     }
 
-    private func matching(_ query: String, file: StaticString = #filePath, line: UInt = #line) throws -> [String] {
+    private func matching(_ query: String) throws -> [String] {
         try snapshot.search(index: "products", query: query, limit: 100).hits.map(\.id).sorted()
     }
 
@@ -150,5 +150,39 @@ final class SearchTests: IndexTestCase {
         XCTAssertTrue(json.contains("\"b\":42"), json)
         XCTAssertTrue(json.contains("\"a\":\"x\""), json)
         XCTAssertEqual(try JSONDecoder().decode([String: StoredValue].self, from: Data(json.utf8)), values)
+    }
+
+    func testArbitraryQueryTextNeverCrashes() throws {
+        let pieces = ["(", ")", "\"", "[", "]", "}", ":", "+", "-", "*", "\\", " ", "AND ", "NOT ", " TO ", "red", "price", "1", "é"]
+        var queries = pieces
+        for first in pieces {
+            for second in pieces {
+                queries.append(first + second)
+                for third in pieces { queries.append(first + second + third) }
+            }
+        }
+        var parsed = 0
+        for query in queries {
+            do {
+                _ = try snapshot.search(index: "products", query: query)
+                parsed += 1
+            } catch let error as SearchError {
+                XCTAssertFalse(error.message.isEmpty)
+                if error.code == .querySyntax {
+                    let position = try XCTUnwrap(error.position)
+                    XCTAssertTrue((0...query.count).contains(position), "\(query): position \(position)")
+                }
+            }
+        }
+        XCTAssertGreaterThan(parsed, 0)
+    }
+
+    func testTopHitsKeepsTheBestInOrder() {
+        let entries = (0..<200).map { TopHits.Entry(score: Double(($0 * 37) % 11), id: "id\($0)", segment: 0, doc: $0) }
+        let expected = entries.sorted { $0.ranks(before: $1) }.prefix(7).map(\.id)
+        var top = TopHits(capacity: 7)
+        for entry in entries { top.offer(entry) }
+        XCTAssertEqual(top.sorted().map(\.id), expected)
+        XCTAssertEqual(try snapshot.search(index: "products", query: "*:*", limit: Int.max, offset: 1).hits.count, 4)
     }
 }
