@@ -79,6 +79,7 @@ final class CorpusDecodeTests: XCTestCase {
     }
 
     func testUnsupportedFilesSayHowToFixIt() throws {
+        _ = try Corpus.requireRoot()
         XCTAssertThrowsError(try Corpus.decode("blackbeam__rust_mysql_common/test-data/binlogs/transaction_compression.000001")) { error in
             let e = error as? BinlogError
             XCTAssertEqual(e?.code, .unsupported)
