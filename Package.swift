@@ -19,9 +19,10 @@ let package = Package(
         // C libraries: module map + shim.h only.
         .systemLibrary(name: "CMariaDB", pkgConfig: "libmariadb", providers: [.apt(["libmariadb-dev"])]),
         .systemLibrary(name: "CHiredis", pkgConfig: "hiredis", providers: [.apt(["libhiredis-dev"])]),
+        .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
 
         // Pure modules.
-        .target(name: "BinlogCore"),
+        .target(name: "BinlogCore", dependencies: ["CZstd"]),
         .target(name: "Routing", dependencies: ["BinlogCore", .product(name: "Yams", package: "Yams")]),
         .target(name: "SearchIndex"),
 
