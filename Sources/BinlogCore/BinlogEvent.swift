@@ -12,6 +12,8 @@ public struct EventHeader: Sendable, Hashable {
     public var flags: UInt16
 
     public static let size = 19
+    /// LOG_EVENT_IGNORABLE_F: a reader that does not know the event type may skip it.
+    public static let ignorableFlag: UInt16 = 0x0080
 
     public init(timestamp: UInt32, type: UInt8, serverID: UInt32, eventSize: UInt32, nextPosition: UInt32, flags: UInt16) {
         self.timestamp = timestamp
@@ -87,7 +89,13 @@ public enum BinlogEvent: Sendable {
     /// INCIDENT: the source lost changes it could not log (e.g. a failed statement on a
     /// non-transactional table); derived stores may be missing data from here on.
     case incident(number: UInt16, message: String)
-    /// An event type that carries nothing this module needs (INTVAR, USER_VAR, …).
+    /// MySQL 8 TRANSACTION_PAYLOAD (`binlog_transaction_compression=ON`): the events of
+    /// one transaction, decompressed and decoded in order with the decoder's state. They
+    /// share the payload event's header-derived `position`; their own headers are as
+    /// the server wrote them inside the payload.
+    case transactionPayload([DecodedEvent])
+    /// An event type that carries nothing this module needs (INTVAR, USER_VAR, …), or an
+    /// unknown one the server marked ignorable (LOG_EVENT_IGNORABLE_F).
     case other(type: UInt8)
 }
 
@@ -118,8 +126,11 @@ public enum EventType {
     public static let stop: UInt8 = 3
     public static let rotate: UInt8 = 4
     public static let intvar: UInt8 = 5
+    public static let userVar: UInt8 = 14
     public static let formatDescription: UInt8 = 15
     public static let xid: UInt8 = 16
+    public static let beginLoadQuery: UInt8 = 17
+    public static let executeLoadQuery: UInt8 = 18
     public static let tableMap: UInt8 = 19
     public static let preGAWriteRows: UInt8 = 20
     public static let preGAUpdateRows: UInt8 = 21
@@ -129,6 +140,7 @@ public enum EventType {
     public static let deleteRowsV1: UInt8 = 25
     public static let incident: UInt8 = 26
     public static let heartbeat: UInt8 = 27
+    public static let ignorable: UInt8 = 28
     public static let rowsQuery: UInt8 = 29
     public static let writeRowsV2: UInt8 = 30
     public static let updateRowsV2: UInt8 = 31
@@ -136,6 +148,9 @@ public enum EventType {
     public static let gtid: UInt8 = 33
     public static let anonymousGTID: UInt8 = 34
     public static let previousGTIDs: UInt8 = 35
+    public static let transactionContext: UInt8 = 36
+    public static let viewChange: UInt8 = 37
+    public static let xaPrepare: UInt8 = 38
     public static let partialUpdateRows: UInt8 = 39
     public static let transactionPayload: UInt8 = 40
     public static let heartbeatV2: UInt8 = 41

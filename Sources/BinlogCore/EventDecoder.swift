@@ -35,6 +35,12 @@ public struct EventDecoder: Sendable {
     /// Decodes one complete event whose start offset in `file` is known (file reading;
     /// relay logs, whose headers carry the source's positions, need this).
     public mutating func decode(_ bytes: UnsafeRawBufferPointer, at offset: UInt64?) throws -> DecodedEvent {
+        try decode(bytes, at: offset, nestedIn: nil)
+    }
+
+    /// Decodes one event; `outer` is the position of the TRANSACTION_PAYLOAD that holds
+    /// it (nested events carry no checksum and share their container's position).
+    private mutating func decode(_ bytes: UnsafeRawBufferPointer, at offset: UInt64?, nestedIn outer: BinlogPosition?) throws -> DecodedEvent {
         let unknownPosition = offset.map { BinlogPosition(file: file ?? "", offset: $0) }
         guard bytes.count >= EventHeader.size else {
             throw BinlogError(code: .truncated, position: unknownPosition,
@@ -51,7 +57,7 @@ public struct EventDecoder: Sendable {
         } else {
             start = UInt64(header.nextPosition) >= UInt64(header.eventSize) ? UInt64(header.nextPosition - header.eventSize) : 0
         }
-        var position = BinlogPosition(file: file ?? "", offset: start)
+        var position = outer ?? BinlogPosition(file: file ?? "", offset: start)
         let name = EventType.name(header.type)
         guard Int(header.eventSize) == bytes.count else {
             throw BinlogError(code: Int(header.eventSize) > bytes.count ? .truncated : .corrupt, position: position,
@@ -59,10 +65,17 @@ public struct EventDecoder: Sendable {
         }
 
         var end = bytes.count
-        if header.type == EventType.formatDescription {
+        if outer != nil {
+            switch header.type {
+            case EventType.formatDescription, EventType.startV3, EventType.rotate, EventType.transactionPayload:
+                throw BinlogError(code: .corrupt, position: position,
+                                  message: "a \(name) event inside the TRANSACTION_PAYLOAD at \(position); servers never put one there — the binlog is corrupt")
+            default:
+                break
+            }
+        } else if header.type == EventType.formatDescription {
             return try decodeFormatDescription(bytes, header: header, position: position)
-        }
-        if checksumEnabled {
+        } else if checksumEnabled {
             end -= 4
             try verifyChecksum(bytes, header: header, position: position)
         } else if !sawFormatDescription && bytes.count >= EventHeader.size + 4 {
@@ -106,7 +119,7 @@ public struct EventDecoder: Sendable {
             tableMaps[map.tableID] = map
             event = .tableMap(map)
         case EventType.preGAWriteRows...EventType.deleteRowsV1, EventType.writeRowsV2...EventType.deleteRowsV2,
-             EventType.mariadbWriteRowsCompressed...EventType.mariadbDeleteRowsCompressedV1:
+             EventType.partialUpdateRows, EventType.mariadbWriteRowsCompressed...EventType.mariadbDeleteRowsCompressedV1:
             let (changes, flags) = try decodeRows(&r, type: header.type)
             rowsFlags = flags
             if flags & 0x0001 != 0 { tableMaps.removeAll(keepingCapacity: true) }
@@ -160,10 +173,15 @@ public struct EventDecoder: Sendable {
         case EventType.mariadbQueryCompressed:
             event = try decodeQuery(&r, compressed: true)
         case EventType.transactionPayload:
-            throw r.error(.unsupported, "compressed transactions (binlog_transaction_compression=ON) are not supported; set `binlog_transaction_compression=OFF` on the server and restart from a position after this transaction")
-        case EventType.partialUpdateRows:
-            throw r.error(.unsupported, "partial JSON updates (binlog_row_value_options=PARTIAL_JSON) are not supported; set `binlog_row_value_options=''` on the server and resync the affected tables")
+            event = .transactionPayload(try decodeNested(try TransactionPayload.events(&r), outer: position))
+        case EventType.intvar...EventType.userVar, EventType.beginLoadQuery, EventType.executeLoadQuery,
+             EventType.ignorable, EventType.transactionContext...EventType.xaPrepare:
+            event = .other(type: header.type)
         default:
+            // LOG_EVENT_IGNORABLE_F: the server allows readers that do not know the type to skip it.
+            guard header.flags & EventHeader.ignorableFlag != 0 else {
+                throw r.error(.unsupported, "event type \(header.type) (\(name)) at offset \(position.offset) is unknown to this decoder and not marked ignorable (LOG_EVENT_IGNORABLE_F), so skipping it could lose changes; upgrade distributary to a version that knows this server (\(serverVersion ?? "unknown version")), or report the server version")
+            }
             event = .other(type: header.type)
         }
         return DecodedEvent(header: header, position: position, event: event, rowsFlags: rowsFlags)
@@ -172,6 +190,36 @@ public struct EventDecoder: Sendable {
     /// Convenience for byte arrays (tests, the file reader).
     public mutating func decode(_ bytes: [UInt8], at offset: UInt64? = nil) throws -> DecodedEvent {
         try bytes.withUnsafeBytes { try decode($0, at: offset) }
+    }
+
+    /// Decodes the events of a decompressed TRANSACTION_PAYLOAD with this decoder's state
+    /// (their TABLE_MAPs serve the ROWS events after them).
+    private mutating func decodeNested(_ payload: [UInt8], outer: BinlogPosition) throws -> [DecodedEvent] {
+        guard !payload.isEmpty else {
+            throw BinlogError(code: .corrupt, position: outer,
+                              message: "TRANSACTION_PAYLOAD at \(outer) (offset \(outer.offset)) holds no events, but a payload always holds a whole transaction; the event is corrupt — re-copy the binlog or restart the stream")
+        }
+        return try payload.withUnsafeBytes { buffer in
+            var events: [DecodedEvent] = []
+            var at = 0
+            while at < buffer.count {
+                let available = buffer.count - at
+                let size = available >= EventHeader.size
+                    ? Int(UInt32(littleEndian: buffer.loadUnaligned(fromByteOffset: at + 9, as: UInt32.self))) : 0
+                guard available >= EventHeader.size, size >= EventHeader.size, size <= available else {
+                    throw BinlogError(code: .corrupt, position: outer,
+                                      message: "TRANSACTION_PAYLOAD at \(outer) (offset \(outer.offset)): the nested event at byte \(at) of the \(buffer.count) decompressed bytes \(available < EventHeader.size ? "has no room for its 19-byte header" : "claims \(size) bytes but \(available) remain"); the event is corrupt — re-copy the binlog or restart the stream")
+                }
+                do {
+                    events.append(try decode(UnsafeRawBufferPointer(rebasing: buffer[at..<(at + size)]), at: nil, nestedIn: outer))
+                } catch var error as BinlogError {
+                    error.message = "inside the TRANSACTION_PAYLOAD at \(outer) (offset \(outer.offset)), nested event at byte \(at) of the decompressed payload: " + error.message
+                    throw error
+                }
+                at += size
+            }
+            return events
+        }
     }
 
     // MARK: - Checksums and FORMAT_DESCRIPTION

@@ -72,6 +72,22 @@ enum MySQLJSON {
     }
 
     private static func appendContainer(isObject: Bool, large: Bool, _ doc: UnsafeRawBufferPointer, from base: Int, end: Int, to out: inout String, depth: Int) throws {
+        out += isObject ? "{" : "["
+        try forEachEntry(isObject: isObject, large: large, doc, from: base, end: end) { i, key, type, at, limit in
+            if i > 0 { out += ", " }
+            if let key {
+                JSONText.appendString(key, to: &out)
+                out += ": "
+            }
+            try appendValue(type: type, doc, from: at, end: limit, to: &out, depth: depth + 1)
+        }
+        out += isObject ? "}" : "]"
+    }
+
+    /// Walks a container's entries: position, key (objects only), value type, where the
+    /// value starts (inlined values start in the entry itself) and the container's end.
+    private static func forEachEntry(isObject: Bool, large: Bool, _ doc: UnsafeRawBufferPointer, from base: Int, end: Int,
+                                     _ body: (Int, String?, UInt8, Int, Int) throws -> Void) throws {
         let w = large ? 4 : 2
         let count = Int(try readLE(doc, base, w, end))
         let size = Int(try readLE(doc, base + w, w, end))
@@ -82,17 +98,14 @@ enum MySQLJSON {
         var header = base + 2 * w
         let valuesStart = header + (isObject ? count * keyEntry : 0)
         try need(doc, valuesStart, count * valueEntry, limit)
-        out += isObject ? "{" : "["
         for i in 0..<count {
-            if i > 0 { out += ", " }
+            var key: String?
             if isObject {
                 let keyOffset = Int(try readLE(doc, header, w, limit))
                 let keyLength = Int(try readLE(doc, header + w, 2, limit))
                 header += keyEntry
                 try need(doc, base + keyOffset, keyLength, limit)
-                let key = String(decoding: UnsafeRawBufferPointer(rebasing: doc[(base + keyOffset)..<(base + keyOffset + keyLength)]), as: UTF8.self)
-                JSONText.appendString(key, to: &out)
-                out += ": "
+                key = String(decoding: UnsafeRawBufferPointer(rebasing: doc[(base + keyOffset)..<(base + keyOffset + keyLength)]), as: UTF8.self)
             }
             let entry = valuesStart + i * valueEntry
             let type = doc[entry]
@@ -103,14 +116,42 @@ enum MySQLJSON {
             default: inlined = false
             }
             if inlined {
-                try appendValue(type: type, doc, from: entry + 1, end: limit, to: &out, depth: depth + 1)
+                try body(i, key, type, entry + 1, limit)
             } else {
                 let offset = Int(try readLE(doc, entry + 1, w, limit))
                 guard offset < size else { throw Failure(reason: "value offset \(offset) outside its container") }
-                try appendValue(type: type, doc, from: base + offset, end: limit, to: &out, depth: depth + 1)
+                try body(i, key, type, base + offset, limit)
             }
         }
-        out += isObject ? "}" : "]"
+    }
+
+    /// A binary document as a tree (for applying partial-update diffs); scalars are kept
+    /// as the text `text(_:)` renders for them.
+    static func node(_ doc: UnsafeRawBufferPointer) throws -> JSONNode {
+        if doc.isEmpty { return .scalar("null") }
+        return try node(type: doc[0], doc, from: 1, end: doc.count, depth: 0)
+    }
+
+    private static func node(type: UInt8, _ doc: UnsafeRawBufferPointer, from start: Int, end: Int, depth: Int) throws -> JSONNode {
+        guard depth < 200 else { throw Failure(reason: "nesting deeper than 200") }
+        switch type {
+        case 0x00, 0x01:
+            var members: [JSONMember] = []
+            try forEachEntry(isObject: true, large: type == 0x01, doc, from: start, end: end) { _, key, valueType, at, limit in
+                members.append(JSONMember(key: key ?? "", value: try node(type: valueType, doc, from: at, end: limit, depth: depth + 1)))
+            }
+            return .object(members)
+        case 0x02, 0x03:
+            var items: [JSONNode] = []
+            try forEachEntry(isObject: false, large: type == 0x03, doc, from: start, end: end) { _, _, valueType, at, limit in
+                items.append(try node(type: valueType, doc, from: at, end: limit, depth: depth + 1))
+            }
+            return .array(items)
+        default:
+            var text = ""
+            try appendValue(type: type, doc, from: start, end: end, to: &text, depth: depth)
+            return .scalar(text)
+        }
     }
 
     /// Opaque values carry a MySQL column type: DECIMAL and temporal ones print as
@@ -169,4 +210,43 @@ enum MySQLJSON {
         }
         return String(decoding: out, as: UTF8.self)
     }
+}
+
+/// A JSON document as a tree: what partial-update diffs are applied to.
+enum JSONNode {
+    /// Members in MySQL's order (shorter keys first, then bytewise).
+    case object([JSONMember])
+    case array([JSONNode])
+    /// A scalar, already rendered as JSON text.
+    case scalar(String)
+
+    /// The document as JSON text in MySQL's layout (`{"a": 1, "b": [true, null]}`).
+    func appendText(to out: inout String) {
+        switch self {
+        case .scalar(let text):
+            out += text
+        case .array(let items):
+            out += "["
+            for (i, item) in items.enumerated() {
+                if i > 0 { out += ", " }
+                item.appendText(to: &out)
+            }
+            out += "]"
+        case .object(let members):
+            out += "{"
+            for (i, member) in members.enumerated() {
+                if i > 0 { out += ", " }
+                JSONText.appendString(member.key, to: &out)
+                out += ": "
+                member.value.appendText(to: &out)
+            }
+            out += "}"
+        }
+    }
+}
+
+/// One member of a JSON object.
+struct JSONMember {
+    var key: String
+    var value: JSONNode
 }

@@ -65,6 +65,8 @@ public struct TransactionAssembler: Sendable {
             }
         case .formatDescription:
             open = nil
+        case .transactionPayload(let nested):
+            return try consumePayload(nested, in: event)
         case .incident(let number, let message):
             throw BinlogError(code: .corrupt, position: event.position,
                               message: "at \(event.position) the source logged INCIDENT \(number) (\(message.isEmpty ? "no message" : message)): it lost changes it could not log, so the derived stores may miss data; resync the affected tables (`distributary resync`) and restart after this event")
@@ -80,6 +82,24 @@ public struct TransactionAssembler: Sendable {
         guard let current = open, current.inBegin || !current.changes.isEmpty else { return }
         throw BinlogError(code: .truncated, position: current.start,
                           message: "the transaction that starts at \(current.start) (offset \(current.start.offset)) has no COMMIT or XID before the end of the input; the binlog is cut short — re-copy it from the server")
+    }
+
+    /// The events of a TRANSACTION_PAYLOAD, fed as if they stood in the log at the
+    /// payload's place: the transaction they commit ends where the payload event ends.
+    private mutating func consumePayload(_ nested: [DecodedEvent], in payload: DecodedEvent) throws -> Transaction? {
+        var committed: Transaction?
+        for var event in nested {
+            event.position = payload.position
+            event.header.nextPosition = payload.header.nextPosition
+            event.header.eventSize = payload.header.eventSize
+            guard let transaction = try consume(event) else { continue }
+            if committed != nil {
+                throw BinlogError(code: .corrupt, position: payload.position,
+                                  message: "the TRANSACTION_PAYLOAD at \(payload.position) (offset \(payload.position.offset)) commits more than one transaction; a payload holds exactly one — the binlog is corrupt")
+            }
+            committed = transaction
+        }
+        return committed
     }
 
     private mutating func startGroup(at event: DecodedEvent, gtid: String?, standalone: Bool) throws {

@@ -19,13 +19,6 @@ final class CorpusDecodeTests: XCTestCase {
 
     /// Valid files this decoder refuses, loudly, with the reason.
     static let unsupported: [String: BinlogError.Code] = [
-        // binlog_transaction_compression=ON (zstd TRANSACTION_PAYLOAD)
-        "apecloud__mysql-binlog-connector-rust/tests/parse_file_tests/mysql-bin.000057": .unsupported,
-        "blackbeam__rust_mysql_common/test-data/binlogs/transaction_compression.000001": .unsupported,
-        "debian-mariadb-test-data_10.11.19/std_data/mdev35643_mysql_80_binlog.000001": .unsupported,
-        "osheroff__mysql-binlog-connector-java/src/test/resources/mysql-bin.compressed": .unsupported,
-        // binlog_row_value_options=PARTIAL_JSON
-        "blackbeam__rust_mysql_common/test-data/binlogs/json.binlog.000001": .unsupported,
         // MySQL 5.1 pre-GA row events (record layout)
         "blackbeam__rust_mysql_common/test-data/binlogs/ver_5_1-wl2325_s.001": .unsupported,
         "debian-mariadb-test-data_10.11.19/suite/binlog/std_data/bug32407.001": .unsupported,
@@ -80,11 +73,11 @@ final class CorpusDecodeTests: XCTestCase {
 
     func testUnsupportedFilesSayHowToFixIt() throws {
         _ = try Corpus.requireRoot()
-        XCTAssertThrowsError(try Corpus.decode("blackbeam__rust_mysql_common/test-data/binlogs/transaction_compression.000001")) { error in
+        XCTAssertThrowsError(try Corpus.decode("debian-mariadb-test-data_10.11.19/suite/binlog/std_data/ver_5_1_17.001")) { error in
             let e = error as? BinlogError
             XCTAssertEqual(e?.code, .unsupported)
-            XCTAssertTrue(e?.message.contains("binlog_transaction_compression=OFF") ?? false)
-            XCTAssertEqual(e?.position?.offset, 274)
+            XCTAssertTrue(e?.message.contains("upgrade the source to MySQL ≥ 5.1.18") ?? false, e?.message ?? "")
+            XCTAssertTrue(e.map { $0.message.contains("\($0.position?.offset ?? 0)") } ?? false, e?.message ?? "")
         }
         XCTAssertThrowsError(try Corpus.decode("debian-mariadb-test-data_10.11.19/std_data/mdev-39404-binlog.000001")) { error in
             XCTAssertEqual((error as? BinlogError)?.code, .checksumMismatch)

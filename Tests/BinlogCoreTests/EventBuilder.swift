@@ -32,6 +32,7 @@ enum Build {
         lengths[Int(EventType.tableMap) - 1] = 8
         for t in EventType.writeRowsV1...EventType.deleteRowsV1 { lengths[Int(t) - 1] = 8 }
         for t in EventType.writeRowsV2...EventType.deleteRowsV2 { lengths[Int(t) - 1] = 10 }
+        lengths[Int(EventType.partialUpdateRows) - 1] = 10
         return lengths
     }()
 

@@ -238,10 +238,15 @@ extension BinlogEvent {
 }
 
 final class SmallEventTests: XCTestCase {
-    func decode(_ type: UInt8, _ body: [UInt8], at offset: UInt64? = 400) throws -> BinlogEvent {
+    func decode(_ type: UInt8, _ body: [UInt8], at offset: UInt64? = 400, flags: UInt16 = 0) throws -> BinlogEvent {
+        try Self.decode(type, body, at: offset, flags: flags)
+    }
+
+    /// One event of `type` after a MariaDB FORMAT_DESCRIPTION with CRC32, at `offset`.
+    static func decode(_ type: UInt8, _ body: [UInt8], at offset: UInt64? = 400, flags: UInt16 = 0) throws -> BinlogEvent {
         var decoder = EventDecoder(file: "mariadb-bin.000001")
         _ = try decoder.decode(Build.formatDescription(checksum: true), at: 4)
-        let bytes = Build.event(type: type, body: body, checksum: true, at: UInt32(offset ?? 400))
+        let bytes = Build.event(type: type, body: body, checksum: true, at: UInt32(offset ?? 400), flags: flags)
         return try decoder.decode(bytes, at: offset).event
     }
 
@@ -251,7 +256,10 @@ final class SmallEventTests: XCTestCase {
         guard case .binlogCheckpoint("mariadb-bin.000001") = try decode(EventType.mariadbBinlogCheckpoint, Build.le(18, 4) + Array("mariadb-bin.000001".utf8)) else { return XCTFail() }
         guard case .annotateRows("insert into t values (1)") = try decode(EventType.mariadbAnnotateRows, Array("insert into t values (1)".utf8)) else { return XCTFail() }
         guard case .rowsQuery("update t set a=1") = try decode(EventType.rowsQuery, [16] + Array("update t set a=1".utf8)) else { return XCTFail() }
-        guard case .other(type: 100) = try decode(100, [1, 2, 3]) else { return XCTFail() }
+        guard case .heartbeat = try decode(EventType.heartbeatV2, [1, 2, 3]) else { return XCTFail() }
+        for known in [EventType.intvar, EventType.userVar, EventType.ignorable, EventType.transactionContext, EventType.viewChange] {
+            guard case .other(type: known) = try decode(known, [1, 2, 3]) else { return XCTFail("\(known)") }
+        }
         guard case .incident(1, "LOST_EVENTS") = try decode(EventType.incident, Build.le(1, 2) + [11] + Array("LOST_EVENTS".utf8)) else { return XCTFail() }
     }
 
@@ -260,5 +268,108 @@ final class SmallEventTests: XCTestCase {
             XCTAssertEqual((error as? BinlogError)?.code, .unsupported)
         }
         guard case .other = try decode(EventType.mariadbStartEncryption, [1] + Build.le(1, 4) + [UInt8](repeating: 0, count: 12), at: nil) else { return XCTFail() }
+    }
+}
+
+/// Unknown event types and bad bytes: each a typed error naming the position, never a trap.
+final class BadInputTests: XCTestCase {
+    func testUnknownEventsAreSkippedOnlyWhenMarkedIgnorable() throws {
+        let small = SmallEventTests.self
+        // Aurora's type 100 padding carries LOG_EVENT_IGNORABLE_F, as in the corpus file.
+        guard case .other(type: 100) = try small.decode(100, [1, 2, 3], flags: EventHeader.ignorableFlag) else { return XCTFail() }
+        guard case .other(type: 60) = try small.decode(60, [], flags: 0x0080 | 0x0001) else { return XCTFail() }
+        for type: UInt8 in [0, 43, 100, 172, 255] {
+            XCTAssertThrowsError(try small.decode(type, [1, 2, 3])) { error in
+                let e = error as? BinlogError
+                XCTAssertEqual(e?.code, .unsupported)
+                XCTAssertEqual(e?.position?.offset, 400)
+                XCTAssertTrue(e?.message.contains("event type \(type)") ?? false, e?.message ?? "")
+                XCTAssertTrue(e?.message.contains("offset 400") ?? false, e?.message ?? "")
+                XCTAssertTrue(e?.message.contains("LOG_EVENT_IGNORABLE_F") ?? false, e?.message ?? "")
+                XCTAssertTrue(e?.message.contains("upgrade distributary") ?? false, e?.message ?? "")
+            }
+        }
+    }
+
+    func testAuroraPaddingFileDecodes() throws {
+        let events = try Corpus.decode("osheroff__mysql-binlog-connector-java/src/test/resources/mysql-bin.aurora-padding")
+        let padding = try XCTUnwrap(events.first { $0.header.type == 100 })
+        XCTAssertEqual(padding.position.offset, 281)
+        guard case .other(type: 100) = padding.event else { return XCTFail("\(padding.event)") }
+    }
+
+    func testRowsWhoseColumnCountDisagreesWithTheTableMapThrow() throws {
+        var decoder = EventDecoder(file: "binlog.000031")
+        _ = try decoder.decode(Build.formatDescription(server: "8.0.36", checksum: true), at: 4)
+        let map = Build.tableMap(id: 5, schema: "s", table: "t", types: [ColumnType.long, ColumnType.long], meta: [],
+                                 nullable: [false, false], checksum: true, at: 200)
+        for width in [1, 3] {
+            _ = try decoder.decode(map, at: 200)
+            let images = Build.bitmap(Array(repeating: false, count: width)) + (0..<width).flatMap { Build.le(UInt64($0), 4) }
+            let rows = Build.rows(type: EventType.writeRowsV2, id: 5, width: width, present: Array(repeating: true, count: width),
+                                  images: images, checksum: true, at: 300)
+            XCTAssertThrowsError(try decoder.decode(rows, at: 300)) { error in
+                let e = error as? BinlogError
+                XCTAssertEqual(e?.code, .corrupt)
+                XCTAssertEqual(e?.position?.offset, 300)
+                XCTAssertTrue(e?.message.contains("rows carry \(width) columns") ?? false, e?.message ?? "")
+                XCTAssertTrue(e?.message.contains("binlog.000031:300") ?? false, e?.message ?? "")
+            }
+        }
+    }
+
+    /// Writes `bytes` as a binlog file and decodes it the way `binlog dump` does.
+    func decodeFile(_ bytes: [UInt8]) throws -> [DecodedEvent] {
+        let path = NSTemporaryDirectory() + "bad-input-\(UInt32.random(in: 0...UInt32.max)).000001"
+        try Data(bytes).write(to: URL(fileURLWithPath: path))
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        return try Corpus.decode(path: path)
+    }
+
+    func goodFile() -> [UInt8] {
+        var bytes = BinlogFileReader.magic + Build.formatDescription(server: "8.0.36", checksum: true)
+        bytes += Build.query("BEGIN", checksum: true, at: UInt32(bytes.count))
+        bytes += Build.event(type: EventType.xid, body: Build.le(3, 8), checksum: true, at: UInt32(bytes.count))
+        return bytes
+    }
+
+    func testTruncatedFilesThrowNamingTheOffset() throws {
+        let good = goodFile()
+        XCTAssertEqual(try decodeFile(good).count, 3)
+        let lastEvent = UInt64(good.count - 31)
+        for cut in [1, 5, 20, 30] {
+            XCTAssertThrowsError(try decodeFile(Array(good.dropLast(cut))), "cut \(cut)") { error in
+                let e = error as? BinlogError
+                XCTAssertEqual(e?.code, .truncated, "\(error)")
+                XCTAssertEqual(e?.position?.offset, lastEvent)
+                XCTAssertTrue(e?.message.contains("offset \(lastEvent)") ?? false, e?.message ?? "")
+                XCTAssertTrue(e?.message.contains("re-copy") ?? false, e?.message ?? "")
+            }
+        }
+        XCTAssertThrowsError(try decodeFile(Array(good.prefix(3)))) { error in
+            XCTAssertEqual((error as? BinlogError)?.code, .badMagic)
+        }
+    }
+
+    func testEveryFlippedBitFailsItsChecksumOrIsCaught() throws {
+        let good = goodFile()
+        let firstEvent = 4 + Build.formatDescription(server: "8.0.36", checksum: true).count
+        // Every bit of the BEGIN and XID events' bodies and trailers (headers may fail earlier
+        // with a size or type error, which the loop accepts as long as it is a BinlogError).
+        var mismatches = 0
+        for byte in firstEvent..<good.count {
+            for bit in 0..<8 {
+                var bad = good
+                bad[byte] ^= 1 << UInt8(bit)
+                do {
+                    _ = try decodeFile(bad)
+                    XCTFail("byte \(byte) bit \(bit) went unnoticed")
+                } catch let error as BinlogError {
+                    XCTAssertNotNil(error.position, "\(error)")
+                    if error.code == .checksumMismatch { mismatches += 1 }
+                }
+            }
+        }
+        XCTAssertGreaterThan(mismatches, (good.count - firstEvent) * 8 / 2)
     }
 }
