@@ -44,7 +44,7 @@ extension ColumnValue {
         case .null: return nil
         case .int(let v): return String(v)
         case .uint(let v): return String(v)
-        case .float(let v): return Self.format(Double(v))
+        case .float(let v): return Self.format(v)
         case .double(let v): return Self.format(v)
         case .decimal(let s), .string(let s), .date(let s), .datetime(let s),
              .time(let s), .timestamp(let s), .json(let s):
@@ -77,7 +77,7 @@ extension ColumnValue {
         case .null: out += "null"
         case .int(let v): out += String(v)
         case .uint(let v): out += String(v)
-        case .float(let v): out += v.isFinite ? Self.format(Double(v)) : "null"
+        case .float(let v): out += v.isFinite ? Self.format(v) : "null"
         case .double(let v): out += v.isFinite ? Self.format(v) : "null"
         case .year(let y): out += String(y)
         case .json(let s): out += s
@@ -93,7 +93,9 @@ extension ColumnValue {
         }
     }
 
-    static func format(_ v: Double) -> String {
+    /// Shortest text that reads back as the same value (`0.1` for FLOAT 0.1, not its
+    /// widened double); whole numbers without a fraction.
+    static func format<F: BinaryFloatingPoint & LosslessStringConvertible>(_ v: F) -> String {
         if v.rounded() == v && abs(v) < 1e15 { return String(Int64(v)) }
         return String(v)
     }
