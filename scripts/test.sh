@@ -18,5 +18,14 @@ swift build --build-tests
 echo "== unit tests (and wrappers against the real servers)"
 swift test --skip-build
 
+
+BIN="$(swift build --show-bin-path)/distributary"
+echo "== binlog decoding against mariadb-binlog (shared corpus)"
+python3 scripts/compare-mysqlbinlog.py --distributary "$BIN"
+
+echo "== binlog decoding against mariadb-binlog (type-family binlogs made here)"
+DISTRIBUTARY="$BIN" DST_RUN_DIR="$DST_RUN_DIR/types" DST_MARIADB_PORT=33091 DST_REDIS_PORT=63811 \
+    integration/binlogs/make-types.sh "$DST_RUN_DIR/type-binlogs"
+
 echo "== integration scenarios (native MariaDB + Redis)"
-integration/native/run.sh "$(swift build --show-bin-path)/distributary"
+integration/native/run.sh "$BIN"
