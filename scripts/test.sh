@@ -18,7 +18,6 @@ swift build --build-tests
 echo "== unit tests (and wrappers against the real servers)"
 swift test --skip-build
 
-
 BIN="$(swift build --show-bin-path)/distributary"
 echo "== binlog decoding against mariadb-binlog (shared corpus)"
 python3 scripts/compare-mysqlbinlog.py --distributary "$BIN"
