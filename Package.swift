@@ -7,6 +7,7 @@ let package = Package(
     products: [
         .executable(name: "distributary", targets: ["distributary"]),
         .library(name: "Distributary", targets: ["Distributary"]),
+        .library(name: "BinlogCore", targets: ["BinlogCore"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),

@@ -384,7 +384,7 @@ public struct EventDecoder: Sendable {
             }
             for _ in 0..<Int(intervals) {
                 let first = try r.u64(), endExclusive = try r.u64()
-                out += endExclusive > first + 1 ? ":\(first)-\(endExclusive - 1)" : ":\(first)"
+                out += endExclusive > first && endExclusive - first > 1 ? ":\(first)-\(endExclusive - 1)" : ":\(first)"
             }
         }
         return out

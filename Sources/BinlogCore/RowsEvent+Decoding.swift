@@ -54,18 +54,21 @@ extension EventDecoder {
         if type == EventType.partialUpdateRows {
             var changes: [RowChange] = []
             while !r.isAtEnd {
+                let rowStart = r.offset
                 var documents: [Int: UnsafeRawBufferPointer] = [:]
                 let before = try decodeImage(&r, table: table, width: width, present: beforeColumns,
                                              presentCount: beforeCount, documents: &documents)
                 let after = try decodePartialImage(&r, table: table, width: width, present: afterColumns,
                                                    presentCount: afterCount, before: before, documents: documents)
                 changes.append(RowChange(kind: .update, table: table, before: before, after: after))
+                try Self.requireProgress(&r, since: rowStart)
             }
             return (changes, flags)
         }
         func images(_ r: inout ByteReader) throws -> [RowChange] {
             var changes: [RowChange] = []
             while !r.isAtEnd {
+                let rowStart = r.offset
                 switch kind {
                 case .insert:
                     let after = try decodeImage(&r, table: table, width: width, present: afterColumns, presentCount: afterCount)
@@ -78,6 +81,7 @@ extension EventDecoder {
                     let after = try decodeImage(&r, table: table, width: width, present: afterColumns, presentCount: afterCount)
                     changes.append(RowChange(kind: .update, table: table, before: before, after: after))
                 }
+                try Self.requireProgress(&r, since: rowStart)
             }
             return changes
         }
@@ -240,5 +244,13 @@ extension EventDecoder {
             j += 1
         }
         return row
+    }
+
+    /// A row image always holds at least its NULL bitmap or a value; a row that read no
+    /// bytes (no column present) would repeat forever over the rest of the event.
+    static func requireProgress(_ r: inout ByteReader, since start: Int) throws {
+        if r.offset == start {
+            throw r.error(.corrupt, "a row image of no bytes (the event lists no present columns) with \(r.remaining) bytes left; the event is corrupt")
+        }
     }
 }
