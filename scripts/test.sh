@@ -26,5 +26,8 @@ echo "== binlog decoding against mariadb-binlog (type-family binlogs made here)"
 DISTRIBUTARY="$BIN" DST_RUN_DIR="$DST_RUN_DIR/types" DST_MARIADB_PORT=33091 DST_REDIS_PORT=63811 \
     integration/binlogs/make-types.sh "$DST_RUN_DIR/type-binlogs"
 
+echo "== fuzzing the binlog decoder (libFuzzer, bounded)"
+scripts/fuzz.sh "${DST_FUZZ_SECONDS:-60}"
+
 echo "== integration scenarios (native MariaDB + Redis)"
 integration/native/run.sh "$BIN"
