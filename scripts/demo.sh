@@ -33,7 +33,9 @@ step "loading the sample shop (products = Debian packages)"
 sql -e "DROP DATABASE IF EXISTS shop; CREATE DATABASE shop;
         CREATE TABLE shop.products (id INT PRIMARY KEY, name VARCHAR(200) NOT NULL, description TEXT,
           price DECIMAL(10,2) NOT NULL, status VARCHAR(20) NOT NULL, updated DATETIME NOT NULL)"
-[ -s /var/lib/apt/lists/lock ] || true
+if ! apt-cache dumpavail 2>/dev/null | grep -q '^Package:' && [ "$(id -u)" -eq 0 ]; then
+    apt-get update -qq   # a fresh machine has no package lists yet
+fi
 apt-cache dumpavail 2>/dev/null | python3 -c '
 import sys, random
 random.seed(7)
