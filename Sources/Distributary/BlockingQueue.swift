@@ -1,21 +1,23 @@
 import Foundation
 
 /// A bounded FIFO between two threads: `push` blocks while full, `pop` while empty.
-/// Closing wakes everyone; `pop` then drains what is left and returns nil.
-final class BlockingQueue<Element>: @unchecked Sendable {
+/// Closing wakes everyone; `pop` then drains what is left and returns nil, and `push`
+/// drops its element and returns false. Used between the binlog reader and the sink
+/// applier, and between the decoding and rendering threads of `binlog dump`.
+public final class BlockingQueue<Element>: @unchecked Sendable {
     private var items: [Element] = []
     private var head = 0
     private let capacity: Int
     private var closed = false
     private let condition = NSCondition()
 
-    init(capacity: Int) {
+    public init(capacity: Int) {
         self.capacity = capacity
     }
 
     /// Returns false if the queue was closed (the element is dropped).
     @discardableResult
-    func push(_ element: Element) -> Bool {
+    public func push(_ element: Element) -> Bool {
         condition.lock()
         defer { condition.unlock() }
         while items.count - head >= capacity && !closed { condition.wait() }
@@ -26,7 +28,7 @@ final class BlockingQueue<Element>: @unchecked Sendable {
     }
 
     /// Waits for an element; nil once closed and empty.
-    func pop() -> Element? {
+    public func pop() -> Element? {
         condition.lock()
         defer { condition.unlock() }
         while items.count == head && !closed { condition.wait() }
@@ -34,7 +36,7 @@ final class BlockingQueue<Element>: @unchecked Sendable {
     }
 
     /// An element if one is ready now.
-    func tryPop() -> Element? {
+    public func tryPop() -> Element? {
         condition.lock()
         defer { condition.unlock() }
         return takeLocked()
@@ -52,7 +54,7 @@ final class BlockingQueue<Element>: @unchecked Sendable {
         return element
     }
 
-    func close() {
+    public func close() {
         condition.lock()
         closed = true
         condition.broadcast()

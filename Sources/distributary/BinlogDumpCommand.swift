@@ -1,5 +1,6 @@
 import ArgumentParser
 import BinlogCore
+import Distributary
 import Foundation
 
 #if canImport(Glibc)
@@ -46,7 +47,7 @@ struct Binlog: ParsableCommand {
         /// Decoding runs on a thread of its own and hands batches of events to the
         /// rendering thread (this one), so the two halves of the work overlap.
         func run() throws {
-            let queue = EventBatchQueue(capacity: 8)
+            let queue = BlockingQueue<EventBatch>(capacity: 8)
             let paths = files
             let decoding = Thread {
                 Self.decode(paths, into: queue)
@@ -72,7 +73,7 @@ struct Binlog: ParsableCommand {
 
         /// Reads and decodes the files in order, pushing batches of events; an error
         /// ends the stream with `.failed` (after the events decoded before it).
-        static func decode(_ paths: [String], into queue: EventBatchQueue) {
+        static func decode(_ paths: [String], into queue: BlockingQueue<EventBatch>) {
             var batch: [DecodedEvent] = []
             batch.reserveCapacity(batchSize)
             do {
@@ -125,52 +126,4 @@ enum EventBatch: Sendable {
     case events([DecodedEvent])
     /// Decoding stopped with this error text.
     case failed(String)
-}
-
-/// A bounded FIFO between the decoding and the rendering thread of `binlog dump`:
-/// `push` blocks while full, `pop` while empty; after `close`, `pop` drains what is
-/// left and then returns nil, and `push` drops its batch and returns false.
-final class EventBatchQueue: @unchecked Sendable {
-    private var items: [EventBatch] = []
-    private var head = 0
-    private let capacity: Int
-    private var closed = false
-    private let condition = NSCondition()
-
-    init(capacity: Int) {
-        self.capacity = capacity
-    }
-
-    @discardableResult
-    func push(_ batch: EventBatch) -> Bool {
-        condition.lock()
-        defer { condition.unlock() }
-        while items.count - head >= capacity && !closed { condition.wait() }
-        if closed { return false }
-        items.append(batch)
-        condition.broadcast()
-        return true
-    }
-
-    func pop() -> EventBatch? {
-        condition.lock()
-        defer { condition.unlock() }
-        while items.count == head && !closed { condition.wait() }
-        guard head < items.count else { return nil }
-        let batch = items[head]
-        head += 1
-        if head == items.count {
-            items.removeAll(keepingCapacity: true)
-            head = 0
-        }
-        condition.broadcast()
-        return batch
-    }
-
-    func close() {
-        condition.lock()
-        closed = true
-        condition.broadcast()
-        condition.unlock()
-    }
 }
