@@ -29,10 +29,10 @@ let package = Package(
 
         // I/O modules: every C pointer lives in exactly one of these.
         .target(name: "MySQLSource", dependencies: [
-            "CMariaDB", "BinlogCore", .product(name: "Logging", package: "swift-log"),
+            "CMariaDB", "BinlogCore",
         ]),
         .target(name: "RedisSink", dependencies: [
-            "CHiredis", "Routing", .product(name: "Logging", package: "swift-log"),
+            "CHiredis", "Routing",
         ]),
 
         .target(name: "Distributary", dependencies: [

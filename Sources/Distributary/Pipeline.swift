@@ -20,7 +20,7 @@ public final class Pipeline: @unchecked Sendable {
     /// The index store, when the config has an index (shared with the HTTP API).
     public private(set) var indexStore: IndexStore?
     private var router: Router
-    private var sourceServerID: UInt32 = 0
+    private let sourceServerID: UInt32
     private var readerStart = BinlogPosition(file: "", offset: 4)
     private var skipThrough: [ObjectIdentifier: BinlogPosition] = [:]
 
@@ -32,11 +32,6 @@ public final class Pipeline: @unchecked Sendable {
     /// Opens the sinks, checks the source and validates the config against its tables.
     /// Throws before anything is written if any of that fails.
     public init(config: PipelineConfig, logger: Logger) throws {
-        self.config = config
-        self.logger = logger
-        self.connection = try Self.connectionOptions(config.source)
-        self.router = Router(config: config)
-
         if case .gtid = config.source.start {
             throw ConfigError("source.start.gtid", "starting from a GTID is not supported yet; start from earliest, latest or {file: …, pos: …}")
         }
@@ -44,21 +39,24 @@ public final class Pipeline: @unchecked Sendable {
             throw ConfigError("source.snapshot", "snapshots are not implemented yet; set `snapshot: never` (the replicator then follows changes from source.start on)")
         }
 
-        let conn = try MySQLConnection(connection)
-        let inspector = SourceInspector(connection: conn)
+        let connection = try Self.connectionOptions(config.source)
+        let inspector = SourceInspector(connection: try MySQLConnection(connection))
         let info = try inspector.serverInfo()
-        sourceServerID = info.serverID
         try inspector.checkSettings(replicaServerID: config.source.serverID)
         var schemas: [String: TableSchema] = [:]
         for t in config.tables {
             if let s = try inspector.tableSchema(schema: t.schema, table: t.table) { schemas[t.qualifiedName] = s }
         }
         try config.validate(against: schemas)
-        router = Router(config: config, schemas: schemas)
+        self.config = config
+        self.logger = logger
+        self.connection = connection
+        self.router = Router(config: config, schemas: schemas)
+        self.sourceServerID = info.serverID
         logger.info("source ready", metadata: ["source": "\(connection.endpoint)", "version": "\(info.version)", "server_id": "\(info.serverID)"])
 
         if let redis = config.redis {
-            sinks.append(try RedisCacheSink(url: try RedisURL(parsing: redis.url), pipelineName: config.name, logger: logger))
+            sinks.append(try RedisCacheSink(url: try RedisURL(parsing: redis.url), pipelineName: config.name))
         }
         if let index = config.index {
             let store = try IndexStore(directory: index.path, schemas: config.indexSchemas)

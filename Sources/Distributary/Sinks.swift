@@ -22,8 +22,8 @@ final class RedisCacheSink: Sink {
     let checkpoint: Checkpoint?
     private let sink: RedisSink
 
-    init(url: RedisURL, pipelineName: String, logger: Logger) throws {
-        let sink = try RedisSink(url: url, pipelineName: pipelineName, logger: logger)
+    init(url: RedisURL, pipelineName: String) throws {
+        let sink = try RedisSink(url: url, pipelineName: pipelineName)
         self.sink = sink
         checkpoint = try sink.readCheckpoint().flatMap { try Checkpoint(fields: $0, sink: "redis (\(sink.checkpointKey))") }
     }

@@ -1,4 +1,3 @@
-import Logging
 import Routing
 
 /// Writes cache entries to one Redis server in MULTI/EXEC batches that also write the
@@ -8,13 +7,11 @@ public final class RedisSink {
     private let client: RedisClient
     /// The hash that holds this pipeline's checkpoint: `distributary:{name}:checkpoint`.
     public let checkpointKey: String
-    private let logger: Logger
     private var lastCheckpoint: [String: String]?
 
-    public init(url: RedisURL, pipelineName: String, logger: Logger) throws {
+    public init(url: RedisURL, pipelineName: String) throws {
         self.client = try RedisClient(url: url)
         self.checkpointKey = "distributary:\(pipelineName):checkpoint"
-        self.logger = logger
         self.lastCheckpoint = try readCheckpoint()
     }
 
@@ -42,24 +39,24 @@ public final class RedisSink {
     /// If Redis rejects any command, the previous checkpoint is written back (the
     /// batch will be replayed on restart) and the error names the key.
     public func apply(_ writes: [CacheWrite], checkpoint: [String: String]) throws {
+        // Every write becomes zero, one or two commands; `owners` maps each queued
+        // command to the write it came from, so EXEC's results name their keys.
+        var owners: [Int] = []
         try client.append(["MULTI"])
-        var commands = 1
-        for write in writes {
-            try client.append(Self.argv(write))
-            commands += 1
-            if case .hash(let key, let fields, let removed) = write, !fields.isEmpty, !removed.isEmpty {
-                try client.append(["HDEL", key] + removed)
-                commands += 1
+        for (i, write) in writes.enumerated() {
+            for argv in Self.commands(write) {
+                try client.append(argv)
+                owners.append(i)
             }
         }
         var checkpointArgv = ["HSET", checkpointKey]
         for (k, v) in checkpoint.sorted(by: { $0.key < $1.key }) { checkpointArgv += [k, v] }
         try client.append(checkpointArgv)
         try client.append(["EXEC"])
-        commands += 2
 
+        // Replies: MULTI's OK, one QUEUED per command and the checkpoint's, then EXEC's.
         var queueError: String?
-        for _ in 0..<(commands - 1) {
+        for _ in 0..<(owners.count + 2) {
             if case .error(let e) = try client.readReply(), queueError == nil { queueError = e }
         }
         let exec = try client.readReply()
@@ -70,11 +67,10 @@ public final class RedisSink {
             throw SinkError(.command, "\(client.url): EXEC answered \(exec); nothing of the batch was applied")
         }
         var failures: [String] = []
-        var resultIndex = 0
-        for write in writes {
-            if case .error(let e) = results[safe: resultIndex] { failures.append("\(Self.key(of: write)): \(e)") }
-            resultIndex += 1
-            if case .hash(_, let fields, let removed) = write, !fields.isEmpty, !removed.isEmpty { resultIndex += 1 }
+        for (n, result) in results.enumerated() {
+            if case .error(let e) = result {
+                failures.append("\(n < owners.count ? writes[owners[n]].key : checkpointKey): \(e)")
+            }
         }
         if !failures.isEmpty {
             if let previous = lastCheckpoint {
@@ -91,28 +87,24 @@ public final class RedisSink {
         lastCheckpoint = checkpoint
     }
 
-    private static func key(of write: CacheWrite) -> String {
-        switch write {
-        case .hash(let key, _, _), .string(let key, _), .delete(let key): return key
-        }
-    }
-
-    private static func argv(_ write: CacheWrite) -> [String] {
+    /// The commands of one write: a hash row is HSET of its non-NULL fields plus HDEL
+    /// of its NULL ones (no DEL, see DESIGN.md).
+    private static func commands(_ write: CacheWrite) -> [[String]] {
         switch write {
         case .hash(let key, let fields, let removed):
-            if fields.isEmpty { return removed.isEmpty ? ["EXISTS", key] : ["HDEL", key] + removed }
-            var argv = ["HSET", key]
-            argv.reserveCapacity(2 + fields.count * 2)
-            for (f, v) in fields { argv.append(f); argv.append(v) }
-            return argv
+            var out: [[String]] = []
+            if !fields.isEmpty {
+                var argv = ["HSET", key]
+                argv.reserveCapacity(2 + fields.count * 2)
+                for (f, v) in fields { argv.append(f); argv.append(v) }
+                out.append(argv)
+            }
+            if !removed.isEmpty { out.append(["HDEL", key] + removed) }
+            return out
         case .string(let key, let value):
-            return ["SET", key, value]
+            return [["SET", key, value]]
         case .delete(let key):
-            return ["DEL", key]
+            return [["DEL", key]]
         }
     }
-}
-
-extension Array {
-    subscript(safe index: Int) -> Element? { indices.contains(index) ? self[index] : nil }
 }

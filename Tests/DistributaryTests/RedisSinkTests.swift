@@ -8,7 +8,7 @@ final class RedisSinkTests: XCTestCase {
     func makeSink(_ name: String) throws -> RedisSink {
         let port = try ServerEnvironment.redisPort()
         try ServerEnvironment.redisCLI("DEL", "distributary:\(name):checkpoint", "t:\(name):1", "t:\(name):2", "t:\(name):3")
-        return try RedisSink(url: RedisURL(port: port), pipelineName: name, logger: Logger(label: "test"))
+        return try RedisSink(url: RedisURL(port: port), pipelineName: name)
     }
 
     func testBatchWritesDataAndCheckpointTogether() throws {
