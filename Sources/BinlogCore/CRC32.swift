@@ -1,8 +1,15 @@
+import CBinlogAccel
+
 /// CRC-32 (IEEE 802.3, reflected polynomial 0xEDB88320), the checksum MySQL and
 /// MariaDB append to events when `binlog_checksum=CRC32`.
 ///
-/// Table-driven, eight bytes per step ("slicing-by-8"); the tables are built once.
+/// On x86-64 CPUs with PCLMULQDQ, runs of 64 bytes and more are folded with carry-less
+/// multiplication (CBinlogAccel, ~10× faster); the rest is table-driven, eight bytes per
+/// step ("slicing-by-8"); the tables are built once.
 public enum CRC32 {
+    /// Whether the folding path runs on this CPU (checked once).
+    public static let usesCarrylessMultiply: Bool = dst_crc32_fold_available() != 0
+
     /// 8 × 256 entries: table k maps a byte to its CRC contribution k bytes further on.
     private static let tables: [UInt32] = {
         var t = [UInt32](repeating: 0, count: 8 * 256)
@@ -23,9 +30,18 @@ public enum CRC32 {
 
     /// Continues a CRC over `bytes`; start with `crc: 0`.
     public static func checksum(_ bytes: UnsafeRawBufferPointer, crc: UInt32 = 0) -> UInt32 {
+        checksum(bytes, crc: crc, fold: usesCarrylessMultiply)
+    }
+
+    /// `fold: false` forces the table path (tests compare the two).
+    static func checksum(_ bytes: UnsafeRawBufferPointer, crc: UInt32, fold: Bool) -> UInt32 {
         var c = ~crc
         let n = bytes.count
         var i = 0
+        if n >= 64 && fold, let base = bytes.baseAddress {
+            i = n & ~15
+            c = dst_crc32_fold(c, base.assumingMemoryBound(to: UInt8.self), i)
+        }
         tables.withUnsafeBufferPointer { t in
             while n - i >= 8 {
                 let lo = UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: i, as: UInt32.self)) ^ c

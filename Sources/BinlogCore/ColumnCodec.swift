@@ -100,8 +100,11 @@ enum ColumnCodec: Sendable {
     case fixedBinary(lengthBytes: Int, length: Int)
     /// BLOB/TEXT family: a 1…4-byte length, then the bytes.
     case blob(lengthBytes: Int, text: TextCodec)
-    case enumeration(size: Int, labels: [String]?)
-    case set(size: Int, labels: [String]?)
+    /// ENUM and SET: the index or member bits in `size` bytes; their labels, which hold
+    /// references, live beside the codecs (`TableMap.valueLabels`) so codecs stay plain
+    /// values that decoding copies for free.
+    case enumeration(size: Int)
+    case set(size: Int)
     case bit(bytes: Int)
     /// MySQL binary JSON.
     case json(lengthBytes: Int)
@@ -112,7 +115,7 @@ enum ColumnCodec: Sendable {
     /// A type this decoder cannot read; decoding a non-NULL value of it throws.
     case unknown(type: UInt8)
 
-    init(type: UInt8, meta: UInt16, unsigned: Bool, text: TextCodec, enumLabels: [String]?, setLabels: [String]?) {
+    init(type: UInt8, meta: UInt16, unsigned: Bool, text: TextCodec) {
         switch type {
         case ColumnType.tiny: self = .integer(width: 1, unsigned: unsigned)
         case ColumnType.short: self = .integer(width: 2, unsigned: unsigned)
@@ -135,8 +138,8 @@ enum ColumnCodec: Sendable {
         case ColumnType.string, ColumnType.enumeration, ColumnType.set:
             let (realType, length) = TableMap.stringMetadata(meta)
             switch realType {
-            case ColumnType.enumeration: self = .enumeration(size: length, labels: enumLabels)
-            case ColumnType.set: self = .set(size: length, labels: setLabels)
+            case ColumnType.enumeration: self = .enumeration(size: length)
+            case ColumnType.set: self = .set(size: length)
             default:
                 // BINARY(n) values are zero-padded to n; the log drops the trailing zeros.
                 self = text == .binary ? .fixedBinary(lengthBytes: length > 255 ? 2 : 1, length: length)
@@ -155,9 +158,14 @@ enum ColumnCodec: Sendable {
         }
     }
 
-    /// Reads one non-NULL value.
+    /// Reads one non-NULL value into `slot`: numbers and packed temporal values are
+    /// parsed into `slot.payload` (TIME2/DATETIME2/TIMESTAMP2 keep their microseconds in
+    /// `slot.offset`); text, binary data and DECIMAL keep where their bytes are in the
+    /// reader's buffer (`offset`, `length`; DECIMAL is checked); MySQL binary JSON is
+    /// converted to text at once (it can fail) and kept in `extras` at index `payload`.
     @inline(__always)
-    func decode(_ r: inout ByteReader, column: Int) throws -> ColumnValue {
+    func decode(_ r: inout ByteReader, column: Int, into slot: inout ValueSlot, extras: inout [String]) throws {
+        slot.state = ValueSlot.value
         switch self {
         case .integer(let width, let unsigned):
             let raw: UInt64
@@ -168,80 +176,163 @@ enum ColumnCodec: Sendable {
             case 4: raw = UInt64(try r.u32())
             default: raw = try r.u64()
             }
-            if unsigned { return .uint(raw) }
+            if unsigned { slot.payload = raw; return }
             let shift = UInt64(64 - width * 8)
-            return .int(Int64(bitPattern: raw << shift) >> Int64(shift))
+            slot.payload = UInt64(bitPattern: Int64(bitPattern: raw << shift) >> Int64(shift))
         case .float:
-            return .float(Float(bitPattern: try r.u32()))
+            slot.payload = UInt64(try r.u32())
         case .double:
-            return .double(Double(bitPattern: try r.u64()))
+            slot.payload = try r.u64()
         case .decimal(let precision, let scale):
-            return .decimal(try DecimalCodec.decode(&r, precision: precision, scale: scale))
+            let (offset, length) = try DecimalCodec.read(&r, precision: precision, scale: scale)
+            slot.offset = UInt32(truncatingIfNeeded: offset)
+            slot.length = UInt32(truncatingIfNeeded: length)
         case .year:
             let v = try r.u8()
-            return .year(v == 0 ? 0 : 1900 + Int(v))
-        case .date:
-            return .date(TemporalCodec.date(try r.u24()))
-        case .timeOld:
-            return .time(TemporalCodec.timeOld(try r.u24()))
+            slot.payload = v == 0 ? 0 : 1900 + UInt64(v)
+        case .date, .timeOld:
+            slot.payload = UInt64(try r.u24())
         case .datetimeOld:
-            return .datetime(TemporalCodec.datetimeOld(try r.u64()))
+            slot.payload = try r.u64()
         case .timestampOld:
-            return .timestamp(TemporalCodec.timestamp(seconds: try r.u32(), micros: 0, fsp: 0))
+            slot.payload = UInt64(try r.u32())
         case .time2(let fsp):
-            return .time(try TemporalCodec.time2(&r, fsp: fsp))
+            slot.payload = UInt64(bitPattern: try TemporalCodec.readTime2(&r, fsp: fsp))
         case .datetime2(let fsp):
-            return .datetime(try TemporalCodec.datetime2(&r, fsp: fsp))
+            let (packed, micros) = try TemporalCodec.readDateTime2(&r, fsp: fsp)
+            slot.payload = UInt64(bitPattern: packed)
+            slot.offset = UInt32(truncatingIfNeeded: micros)
         case .timestamp2(let fsp):
-            let seconds = UInt32(truncatingIfNeeded: try r.uintBE(4))
-            let micros = try TemporalCodec.fraction(&r, fsp: fsp)
-            return .timestamp(TemporalCodec.timestamp(seconds: seconds, micros: micros, fsp: fsp))
-        case .string(let lengthBytes, let text):
+            slot.payload = try r.uintBE(4)
+            slot.offset = UInt32(truncatingIfNeeded: try TemporalCodec.fraction(&r, fsp: fsp))
+        case .string(let lengthBytes, _), .fixedBinary(let lengthBytes, _):
             let n = Int(lengthBytes == 1 ? UInt64(try r.u8()) : UInt64(try r.u16()))
-            return text.value(try r.bytes(n))
-        case .fixedBinary(let lengthBytes, let length):
-            let n = Int(lengthBytes == 1 ? UInt64(try r.u8()) : UInt64(try r.u16()))
-            var bytes = try r.array(n)
+            try r.require(n)
+            slot.offset = UInt32(truncatingIfNeeded: r.offset)
+            slot.length = UInt32(truncatingIfNeeded: n)
+            r.offset += n
+        case .blob(let lengthBytes, _), .geometry(let lengthBytes), .vector(let lengthBytes):
+            let n = try ColumnCodec.length(&r, lengthBytes: lengthBytes)
+            try r.require(n)
+            slot.offset = UInt32(truncatingIfNeeded: r.offset)
+            slot.length = UInt32(truncatingIfNeeded: n)
+            r.offset += n
+        case .enumeration(let size), .set(let size):
+            slot.payload = try r.uintLE(min(size, 8))
+        case .bit(let bytes):
+            try r.require(bytes)
+            slot.offset = UInt32(truncatingIfNeeded: r.offset)
+            slot.length = UInt32(truncatingIfNeeded: bytes)
+            r.offset += bytes
+        case .json(let lengthBytes):
+            let n = try ColumnCodec.length(&r, lengthBytes: lengthBytes)
+            let start = r.offset
+            let doc = try r.bytes(n)
+            do {
+                extras.append(try MySQLJSON.text(doc))
+            } catch let error as MySQLJSON.Failure {
+                throw BinlogError(code: .corrupt, position: r.position,
+                                  message: "\(EventType.name(r.eventType)) event\(r.position.map { " at \($0)" } ?? ""), byte \(start) of the event: JSON value of column \(column + 1) is not valid MySQL binary JSON (\(error.reason)); the event is corrupt")
+            }
+            slot.payload = UInt64(extras.count - 1)
+            slot.offset = UInt32(truncatingIfNeeded: start)
+            slot.length = UInt32(truncatingIfNeeded: n)
+        case .null:
+            slot.state = ValueSlot.null
+        case .unknown(let type):
+            throw r.error(.unknownColumnType, "column \(column + 1) has column type \(type) (\(ColumnType.name(type))), which this decoder cannot read; change the column to a supported type or report the server version and column definition")
+        }
+    }
+
+    /// The value a decoded slot stands for, as a `ColumnValue` (this is where Strings are
+    /// made); `nil` when the column is absent from the image. `labels` are the column's
+    /// ENUM or SET labels when the log carries them.
+    func value(of slot: ValueSlot, in bytes: UnsafeRawBufferPointer, extras: [String], labels: [String]?) -> ColumnValue? {
+        switch slot.state {
+        case ValueSlot.absent: return nil
+        case ValueSlot.null: return .null
+        default: break
+        }
+        @inline(__always) func raw() -> UnsafeRawBufferPointer {
+            UnsafeRawBufferPointer(rebasing: bytes[Int(slot.offset)..<(Int(slot.offset) + Int(slot.length))])
+        }
+        switch self {
+        case .integer(_, let unsigned):
+            return unsigned ? .uint(slot.payload) : .int(Int64(bitPattern: slot.payload))
+        case .float:
+            return .float(Float(bitPattern: UInt32(truncatingIfNeeded: slot.payload)))
+        case .double:
+            return .double(Double(bitPattern: slot.payload))
+        case .decimal(let precision, let scale):
+            return .decimal(DecimalCodec.format(raw(), precision: precision, scale: scale))
+        case .year:
+            return .year(Int(slot.payload))
+        case .date:
+            return .date(String(unsafeUninitializedCapacity: TemporalCodec.maxDateBytes) {
+                TemporalCodec.writeDate(UInt32(truncatingIfNeeded: slot.payload), to: $0.baseAddress!)
+            })
+        case .timeOld, .time2, .datetimeOld, .timestampOld, .datetime2, .timestamp2:
+            let text = String(unsafeUninitializedCapacity: TemporalCodec.maxDateTimeBytes) {
+                writeTemporal(slot, to: $0.baseAddress!)
+            }
+            switch self {
+            case .timeOld, .time2: return .time(text)
+            case .timestampOld, .timestamp2: return .timestamp(text)
+            default: return .datetime(text)
+            }
+        case .string(_, let text), .blob(_, let text):
+            return text.value(raw())
+        case .fixedBinary(_, let length):
+            var bytes = Array(raw())
             if bytes.count < length { bytes.append(contentsOf: repeatElement(0, count: length - bytes.count)) }
             return .bytes(bytes)
-        case .blob(let lengthBytes, let text):
-            let n = try ColumnCodec.length(&r, lengthBytes: lengthBytes)
-            return text.value(try r.bytes(n))
-        case .enumeration(let size, let labels):
-            let index = Int(truncatingIfNeeded: try r.uintLE(min(size, 8)))
+        case .enumeration:
+            let index = Int(truncatingIfNeeded: slot.payload)
             let label = labels.flatMap { index >= 1 && index <= $0.count ? $0[index - 1] : nil }
             return .enumeration(index: index, label: label)
-        case .set(let size, let labels):
-            let bits = try r.uintLE(min(size, 8))
+        case .set:
+            let bits = slot.payload
             guard let labels else { return .set(bits: bits, labels: nil) }
             var chosen: [String] = []
             for (i, label) in labels.enumerated() where i < 64 && bits & (1 << UInt64(i)) != 0 {
                 chosen.append(label)
             }
             return .set(bits: bits, labels: chosen)
-        case .bit(let bytes):
-            return .bytes(try r.array(bytes))
-        case .json(let lengthBytes):
-            let n = try ColumnCodec.length(&r, lengthBytes: lengthBytes)
-            let start = r.offset
-            let doc = try r.bytes(n)
-            do {
-                return .json(try MySQLJSON.text(doc))
-            } catch let error as MySQLJSON.Failure {
-                throw BinlogError(code: .corrupt, position: r.position,
-                                  message: "\(EventType.name(r.eventType)) event\(r.position.map { " at \($0)" } ?? ""), byte \(start) of the event: JSON value of column \(column + 1) is not valid MySQL binary JSON (\(error.reason)); the event is corrupt")
-            }
-        case .geometry(let lengthBytes):
-            let n = try ColumnCodec.length(&r, lengthBytes: lengthBytes)
-            return .geometry(try r.array(n))
-        case .vector(let lengthBytes):
-            let n = try ColumnCodec.length(&r, lengthBytes: lengthBytes)
-            return .bytes(try r.array(n))
-        case .null:
+        case .bit, .vector:
+            return .bytes(Array(raw()))
+        case .geometry:
+            return .geometry(Array(raw()))
+        case .json:
+            return .json(extras[Int(slot.payload)])
+        case .null, .unknown:
             return .null
-        case .unknown(let type):
-            throw r.error(.unknownColumnType, "column \(column + 1) has column type \(type) (\(ColumnType.name(type))), which this decoder cannot read; change the column to a supported type or report the server version and column definition")
         }
+    }
+
+    /// Writes a temporal slot's text (at most `TemporalCodec.maxDateTimeBytes`); 0 for other kinds.
+    @inline(__always)
+    func writeTemporal(_ slot: ValueSlot, to out: UnsafeMutablePointer<UInt8>) -> Int {
+        switch self {
+        case .date: return TemporalCodec.writeDate(UInt32(truncatingIfNeeded: slot.payload), to: out)
+        case .timeOld: return TemporalCodec.writeTimeOld(UInt32(truncatingIfNeeded: slot.payload), to: out)
+        case .datetimeOld: return TemporalCodec.writeDateTimeOld(slot.payload, to: out)
+        case .timestampOld: return TemporalCodec.writeTimestamp(seconds: UInt32(truncatingIfNeeded: slot.payload), micros: 0, fsp: 0, to: out)
+        case .time2(let fsp): return TemporalCodec.writeTime2(packed: Int64(bitPattern: slot.payload), fsp: fsp, to: out)
+        case .datetime2(let fsp):
+            return TemporalCodec.writeDateTime2(packed: Int64(bitPattern: slot.payload), micros: Int(slot.offset), fsp: fsp, to: out)
+        case .timestamp2(let fsp):
+            return TemporalCodec.writeTimestamp(seconds: UInt32(truncatingIfNeeded: slot.payload), micros: Int(slot.offset), fsp: fsp, to: out)
+        default: return 0
+        }
+    }
+
+    /// Reads one non-NULL value as a `ColumnValue` (tests and one-off callers; row
+    /// images decode into slots instead).
+    func decode(_ r: inout ByteReader, column: Int, labels: [String]? = nil) throws -> ColumnValue {
+        var slot = ValueSlot()
+        var extras: [String] = []
+        try decode(&r, column: column, into: &slot, extras: &extras)
+        return value(of: slot, in: r.buffer, extras: extras, labels: labels) ?? .null
     }
 
     private static func length(_ r: inout ByteReader, lengthBytes: Int) throws -> Int {

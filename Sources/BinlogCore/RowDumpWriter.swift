@@ -186,18 +186,86 @@ public struct RowDumpWriter: Sendable {
         buffer.put("}\n")
     }
 
-    private mutating func appendJSONImage(_ image: [ColumnValue?]?, keys: [[UInt8]]) {
+    private mutating func appendJSONImage(_ image: RowImage?, keys: [[UInt8]]) {
         guard let image else { buffer.put("null"); return }
         buffer.append(0x7b)
         var first = true
-        for i in 0..<image.count {
-            guard let value = image[i] else { continue }
-            if !first { buffer.append(0x2c) }
-            first = false
-            if i < keys.count { buffer.append(keys[i]) } else { buffer.putJSONString("@\(i + 1)"); buffer.append(0x3a) }
-            putJSON(value)
+        if image.storage.isLiteral {
+            for i in 0..<image.count {
+                guard let value = image[i] else { continue }
+                if !first { buffer.append(0x2c) }
+                first = false
+                putKey(i, keys: keys)
+                putJSON(value)
+            }
+        } else {
+            let storage = image.storage
+            storage.bytes.withUnsafeBytes { bytes in
+                for i in 0..<image.count {
+                    let slot = storage.slots[image.base + i]
+                    if slot.state == ValueSlot.absent { continue }
+                    if !first { buffer.append(0x2c) }
+                    first = false
+                    putKey(i, keys: keys)
+                    if slot.state == ValueSlot.null { buffer.put("null"); continue }
+                    putJSON(slot, column: i, codec: storage.codecs[i], bytes: bytes, storage: storage)
+                }
+            }
         }
         buffer.append(0x7d)
+    }
+
+    @inline(__always)
+    private mutating func putKey(_ i: Int, keys: [[UInt8]]) {
+        if i < keys.count { buffer.append(keys[i]) } else { buffer.putJSONString("@\(i + 1)"); buffer.append(0x3a) }
+    }
+
+    /// A decoded value's JSON straight from the event's bytes, byte for byte what
+    /// `ColumnValue.appendJSON(to:)` writes for the value the slot stands for; the rare
+    /// kinds (floats, ENUM/SET, BINARY(n), non-ASCII text) go through `ColumnValue`.
+    private mutating func putJSON(_ slot: ValueSlot, column: Int, codec: ColumnCodec, bytes: UnsafeRawBufferPointer, storage: RowStorage) {
+        // Only for the kinds whose slot locates bytes (temporal slots keep microseconds there).
+        var raw: UnsafeRawBufferPointer { UnsafeRawBufferPointer(rebasing: bytes[Int(slot.offset)..<(Int(slot.offset) + Int(slot.length))]) }
+        switch codec {
+        case .integer(_, let unsigned):
+            if unsigned { buffer.putUInt(slot.payload) } else { buffer.putInt(Int64(bitPattern: slot.payload)) }
+            return
+        case .year:
+            buffer.putUInt(slot.payload)
+            return
+        case .decimal(let precision, let scale):
+            buffer.append(0x22)
+            buffer.write(maxBytes: DecimalCodec.maxTextBytes(precision: precision)) {
+                DecimalCodec.write(raw, precision: precision, scale: scale, to: $0)
+            }
+            buffer.append(0x22)
+            return
+        case .date, .timeOld, .datetimeOld, .timestampOld, .time2, .datetime2, .timestamp2:
+            buffer.append(0x22)
+            buffer.write(maxBytes: TemporalCodec.maxDateTimeBytes) { codec.writeTemporal(slot, to: $0) }
+            buffer.append(0x22)
+            return
+        case .string(_, let text), .blob(_, let text):
+            switch text {
+            case .utf8, .latin1, .unknown:
+                if UTF8Check.isASCII(raw) { buffer.putJSONString(raw.assumingMemoryBound(to: UInt8.self)); return }
+                if text == .utf8 && UTF8Check.isValid(raw) { buffer.putJSONString(raw.assumingMemoryBound(to: UInt8.self)); return }
+            case .binary:
+                buffer.put("{\"hex\":\""); buffer.putHex(raw); buffer.put("\"}")
+                return
+            default:
+                break
+            }
+        case .bit, .vector, .geometry:
+            buffer.put("{\"hex\":\""); buffer.putHex(raw); buffer.put("\"}")
+            return
+        case .json:
+            buffer.put(storage.extras[Int(slot.payload)])
+            return
+        default:
+            break
+        }
+        putJSON(storage.value(ofColumn: column, slot: slot, in: bytes) ?? .null)
     }
 
     // MARK: - Text
@@ -228,13 +296,62 @@ public struct RowDumpWriter: Sendable {
         }
     }
 
-    private mutating func appendTextImage(_ image: [ColumnValue?], keys: [[UInt8]]) {
-        for i in 0..<image.count {
-            guard let value = image[i] else { continue }
-            if i < keys.count { buffer.append(keys[i]) } else { buffer.put("###   @\(i + 1)=") }
-            putText(value)
-            buffer.append(0x0a)
+    private mutating func appendTextImage(_ image: RowImage, keys: [[UInt8]]) {
+        let storage = image.storage
+        storage.bytes.withUnsafeBytes { bytes in
+            for i in 0..<image.count {
+                if !storage.isLiteral {
+                    let slot = storage.slots[image.base + i]
+                    if slot.state == ValueSlot.absent { continue }
+                    putTextKey(i, keys: keys)
+                    if slot.state == ValueSlot.null { buffer.put("NULL") } else { putText(slot, column: i, codec: storage.codecs[i], bytes: bytes, storage: storage) }
+                } else {
+                    guard let value = image[i] else { continue }
+                    putTextKey(i, keys: keys)
+                    putText(value)
+                }
+                buffer.append(0x0a)
+            }
         }
+    }
+
+    @inline(__always)
+    private mutating func putTextKey(_ i: Int, keys: [[UInt8]]) {
+        if i < keys.count { buffer.append(keys[i]) } else { buffer.put("###   @\(i + 1)=") }
+    }
+
+    /// A decoded value as the text format shows it, straight from the event's bytes for
+    /// the common kinds; the rest through `ColumnValue`, with identical output.
+    private mutating func putText(_ slot: ValueSlot, column: Int, codec: ColumnCodec, bytes: UnsafeRawBufferPointer, storage: RowStorage) {
+        // Only for the kinds whose slot locates bytes (temporal slots keep microseconds there).
+        var raw: UnsafeRawBufferPointer { UnsafeRawBufferPointer(rebasing: bytes[Int(slot.offset)..<(Int(slot.offset) + Int(slot.length))]) }
+        switch codec {
+        case .integer(_, let unsigned):
+            if unsigned { buffer.putUInt(slot.payload) } else { buffer.putInt(Int64(bitPattern: slot.payload)) }
+            return
+        case .decimal(let precision, let scale):
+            buffer.write(maxBytes: DecimalCodec.maxTextBytes(precision: precision)) {
+                DecimalCodec.write(raw, precision: precision, scale: scale, to: $0)
+            }
+            return
+        case .date, .timeOld, .datetimeOld, .timestampOld, .time2, .datetime2, .timestamp2:
+            buffer.append(0x27)
+            buffer.write(maxBytes: TemporalCodec.maxDateTimeBytes) { codec.writeTemporal(slot, to: $0) }
+            buffer.append(0x27)
+            return
+        case .string(_, let text), .blob(_, let text):
+            switch text {
+            case .utf8, .latin1, .unknown:
+                if UTF8Check.isASCII(raw) || (text == .utf8 && UTF8Check.isValid(raw)) {
+                    buffer.putQuoted(raw.assumingMemoryBound(to: UInt8.self)); return
+                }
+            default:
+                break
+            }
+        default:
+            break
+        }
+        putText(storage.value(ofColumn: column, slot: slot, in: bytes) ?? .null)
     }
 
     private mutating func putQuotedName(_ name: String) {
@@ -373,7 +490,26 @@ private final class ByteBuffer: @unchecked Sendable {
         }
     }
 
-    private func putJSONString(_ utf8: UnsafeBufferPointer<UInt8>) {
+    /// Lets `body` write at most `maxBytes` bytes at the end; it returns how many it wrote.
+    @inline(__always) func write(maxBytes: Int, _ body: (UnsafeMutablePointer<UInt8>) -> Int) {
+        reserve(maxBytes)
+        count += body(base + count)
+    }
+
+    func putHex(_ bytes: UnsafeRawBufferPointer) {
+        reserve(bytes.count * 2)
+        ByteBuffer.hexDigits.withUnsafeBufferPointer { digits in
+            var i = count
+            for b in bytes {
+                base[i] = digits[Int(b >> 4)]
+                base[i + 1] = digits[Int(b & 0x0f)]
+                i += 2
+            }
+        }
+        count += bytes.count * 2
+    }
+
+    func putJSONString(_ utf8: UnsafeBufferPointer<UInt8>) {
         append(0x22)
         var runStart = 0
         for i in 0..<utf8.count {
@@ -399,8 +535,15 @@ private final class ByteBuffer: @unchecked Sendable {
 
     /// `'…'` with `\'`, `\\`, `\n`, `\r`, `\t` and `\xNN` for other control characters.
     func putQuoted(_ s: String) {
+        if s.utf8.withContiguousStorageIfAvailable({ putQuoted($0) }) == nil {
+            let bytes = Array(s.utf8)
+            bytes.withUnsafeBufferPointer { putQuoted($0) }
+        }
+    }
+
+    func putQuoted(_ utf8: UnsafeBufferPointer<UInt8>) {
         append(0x27)
-        for b in s.utf8 {
+        for b in utf8 {
             switch b {
             case 0x27: append(0x5c); append(0x27)
             case 0x5c: append(0x5c); append(0x5c)
@@ -415,5 +558,54 @@ private final class ByteBuffer: @unchecked Sendable {
             }
         }
         append(0x27)
+    }
+}
+
+/// UTF-8 checks that let valid text go to the output as the bytes it is.
+enum UTF8Check {
+    /// `true` when every byte is below 0x80 (eight at a time).
+    @inline(__always)
+    static func isASCII(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        let n = bytes.count
+        var i = 0
+        var acc: UInt64 = 0
+        while n - i >= 8 {
+            acc |= bytes.loadUnaligned(fromByteOffset: i, as: UInt64.self)
+            i += 8
+        }
+        while i < n { acc |= UInt64(bytes[i]); i += 1 }
+        return acc & 0x8080_8080_8080_8080 == 0
+    }
+
+    /// `true` when the bytes are well-formed UTF-8 (no overlongs, surrogates or values
+    /// over U+10FFFF), i.e. `String(decoding:as:)` would keep them unchanged.
+    static func isValid(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        let n = bytes.count
+        var i = 0
+        while i < n {
+            let b0 = bytes[i]
+            if b0 < 0x80 { i += 1; continue }
+            @inline(__always) func cont(_ k: Int) -> Bool { i + k < n && bytes[i + k] & 0xC0 == 0x80 }
+            switch b0 {
+            case 0xC2...0xDF:
+                guard cont(1) else { return false }
+                i += 2
+            case 0xE0...0xEF:
+                guard cont(1), cont(2) else { return false }
+                let b1 = bytes[i + 1]
+                if b0 == 0xE0 && b1 < 0xA0 { return false }
+                if b0 == 0xED && b1 > 0x9F { return false }
+                i += 3
+            case 0xF0...0xF4:
+                guard cont(1), cont(2), cont(3) else { return false }
+                let b1 = bytes[i + 1]
+                if b0 == 0xF0 && b1 < 0x90 { return false }
+                if b0 == 0xF4 && b1 > 0x8F { return false }
+                i += 4
+            default:
+                return false
+            }
+        }
+        return true
     }
 }

@@ -51,47 +51,97 @@ extension EventDecoder {
 
         let beforeCount = EventDecoder.countBits(beforeColumns, width: width)
         let afterCount = EventDecoder.countBits(afterColumns, width: width)
-        if type == EventType.partialUpdateRows {
-            var changes: [RowChange] = []
-            while !r.isAtEnd {
-                let rowStart = r.offset
-                var documents: [Int: UnsafeRawBufferPointer] = [:]
-                let before = try decodeImage(&r, table: table, width: width, present: beforeColumns,
-                                             presentCount: beforeCount, documents: &documents)
-                let after = try decodePartialImage(&r, table: table, width: width, present: afterColumns,
-                                                   presentCount: afterCount, before: before, documents: documents)
-                changes.append(RowChange(kind: .update, table: table, before: before, after: after))
-                try Self.requireProgress(&r, since: rowStart)
+        let partial = type == EventType.partialUpdateRows
+        let imagesPerRow = kind == .update ? 2 : 1
+        let codecs = table.codecs
+        // Every row of the event becomes `imagesPerRow` runs of `width` slots in one
+        // buffer; the bytes stay where they are (a copy of the event owned by the rows).
+        var slots = SlotBuffer(capacity: width * imagesPerRow * 4)
+        var extras: [String] = []
+        var storageTookSlots = false
+        defer { if !storageTookSlots { slots.deallocate() } }
+        let bytes: [UInt8]
+        if compressed {
+            bytes = try EventDecoder.decompress(&r)
+            try bytes.withUnsafeBytes { buffer in
+                var inner = ByteReader(buffer, eventType: r.eventType, position: r.position)
+                try decodeImages(&inner, kind: kind, partial: partial, table: table, codecs: codecs, width: width,
+                                 beforeColumns: beforeColumns, beforeCount: beforeCount,
+                                 afterColumns: afterColumns, afterCount: afterCount, slots: &slots, extras: &extras)
             }
-            return (changes, flags)
+        } else {
+            // Offsets stay those of the event, so messages name the byte in the event.
+            bytes = Array(UnsafeRawBufferPointer(rebasing: r.buffer[0..<r.end]))
+            try bytes.withUnsafeBytes { buffer in
+                var inner = ByteReader(buffer, offset: r.offset, end: r.end, eventType: r.eventType, position: r.position)
+                try decodeImages(&inner, kind: kind, partial: partial, table: table, codecs: codecs, width: width,
+                                 beforeColumns: beforeColumns, beforeCount: beforeCount,
+                                 afterColumns: afterColumns, afterCount: afterCount, slots: &slots, extras: &extras)
+            }
+            r.offset = r.end
         }
-        func images(_ r: inout ByteReader) throws -> [RowChange] {
-            var changes: [RowChange] = []
+        let stride = width * imagesPerRow
+        guard stride > 0, slots.count > 0 else { return ([], flags) }
+        let slotCount = slots.count
+        let storage = RowStorage(bytes: bytes, slots: slots, extras: extras, table: table)
+        storageTookSlots = true
+        var changes: [RowChange] = []
+        changes.reserveCapacity(slotCount / stride)
+        var base = 0
+        while base < slotCount {
+            let first = RowImage(storage: storage, base: base, count: width)
+            switch kind {
+            case .insert: changes.append(RowChange(kind: .insert, table: table, before: nil, after: first))
+            case .delete: changes.append(RowChange(kind: .delete, table: table, before: first, after: nil))
+            case .update:
+                changes.append(RowChange(kind: .update, table: table, before: first,
+                                         after: RowImage(storage: storage, base: base + width, count: width)))
+            }
+            base += stride
+        }
+        return (changes, flags)
+    }
+
+    /// Every row of a ROWS event's body into slots: one image per row for inserts and
+    /// deletes, before then after for updates.
+    private func decodeImages(_ r: inout ByteReader, kind: RowChange.Kind, partial: Bool, table: TableMap,
+                              codecs: [ColumnCodec], width: Int,
+                              beforeColumns: UnsafeRawBufferPointer, beforeCount: Int,
+                              afterColumns: UnsafeRawBufferPointer, afterCount: Int,
+                              slots: inout SlotBuffer, extras: inout [String]) throws {
+        let rowsStart = r.offset
+        var reserved = false
+        try codecs.withUnsafeBufferPointer { codecs in
             while !r.isAtEnd {
                 let rowStart = r.offset
                 switch kind {
                 case .insert:
-                    let after = try decodeImage(&r, table: table, width: width, present: afterColumns, presentCount: afterCount)
-                    changes.append(RowChange(kind: .insert, table: table, before: nil, after: after))
+                    try Self.decodeImage(&r, codecs: codecs, width: width, present: afterColumns, presentCount: afterCount,
+                                         slots: &slots, extras: &extras)
                 case .delete:
-                    let before = try decodeImage(&r, table: table, width: width, present: beforeColumns, presentCount: beforeCount)
-                    changes.append(RowChange(kind: .delete, table: table, before: before, after: nil))
+                    try Self.decodeImage(&r, codecs: codecs, width: width, present: beforeColumns, presentCount: beforeCount,
+                                         slots: &slots, extras: &extras)
                 case .update:
-                    let before = try decodeImage(&r, table: table, width: width, present: beforeColumns, presentCount: beforeCount)
-                    let after = try decodeImage(&r, table: table, width: width, present: afterColumns, presentCount: afterCount)
-                    changes.append(RowChange(kind: .update, table: table, before: before, after: after))
+                    let beforeBase = slots.count
+                    try Self.decodeImage(&r, codecs: codecs, width: width, present: beforeColumns, presentCount: beforeCount,
+                                         slots: &slots, extras: &extras)
+                    if partial {
+                        try decodePartialImage(&r, table: table, width: width, present: afterColumns, presentCount: afterCount,
+                                               beforeBase: beforeBase, slots: &slots, extras: &extras)
+                    } else {
+                        try Self.decodeImage(&r, codecs: codecs, width: width, present: afterColumns, presentCount: afterCount,
+                                             slots: &slots, extras: &extras)
+                    }
                 }
                 try Self.requireProgress(&r, since: rowStart)
+                if !reserved {
+                    // Rows of one event are alike: size the slots from the first one.
+                    reserved = true
+                    let rows = min(r.remaining / max(r.offset - rowsStart, 1) + 1, 1 << 16)
+                    slots.reserve(rows * slots.count)
+                }
             }
-            return changes
         }
-        if !compressed { return (try images(&r), flags) }
-        let rows = try EventDecoder.decompress(&r)
-        let changes = try rows.withUnsafeBytes { buffer in
-            var inner = ByteReader(buffer, eventType: r.eventType, position: r.position)
-            return try images(&inner)
-        }
-        return (changes, flags)
     }
 
     /// MariaDB's compressed payload: a byte `0x80 | n`, the uncompressed length in `n`
@@ -132,46 +182,41 @@ extension EventDecoder {
         }
     }
 
-    /// One row image: a NULL bitmap over the present columns, then their values.
-    /// Columns absent from the image are `nil`.
     private static func countBits(_ bitmap: UnsafeRawBufferPointer, width: Int) -> Int {
         var n = 0
         for i in 0..<width where bitmap[i >> 3] & (1 << UInt8(i & 7)) != 0 { n += 1 }
         return n
     }
 
-    /// A before image that also keeps each JSON column's binary document (the bytes stay
-    /// in the event buffer), for the JSON diffs of the after image to apply to.
-    private func decodeImage(_ r: inout ByteReader, table: TableMap, width: Int, present: UnsafeRawBufferPointer,
-                             presentCount: Int, documents: inout [Int: UnsafeRawBufferPointer]) throws -> [ColumnValue?] {
+    /// One row image: a NULL bitmap over the present columns, then their values, into
+    /// `width` new slots (absent columns stay `absent`).
+    @inline(__always)
+    private static func decodeImage(_ r: inout ByteReader, codecs: UnsafeBufferPointer<ColumnCodec>, width: Int,
+                                    present: UnsafeRawBufferPointer, presentCount: Int,
+                                    slots: inout SlotBuffer, extras: inout [String]) throws {
         let nulls = try r.bytes((presentCount + 7) / 8)
-        var row = [ColumnValue?](repeating: nil, count: table.columnCount)
-        let codecs = table.codecs
+        let first = slots.appendAbsent(width)
+        let out = slots.base + first
         var j = 0
         for i in 0..<width where present[i >> 3] & (1 << UInt8(i & 7)) != 0 {
             if nulls[j >> 3] & (1 << UInt8(j & 7)) != 0 {
-                row[i] = .null
+                out[i].state = ValueSlot.null
             } else {
-                let start = r.offset
-                row[i] = try codecs[i].decode(&r, column: i)
-                if case .json(let lengthBytes) = codecs[i] {
-                    documents[i] = UnsafeRawBufferPointer(rebasing: r.buffer[(start + lengthBytes)..<r.offset])
-                }
+                try codecs[i].decode(&r, column: i, into: &out[i], extras: &extras)
             }
             j += 1
         }
-        return row
     }
 
     /// The after image of a PARTIAL_UPDATE_ROWS event: `value_options` (bit 0 =
     /// PARTIAL_JSON_UPDATES), then when set one bit per JSON column of the table (present
     /// in the image or not) saying whether its value is a list of diffs, then the image.
-    /// Diffs are applied to the before image's document and yield the whole new document;
-    /// when the before image lacks the column (`binlog_row_image=MINIMAL`), the new
-    /// document cannot be known and the column is `nil`, like any column the image lacks.
+    /// Diffs are applied to the before image's document (its slot at `beforeBase`) and
+    /// yield the whole new document; when the before image lacks the column
+    /// (`binlog_row_image=MINIMAL`), the new document cannot be known and the column is
+    /// absent, like any column the image lacks.
     private func decodePartialImage(_ r: inout ByteReader, table: TableMap, width: Int, present: UnsafeRawBufferPointer,
-                                    presentCount: Int, before: [ColumnValue?],
-                                    documents: [Int: UnsafeRawBufferPointer]) throws -> [ColumnValue?] {
+                                    presentCount: Int, beforeBase: Int, slots: inout SlotBuffer, extras: inout [String]) throws {
         let optionsAt = r.offset
         let options = try r.lenenc()
         guard options <= 1 else {
@@ -186,7 +231,7 @@ extension EventDecoder {
             partialBits = try r.bytes((jsonColumns + 7) / 8)
         }
         let nulls = try r.bytes((presentCount + 7) / 8)
-        var row = [ColumnValue?](repeating: nil, count: table.columnCount)
+        let base = slots.appendAbsent(width)
         var j = 0
         var jsonIndex = 0
         for i in 0..<width {
@@ -198,52 +243,37 @@ extension EventDecoder {
             guard present[i >> 3] & (1 << UInt8(i & 7)) != 0 else { continue }
             defer { j += 1 }
             if nulls[j >> 3] & (1 << UInt8(j & 7)) != 0 {
-                row[i] = .null
+                slots.base[base + i].state = ValueSlot.null
             } else if isDiff {
-                row[i] = try applyDiffs(&r, table: table, column: i, before: before[i], document: documents[i]).map(ColumnValue.json)
+                if let text = try applyDiffs(&r, table: table, column: i, before: slots.base[beforeBase + i]) {
+                    extras.append(text)
+                    slots.base[base + i] = ValueSlot(payload: UInt64(extras.count - 1), state: ValueSlot.value)
+                }
             } else {
-                row[i] = try codecs[i].decode(&r, column: i)
+                try codecs[i].decode(&r, column: i, into: &slots.base[base + i], extras: &extras)
             }
         }
-        return row
     }
 
     /// Reads one column's JSON diff list (a 4-byte length, then the diffs) and applies it
-    /// to the column's before-image document; `nil` when the before image lacks the column.
-    private func applyDiffs(_ r: inout ByteReader, table: TableMap, column: Int, before: ColumnValue?,
-                            document: UnsafeRawBufferPointer?) throws -> String? {
+    /// to the column's before-image document (whose bytes the before slot locates in the
+    /// reader's buffer); `nil` when the before image lacks the column.
+    private func applyDiffs(_ r: inout ByteReader, table: TableMap, column: Int, before: ValueSlot) throws -> String? {
         let start = r.offset
         let length = Int(try r.u32())
         let diffs = try r.bytes(length)
-        if case .null? = before {
+        if before.state == ValueSlot.null {
             r.offset = start
             throw r.error(.corrupt, "column \(column + 1) (`\(table.columnName(column))`) of `\(table.schema)`.`\(table.table)` is a partial JSON update of a NULL value, which the server never logs; the event is corrupt")
         }
-        guard let document else { return nil }
+        guard before.state == ValueSlot.value else { return nil }
+        let document = UnsafeRawBufferPointer(rebasing: r.buffer[Int(before.offset)..<(Int(before.offset) + Int(before.length))])
         do {
             return try JSONDiff.apply(diffs, to: document)
         } catch let failure as MySQLJSON.Failure {
             r.offset = start
             throw r.error(.corrupt, "the partial JSON update of column \(column + 1) (`\(table.columnName(column))`) of `\(table.schema)`.`\(table.table)` does not apply to its before image (\(failure.reason)); the event is corrupt or the before image is not the row's full value — check `binlog_row_image=FULL` and resync the table")
         }
-    }
-
-    @inline(__always)
-    private func decodeImage(_ r: inout ByteReader, table: TableMap, width: Int,
-                             present: UnsafeRawBufferPointer, presentCount: Int) throws -> [ColumnValue?] {
-        let nulls = try r.bytes((presentCount + 7) / 8)
-        var row = [ColumnValue?](repeating: nil, count: table.columnCount)
-        let codecs = table.codecs
-        var j = 0
-        for i in 0..<width where present[i >> 3] & (1 << UInt8(i & 7)) != 0 {
-            if nulls[j >> 3] & (1 << UInt8(j & 7)) != 0 {
-                row[i] = .null
-            } else {
-                row[i] = try codecs[i].decode(&r, column: i)
-            }
-            j += 1
-        }
-        return row
     }
 
     /// A row image always holds at least its NULL bitmap or a value; a row that read no

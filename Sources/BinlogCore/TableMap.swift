@@ -29,6 +29,8 @@ public struct TableMap: Sendable {
         var geometryTypes: [UInt32?]?
         var visible: [Bool]?
         var codecs: [ColumnCodec] = []
+        /// Per column: its ENUM or SET labels; empty when no column has any.
+        var valueLabels: [[String]?] = []
 
         init(tableID: UInt64, flags: UInt16, schema: String, table: String, columnTypes: [UInt8],
             columnMeta: [UInt16], nullable: [Bool], columnNames: [String]?, primaryKey: [Int]?,
@@ -63,16 +65,25 @@ public struct TableMap: Sendable {
         func rebuildCodecs() {
             var result: [ColumnCodec] = []
             result.reserveCapacity(columnTypes.count)
+            var labels: [[String]?] = []
+            var anyLabels = false
             for i in 0..<columnTypes.count {
                 let meta = i < columnMeta.count ? columnMeta[i] : 0
                 let isUnsigned = unsigned.map { i < $0.count && $0[i] } ?? false
                 let collation = collations.flatMap { i < $0.count ? $0[i] : nil }
                 let enumL = enumLabels.flatMap { i < $0.count ? $0[i] : nil }
                 let setL = setLabels.flatMap { i < $0.count ? $0[i] : nil }
-                result.append(ColumnCodec(type: columnTypes[i], meta: meta, unsigned: isUnsigned,
-                                          text: TextCodec(collation: collation), enumLabels: enumL, setLabels: setL))
+                let codec = ColumnCodec(type: columnTypes[i], meta: meta, unsigned: isUnsigned, text: TextCodec(collation: collation))
+                result.append(codec)
+                switch codec {
+                case .enumeration: labels.append(enumL)
+                case .set: labels.append(setL)
+                default: labels.append(nil)
+                }
+                if labels[i] != nil { anyLabels = true }
             }
             codecs = result
+            valueLabels = anyLabels ? labels : []
         }
     }
 
@@ -163,6 +174,8 @@ public struct TableMap: Sendable {
 
     /// How to read each column's value in a row image; rebuilt whenever its inputs change.
     var codecs: [ColumnCodec] { storage.codecs }
+    /// Per column: the ENUM or SET labels the log carries; empty when there are none.
+    var valueLabels: [[String]?] { storage.valueLabels }
 
     public var columnCount: Int { storage.columnTypes.count }
 

@@ -6,13 +6,13 @@ public struct RowChange: Sendable {
     public var table: TableMap
     /// The row before the change (update, delete); `nil` for insert.
     /// An element is `nil` when the column is not in the logged image.
-    public var before: [ColumnValue?]?
+    public var before: RowImage?
     /// The row after the change (insert, update); `nil` for delete. A partial JSON
     /// update (PARTIAL_UPDATE_ROWS) appears as the whole new document; it is `nil` like
     /// an unlogged column when the before image lacks the document it patches.
-    public var after: [ColumnValue?]?
+    public var after: RowImage?
 
-    public init(kind: Kind, table: TableMap, before: [ColumnValue?]?, after: [ColumnValue?]?) {
+    public init(kind: Kind, table: TableMap, before: RowImage?, after: RowImage?) {
         self.kind = kind
         self.table = table
         self.before = before

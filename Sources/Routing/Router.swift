@@ -112,14 +112,14 @@ public struct Router: Sendable {
         return plan
     }
 
-    private func value(_ row: [ColumnValue?], _ i: Int, _ plan: Plan, _ txn: Transaction) throws -> ColumnValue {
+    private func value(_ row: RowImage, _ i: Int, _ plan: Plan, _ txn: Transaction) throws -> ColumnValue {
         guard i < row.count, let v = row[i] else {
             throw RoutingError("column `\(plan.columnNames[i])` of \(plan.mapping.qualifiedName) is missing from the row image at \(txn.end); set binlog_row_image = FULL on the source")
         }
         return v
     }
 
-    private func key(_ row: [ColumnValue?], _ plan: Plan, _ txn: Transaction) throws -> String {
+    private func key(_ row: RowImage, _ plan: Plan, _ txn: Transaction) throws -> String {
         var key = ""
         for part in plan.keyParts {
             switch part {
@@ -134,7 +134,7 @@ public struct Router: Sendable {
         return key
     }
 
-    private func documentID(_ row: [ColumnValue?], _ plan: Plan, _ txn: Transaction) throws -> String {
+    private func documentID(_ row: RowImage, _ plan: Plan, _ txn: Transaction) throws -> String {
         var parts: [String] = []
         for i in plan.primaryKey { parts.append(try value(row, i, plan, txn).text ?? "") }
         return parts.joined(separator: ":")

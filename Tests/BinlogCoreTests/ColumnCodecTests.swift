@@ -6,11 +6,10 @@ final class ColumnCodecTests: XCTestCase {
     func value(_ type: UInt8, meta: UInt16 = 0, unsigned: Bool = false, collation: UInt32? = nil,
                enumLabels: [String]? = nil, setLabels: [String]? = nil, _ bytes: [UInt8],
                file: StaticString = #filePath, line: UInt = #line) throws -> ColumnValue {
-        let codec = ColumnCodec(type: type, meta: meta, unsigned: unsigned, text: TextCodec(collation: collation),
-                                enumLabels: enumLabels, setLabels: setLabels)
+        let codec = ColumnCodec(type: type, meta: meta, unsigned: unsigned, text: TextCodec(collation: collation))
         return try bytes.withUnsafeBytes { buffer in
             var r = ByteReader(buffer, eventType: EventType.writeRowsV2, position: BinlogPosition(file: "t.000001", offset: 4))
-            let v = try codec.decode(&r, column: 0)
+            let v = try codec.decode(&r, column: 0, labels: TableMap.realType(type, meta: meta) == ColumnType.set ? setLabels : enumLabels)
             XCTAssertEqual(r.remaining, 0, "bytes left over", file: file, line: line)
             return v
         }

@@ -164,7 +164,7 @@ final class CorpusDecodeTests: XCTestCase {
         let events = try Corpus.decode(path: path)
         var assembler = TransactionAssembler()
         var inserts: [String: Int] = [:]
-        var firstFilm: [ColumnValue?]?, firstPayment: [ColumnValue?]?
+        var firstFilm: RowImage?, firstPayment: RowImage?
         for event in events {
             guard let tx = try assembler.consume(event) else { continue }
             for change in tx.changes where change.kind == .insert {

@@ -4,6 +4,23 @@ import XCTest
 /// Whole events built in the test: header, FORMAT_DESCRIPTION state, checksums,
 /// TABLE_MAP optional metadata, ROWS v1/v2 and the errors bad bytes produce.
 final class EventDecoderTests: XCTestCase {
+    func testCRC32FoldingAgreesWithTables() throws {
+        try XCTSkipUnless(CRC32.usesCarrylessMultiply, "this CPU has no PCLMULQDQ; only the table path runs")
+        var generator = SystemRandomNumberGenerator()
+        for length in Array(60...300) + [1024, 4099, 65536 + 13] {
+            let bytes = (0..<length).map { _ in UInt8.random(in: 0...255, using: &generator) }
+            bytes.withUnsafeBytes { b in
+                for start: UInt32 in [0, 0xDEAD_BEEF] {
+                    XCTAssertEqual(CRC32.checksum(b, crc: start, fold: true), CRC32.checksum(b, crc: start, fold: false), "length \(length)")
+                }
+            }
+        }
+        // A long known vector: 1 MiB of the bytes i*31+7; zlib's crc32() gives 0xd424bdc1.
+        let long = (0..<1_048_576).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ 7) }
+        XCTAssertEqual(long.withUnsafeBytes { CRC32.checksum($0, crc: 0, fold: true) }, 0xD424_BDC1)
+        XCTAssertEqual(long.withUnsafeBytes { CRC32.checksum($0, crc: 0, fold: false) }, 0xD424_BDC1)
+    }
+
     func testCRC32KnownVector() {
         XCTAssertEqual(CRC32.checksum(Array("123456789".utf8)), 0xCBF4_3926)
         XCTAssertEqual(CRC32.checksum([UInt8]()), 0)

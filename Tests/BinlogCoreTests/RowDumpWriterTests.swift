@@ -35,7 +35,7 @@ final class RowDumpWriterTests: XCTestCase {
             ("j", .json("{\"a\": [1, null]}")), ("g", .geometry([0, 0, 0, 0, 1])), ("n", .null),
         ]
         let map = table(values.map(\.0), count: values.count)
-        let change = RowChange(kind: .insert, table: map, before: nil, after: values.map(\.1))
+        let change = RowChange(kind: .insert, table: map, before: nil, after: RowImage(values.map(\.1)))
         let out = rendered(.jsonl) { $0.append(change, file: "binlog.000001", position: 1043, gtid: "0-1-2") }
         XCTAssertEqual(out, """
             {"file":"binlog.000001","pos":1043,"gtid":"0-1-2","db":"shop","table":"products","op":"insert","before":null,"after":\
@@ -165,7 +165,7 @@ final class RowDumpWriterTests: XCTestCase {
             .json("{\"k\": \"v\"}"), .geometry([1, 2, 3]),
         ]
         let map = table(nil, count: values.count)
-        let out = rendered(.jsonl) { $0.append(RowChange(kind: .insert, table: map, before: nil, after: values), file: "f", position: 4, gtid: nil) }
+        let out = rendered(.jsonl) { $0.append(RowChange(kind: .insert, table: map, before: nil, after: RowImage(values)), file: "f", position: 4, gtid: nil) }
         var expected = #"{"file":"f","pos":4,"gtid":null,"db":"shop","table":"products","op":"insert","before":null,"after":{"#
         for (i, v) in values.enumerated() {
             if i > 0 { expected += "," }

@@ -22,7 +22,7 @@ final class RouterTests: XCTestCase {
                     end: BinlogPosition(file: "binlog.000001", offset: 900), timestamp: 1_700_000_000, changes: changes)
     }
 
-    func row(_ id: Int64, _ name: String, _ description: String?, _ price: String?, _ status: String?) -> [ColumnValue?] {
+    func row(_ id: Int64, _ name: String, _ description: String?, _ price: String?, _ status: String?) -> RowImage {
         [.int(id), .string(name), description.map { .string($0) } ?? .null, price.map { .decimal($0) } ?? .null, status.map { .string($0) } ?? .null]
     }
 
@@ -58,7 +58,7 @@ final class RouterTests: XCTestCase {
 
     func testJSONModeAndCompositeKey() throws {
         var router = Router(config: config)
-        let after: [ColumnValue?] = [.int(7), .uint(100), .decimal("19.990"), .datetime("2024-02-01 08:30:00")]
+        let after: RowImage = [.int(7), .uint(100), .decimal("19.990"), .datetime("2024-02-01 08:30:00")]
         let out = try router.route(txn([RowChange(kind: .insert, table: orders(), before: nil, after: after)]))
         XCTAssertEqual(out.cache, [.string(key: "order:7:100", value: #"{"shop_id":7,"id":100,"total":"19.990","placed":"2024-02-01 08:30:00"}"#)])
         XCTAssertTrue(out.index.isEmpty)
@@ -94,8 +94,9 @@ final class RouterTests: XCTestCase {
 
     func testNullKeyColumnIsALoudError() throws {
         var router = Router(config: config)
-        var after = row(1, "a", nil, nil, nil)
-        after[0] = .null
+        var values = row(1, "a", nil, nil, nil).values
+        values[0] = .null
+        let after = RowImage(values)
         XCTAssertThrowsError(try router.route(txn([RowChange(kind: .insert, table: products(), before: nil, after: after)]))) { error in
             XCTAssertTrue("\(error)".contains("is NULL"), "\(error)")
         }

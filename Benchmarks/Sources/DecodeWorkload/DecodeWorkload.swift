@@ -1,4 +1,4 @@
-import BinlogCore
+@_spi(Benchmarks) import BinlogCore
 
 #if canImport(Glibc)
 import Glibc
@@ -72,9 +72,18 @@ public struct DecodeTally: Sendable, Equatable {
     public init() {}
 }
 
+/// How a pass looks at each column value.
+public enum ValueAccess: String, Sendable, CaseIterable {
+    /// The decoded form (numbers parsed, temporal values unpacked, DECIMAL checked, text
+    /// and binary located in the event's bytes): what every consumer gets for free.
+    case decoded
+    /// A `ColumnValue` per value, Strings included (what `row[i]` costs).
+    case materialized
+}
+
 /// Decodes every event of `image` with `EventDecoder`, assembles transactions with
 /// `TransactionAssembler` and looks at every column value of every row.
-public func decodeAll(_ image: BinlogImage) -> DecodeTally {
+public func decodeAll(_ image: BinlogImage, access: ValueAccess = .decoded) -> DecodeTally {
     var tally = DecodeTally()
     var decoder = EventDecoder(file: image.path.split(separator: "/").last.map(String.init))
     var assembler = TransactionAssembler()
@@ -96,8 +105,8 @@ public func decodeAll(_ image: BinlogImage) -> DecodeTally {
                     tally.transactions += 1
                     for change in transaction.changes {
                         tally.rowChanges += 1
-                        if let before = change.before { touch(before, &tally) }
-                        if let after = change.after { touch(after, &tally) }
+                        if let before = change.before { touch(before, access, &tally) }
+                        if let after = change.after { touch(after, access, &tally) }
                     }
                 }
                 offset += size
@@ -111,10 +120,13 @@ public func decodeAll(_ image: BinlogImage) -> DecodeTally {
 }
 
 @inline(__always)
-private func touch(_ row: [ColumnValue?], _ tally: inout DecodeTally) {
-    for value in row {
-        tally.values += 1
-        tally.digest = tally.digest &* 31 &+ digest(value)
+private func touch(_ row: RowImage, _ access: ValueAccess, _ tally: inout DecodeTally) {
+    tally.values += row.count
+    switch access {
+    case .decoded:
+        for i in 0..<row.count { tally.digest = tally.digest &* 31 &+ row.decodedDigest(i) }
+    case .materialized:
+        for value in row { tally.digest = tally.digest &* 31 &+ digest(value) }
     }
 }
 

@@ -52,7 +52,7 @@ func announcesCRC32(_ event: [UInt8]) -> Bool {
     event.count >= 19 + 57 + 5 && event[event.count - 5] == 1
 }
 
-func render(_ row: [ColumnValue?]?, _ sink: inout Int) {
+func render(_ row: RowImage?, _ sink: inout Int) {
     guard let row else { return }
     var json = ""
     for value in row {
