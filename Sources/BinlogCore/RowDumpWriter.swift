@@ -146,7 +146,7 @@ public struct RowDumpWriter: Sendable {
            cache.schema == table.schema, cache.table == table.table, cache.names == names {
             return cache.keys
         }
-        let scratchBytes = ByteBuffer(capacity: 64)
+        var scratchBytes = ByteBuffer(capacity: 64)
         var keys: [[UInt8]] = []
         keys.reserveCapacity(table.columnCount)
         for i in 0..<table.columnCount {
@@ -208,7 +208,7 @@ public struct RowDumpWriter: Sendable {
                     first = false
                     putKey(i, keys: keys)
                     if slot.state == ValueSlot.null { buffer.put("null"); continue }
-                    putJSON(slot, column: i, codec: storage.codecs[i], bytes: bytes, storage: storage)
+                    storage.renderJSON(column: i, slot: slot, bytes: bytes, into: &buffer)
                 }
             }
         }
@@ -218,54 +218,6 @@ public struct RowDumpWriter: Sendable {
     @inline(__always)
     private mutating func putKey(_ i: Int, keys: [[UInt8]]) {
         if i < keys.count { buffer.append(keys[i]) } else { buffer.putJSONString("@\(i + 1)"); buffer.append(0x3a) }
-    }
-
-    /// A decoded value's JSON straight from the event's bytes, byte for byte what
-    /// `ColumnValue.appendJSON(to:)` writes for the value the slot stands for; the rare
-    /// kinds (floats, ENUM/SET, BINARY(n), non-ASCII text) go through `ColumnValue`.
-    private mutating func putJSON(_ slot: ValueSlot, column: Int, codec: ColumnCodec, bytes: UnsafeRawBufferPointer, storage: RowStorage) {
-        // Only for the kinds whose slot locates bytes (temporal slots keep microseconds there).
-        var raw: UnsafeRawBufferPointer { UnsafeRawBufferPointer(rebasing: bytes[Int(slot.offset)..<(Int(slot.offset) + Int(slot.length))]) }
-        switch codec {
-        case .integer(_, let unsigned):
-            if unsigned { buffer.putUInt(slot.payload) } else { buffer.putInt(Int64(bitPattern: slot.payload)) }
-            return
-        case .year:
-            buffer.putUInt(slot.payload)
-            return
-        case .decimal(let precision, let scale):
-            buffer.append(0x22)
-            buffer.write(maxBytes: DecimalCodec.maxTextBytes(precision: precision)) {
-                DecimalCodec.write(raw, precision: precision, scale: scale, to: $0)
-            }
-            buffer.append(0x22)
-            return
-        case .date, .timeOld, .datetimeOld, .timestampOld, .time2, .datetime2, .timestamp2:
-            buffer.append(0x22)
-            buffer.write(maxBytes: TemporalCodec.maxDateTimeBytes) { codec.writeTemporal(slot, to: $0) }
-            buffer.append(0x22)
-            return
-        case .string(_, let text), .blob(_, let text):
-            switch text {
-            case .utf8, .latin1, .unknown:
-                if UTF8Check.isASCII(raw) { buffer.putJSONString(raw.assumingMemoryBound(to: UInt8.self)); return }
-                if text == .utf8 && UTF8Check.isValid(raw) { buffer.putJSONString(raw.assumingMemoryBound(to: UInt8.self)); return }
-            case .binary:
-                buffer.put("{\"hex\":\""); buffer.putHex(raw); buffer.put("\"}")
-                return
-            default:
-                break
-            }
-        case .bit, .vector, .geometry:
-            buffer.put("{\"hex\":\""); buffer.putHex(raw); buffer.put("\"}")
-            return
-        case .json:
-            buffer.put(storage.extras[Int(slot.payload)])
-            return
-        default:
-            break
-        }
-        putJSON(storage.value(ofColumn: column, slot: slot, in: bytes) ?? .null)
     }
 
     // MARK: - Text
@@ -387,178 +339,6 @@ public struct RowDumpWriter: Sendable {
         }
     }
 
-}
-
-/// A growable byte buffer written through a raw pointer: rendering appends millions of
-/// small pieces, and this keeps each append to a bounds check and a copy.
-private final class ByteBuffer: @unchecked Sendable {
-    private(set) var base: UnsafeMutablePointer<UInt8>
-    var count = 0
-    private(set) var capacity: Int
-
-    init(capacity: Int) {
-        self.capacity = max(capacity, 16)
-        base = .allocate(capacity: self.capacity)
-    }
-
-    deinit { base.deallocate() }
-
-    func copy() -> ByteBuffer {
-        let other = ByteBuffer(capacity: capacity)
-        other.base.update(from: base, count: count)
-        other.count = count
-        return other
-    }
-
-    @inline(__always) func reserve(_ n: Int) {
-        if count + n > capacity { grow(count + n) }
-    }
-
-    private func grow(_ needed: Int) {
-        let newCapacity = max(needed, capacity * 2)
-        let newBase = UnsafeMutablePointer<UInt8>.allocate(capacity: newCapacity)
-        newBase.update(from: base, count: count)
-        base.deallocate()
-        base = newBase
-        capacity = newCapacity
-    }
-
-    @inline(__always) func append(_ b: UInt8) {
-        reserve(1)
-        base[count] = b
-        count += 1
-    }
-
-    @inline(__always) func append(_ bytes: UnsafeBufferPointer<UInt8>) {
-        guard let from = bytes.baseAddress, bytes.count > 0 else { return }
-        reserve(bytes.count)
-        (base + count).update(from: from, count: bytes.count)
-        count += bytes.count
-    }
-
-    @inline(__always) func append(_ bytes: [UInt8]) {
-        bytes.withUnsafeBufferPointer { append($0) }
-    }
-
-    @inline(__always) func put(_ s: StaticString) {
-        append(UnsafeBufferPointer(start: s.utf8Start, count: s.utf8CodeUnitCount))
-    }
-
-    @inline(__always) func put(_ s: String) {
-        if s.utf8.withContiguousStorageIfAvailable({ append($0) }) == nil {
-            for b in s.utf8 { append(b) }
-        }
-    }
-
-    func putUInt(_ v: UInt64) {
-        if v < 10 { append(0x30 &+ UInt8(v)); return }
-        var digits = 1
-        var t = v
-        while t >= 10 { t /= 10; digits += 1 }
-        reserve(digits)
-        var n = v
-        var i = count + digits - 1
-        while n > 0 { base[i] = 0x30 &+ UInt8(n % 10); n /= 10; i -= 1 }
-        count += digits
-    }
-
-    func putInt(_ v: Int64) {
-        if v < 0 { append(0x2d) }
-        putUInt(v.magnitude)
-    }
-
-    static let hexDigits: [UInt8] = Array("0123456789abcdef".utf8)
-
-    func putHex(_ bytes: [UInt8]) {
-        reserve(bytes.count * 2)
-        ByteBuffer.hexDigits.withUnsafeBufferPointer { digits in
-            var i = count
-            for b in bytes {
-                base[i] = digits[Int(b >> 4)]
-                base[i + 1] = digits[Int(b & 0x0f)]
-                i += 2
-            }
-        }
-        count += bytes.count * 2
-    }
-
-    /// A JSON string literal, escaped exactly as `JSONText.appendString` escapes.
-    func putJSONString(_ s: String) {
-        if s.utf8.withContiguousStorageIfAvailable({ putJSONString($0) }) == nil {
-            let bytes = Array(s.utf8)
-            bytes.withUnsafeBufferPointer { putJSONString($0) }
-        }
-    }
-
-    /// Lets `body` write at most `maxBytes` bytes at the end; it returns how many it wrote.
-    @inline(__always) func write(maxBytes: Int, _ body: (UnsafeMutablePointer<UInt8>) -> Int) {
-        reserve(maxBytes)
-        count += body(base + count)
-    }
-
-    func putHex(_ bytes: UnsafeRawBufferPointer) {
-        reserve(bytes.count * 2)
-        ByteBuffer.hexDigits.withUnsafeBufferPointer { digits in
-            var i = count
-            for b in bytes {
-                base[i] = digits[Int(b >> 4)]
-                base[i + 1] = digits[Int(b & 0x0f)]
-                i += 2
-            }
-        }
-        count += bytes.count * 2
-    }
-
-    func putJSONString(_ utf8: UnsafeBufferPointer<UInt8>) {
-        append(0x22)
-        var runStart = 0
-        for i in 0..<utf8.count {
-            let b = utf8[i]
-            if b >= 0x20 && b != 0x22 && b != 0x5c { continue }
-            if i > runStart { append(UnsafeBufferPointer(rebasing: utf8[runStart..<i])) }
-            runStart = i + 1
-            append(0x5c)
-            switch b {
-            case 0x22: append(0x22)
-            case 0x5c: append(0x5c)
-            case 0x0a: append(0x6e)
-            case 0x0d: append(0x72)
-            case 0x09: append(0x74)
-            default:
-                append(0x75); append(0x30); append(0x30)
-                append(ByteBuffer.hexDigits[Int(b >> 4)]); append(ByteBuffer.hexDigits[Int(b & 0x0f)])
-            }
-        }
-        if utf8.count > runStart { append(UnsafeBufferPointer(rebasing: utf8[runStart..<utf8.count])) }
-        append(0x22)
-    }
-
-    /// `'…'` with `\'`, `\\`, `\n`, `\r`, `\t` and `\xNN` for other control characters.
-    func putQuoted(_ s: String) {
-        if s.utf8.withContiguousStorageIfAvailable({ putQuoted($0) }) == nil {
-            let bytes = Array(s.utf8)
-            bytes.withUnsafeBufferPointer { putQuoted($0) }
-        }
-    }
-
-    func putQuoted(_ utf8: UnsafeBufferPointer<UInt8>) {
-        append(0x27)
-        for b in utf8 {
-            switch b {
-            case 0x27: append(0x5c); append(0x27)
-            case 0x5c: append(0x5c); append(0x5c)
-            case 0x0a: append(0x5c); append(0x6e)
-            case 0x0d: append(0x5c); append(0x72)
-            case 0x09: append(0x5c); append(0x74)
-            case 0..<0x20, 0x7f:
-                append(0x5c); append(0x78)
-                append(ByteBuffer.hexDigits[Int(b >> 4)]); append(ByteBuffer.hexDigits[Int(b & 0x0f)])
-            default:
-                append(b)
-            }
-        }
-        append(0x27)
-    }
 }
 
 /// UTF-8 checks that let valid text go to the output as the bytes it is.

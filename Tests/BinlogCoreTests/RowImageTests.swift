@@ -46,6 +46,46 @@ final class RowImageTests: XCTestCase {
         XCTAssertGreaterThan(rows, 10_000)
     }
 
+    /// `appendText`/`appendJSON` (straight from the bytes) spell every corpus value as
+    /// `ColumnValue.text`/`appendJSON` do.
+    func testAppendTextAndJSONEqualColumnValueSpellingsOnTheCorpus() throws {
+        var checked = 0
+        var mismatches: [String] = []
+        for file in try Corpus.allFiles() where !CorpusDecodeTests.negative.contains(file) {
+            guard let events = try? Corpus.decode(file) else { continue }
+            func check(_ image: RowImage?) {
+                guard let image else { return }
+                for i in 0..<image.count {
+                    let value = image[i]
+                    var text: [UInt8] = []
+                    let hasText = image.appendText(i, to: &text)
+                    let expectedText = value?.text
+                    if hasText != (expectedText != nil) || (expectedText.map { Array($0.utf8) != text } ?? false) {
+                        mismatches.append("\(file) column \(i) text: \(String(decoding: text, as: UTF8.self)) vs \(expectedText ?? "nil")")
+                    }
+                    var json: [UInt8] = []
+                    let hasJSON = image.appendJSON(i, to: &json)
+                    var expectedJSON = ""
+                    value?.appendJSON(to: &expectedJSON)
+                    if hasJSON != (value != nil) || Array(expectedJSON.utf8) != json {
+                        mismatches.append("\(file) column \(i) json: \(String(decoding: json, as: UTF8.self)) vs \(expectedJSON)")
+                    }
+                    checked += 1
+                }
+            }
+            func feed(_ event: DecodedEvent) {
+                switch event.event {
+                case .rows(let changes): changes.forEach { check($0.before); check($0.after) }
+                case .transactionPayload(let nested): nested.forEach(feed)
+                default: break
+                }
+            }
+            events.forEach(feed)
+        }
+        XCTAssertEqual(Array(mismatches.prefix(10)), [])
+        XCTAssertGreaterThan(checked, 50_000)
+    }
+
     func testElementsPresenceAndEquality() throws {
         let image: RowImage = [.int(1), nil, .null, .string("x")]
         XCTAssertEqual(image.count, 4)
