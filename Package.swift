@@ -8,6 +8,9 @@ let package = Package(
         .executable(name: "distributary", targets: ["distributary"]),
         .library(name: "Distributary", targets: ["Distributary"]),
         .library(name: "BinlogCore", targets: ["BinlogCore"]),
+        // For Benchmarks/ (redis-apply).
+        .library(name: "Routing", targets: ["Routing"]),
+        .library(name: "RedisSink", targets: ["RedisSink"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),

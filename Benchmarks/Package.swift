@@ -41,5 +41,12 @@ let package = Package(
         // The same workload without the framework: prints row events/s; the binary to run
         // under callgrind or perf.
         .executableTarget(name: "decode-throughput", dependencies: ["DecodeWorkload"]),
+        // Routes pre-decoded transactions and applies them to a local Redis through
+        // RedisSink (integration/bench/redis-apply.sh makes the binlog and runs it).
+        .executableTarget(name: "redis-apply", dependencies: [
+            .product(name: "BinlogCore", package: rootIdentity),
+            .product(name: "Routing", package: rootIdentity),
+            .product(name: "RedisSink", package: rootIdentity),
+        ]),
     ]
 )

@@ -56,7 +56,8 @@ public final class Pipeline: @unchecked Sendable {
         logger.info("source ready", metadata: ["source": "\(connection.endpoint)", "version": "\(info.version)", "server_id": "\(info.serverID)"])
 
         if let redis = config.redis {
-            sinks.append(try RedisCacheSink(url: try RedisURL(parsing: redis.url), pipelineName: config.name))
+            sinks.append(try RedisCacheSink(url: try RedisURL(parsing: redis.url), pipelineName: config.name,
+                                             maxCommands: redis.batchCommands, maxBytes: redis.batchBytes))
         }
         if let index = config.index {
             let store = try IndexStore(directory: index.path, schemas: config.indexSchemas)

@@ -16,21 +16,44 @@ protocol Sink: AnyObject {
     func flush() throws
 }
 
-/// The Redis cache: one MULTI/EXEC per batch, checkpoint inside it.
+/// The Redis cache: one MULTI/EXEC per batch, checkpoint inside it. A batch holds whole
+/// transactions up to `redis.batch.commands` commands and `redis.batch.bytes` bytes; a
+/// pipeline batch over those bounds goes as several MULTI/EXECs, each with the checkpoint
+/// of its last transaction.
 final class RedisCacheSink: Sink {
     let name = "redis"
     let checkpoint: Checkpoint?
     private let sink: RedisSink
+    private let maxCommands: Int
+    private let maxBytes: Int
 
-    init(url: RedisURL, pipelineName: String) throws {
+    init(url: RedisURL, pipelineName: String, maxCommands: Int = 20_000, maxBytes: Int = 16 << 20) throws {
         let sink = try RedisSink(url: url, pipelineName: pipelineName)
         self.sink = sink
+        self.maxCommands = maxCommands
+        self.maxBytes = maxBytes
         checkpoint = try sink.readCheckpoint().flatMap { try Checkpoint(fields: $0, sink: "redis (\(sink.checkpointKey))") }
     }
 
     func apply(_ transactions: ArraySlice<RoutedTransaction>, checkpoint: Checkpoint) throws {
-        var writes: [CacheWrite] = []
-        for t in transactions { writes.append(contentsOf: t.cache) }
+        var writes = CacheWrites()
+        var commands = 0
+        var last: RoutedTransaction?
+        for t in transactions {
+            // Up to three commands per write (HSET, HDEL, EXPIRE).
+            let tCommands = t.cache.count * 3
+            if let previous = last, !writes.isEmpty,
+               commands + tCommands > maxCommands || writes.byteCount + t.cache.byteCount > maxBytes {
+                try sink.apply(writes, checkpoint: Checkpoint(position: previous.end, gtid: previous.gtid,
+                                                              sourceServerID: checkpoint.sourceServerID,
+                                                              timestamp: previous.timestamp).fields)
+                writes = CacheWrites()
+                commands = 0
+            }
+            writes.append(contentsOf: t.cache)
+            commands += tCommands
+            last = t
+        }
         try sink.apply(writes, checkpoint: checkpoint.fields)
     }
 

@@ -98,6 +98,54 @@ public final class RedisClient {
         }
     }
 
+    /// Queues commands already encoded as RESP (any number of them, back to back).
+    public func appendFormatted(_ bytes: [UInt8]) throws {
+        let status: Int32 = bytes.withUnsafeBufferPointer { buffer in
+            buffer.withMemoryRebound(to: CChar.self) { redisAppendFormattedCommand(context, $0.baseAddress, $0.count) }
+        }
+        if status != REDIS_OK {
+            throw SinkError(.command, "\(url): cannot queue commands: \(Self.errorText(context))")
+        }
+    }
+
+    /// Reads the next reply without copying it: `nil` for a status, integer or string
+    /// reply (`+OK`, `+QUEUED`), the text of an error reply.
+    public func readStatusOrError() throws -> String? {
+        try withNextReply { reply in
+            reply.pointee.type == REDIS_REPLY_ERROR
+                ? String(decoding: UnsafeRawBufferPointer(start: reply.pointee.str, count: reply.pointee.len), as: UTF8.self)
+                : nil
+        }
+    }
+
+    /// Reads an EXEC reply: `nil` when the transaction was aborted (null reply), else the
+    /// position and text of every element that is an error (empty when all succeeded).
+    public func readExecResults() throws -> [(Int, String)]? {
+        try withNextReply { reply in
+            let r = reply.pointee
+            if r.type == REDIS_REPLY_ERROR {
+                return [(Int.max, String(decoding: UnsafeRawBufferPointer(start: r.str, count: r.len), as: UTF8.self))]
+            }
+            guard r.type == REDIS_REPLY_ARRAY else { return nil }
+            var errors: [(Int, String)] = []
+            for i in 0..<r.elements {
+                if let e = r.element[i], e.pointee.type == REDIS_REPLY_ERROR {
+                    errors.append((i, String(decoding: UnsafeRawBufferPointer(start: e.pointee.str, count: e.pointee.len), as: UTF8.self)))
+                }
+            }
+            return errors
+        }
+    }
+
+    private func withNextReply<R>(_ body: (UnsafeMutablePointer<redisReply>) -> R) throws -> R {
+        var raw: UnsafeMutableRawPointer?
+        if redisGetReply(context, &raw) != REDIS_OK || raw == nil {
+            throw SinkError(.connect, "\(url): connection failed: \(Self.errorText(context))")
+        }
+        defer { freeReplyObject(raw) }
+        return body(raw!.assumingMemoryBound(to: redisReply.self))
+    }
+
     /// Waits for the next queued reply.
     public func readReply() throws -> RedisReply {
         var raw: UnsafeMutableRawPointer?

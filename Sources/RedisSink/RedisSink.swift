@@ -36,43 +36,83 @@ public final class RedisSink {
     }
 
     /// Applies `writes` and sets the checkpoint in one MULTI/EXEC, pipelined.
-    /// If Redis rejects any command, the previous checkpoint is written back (the
-    /// batch will be replayed on restart) and the error names the key.
     public func apply(_ writes: [CacheWrite], checkpoint: [String: String]) throws {
-        // Every write becomes zero, one or two commands; `owners` maps each queued
-        // command to the write it came from, so EXEC's results name their keys.
-        var owners: [Int] = []
-        try client.append(["MULTI"])
-        for (i, write) in writes.enumerated() {
-            for argv in Self.commands(write) {
-                try client.append(argv)
-                owners.append(i)
+        try apply(CacheWrites(writes), checkpoint: checkpoint)
+    }
+
+    /// Commands of the batch being sent, as RESP, reused from batch to batch.
+    private var out: [UInt8] = []
+    /// For each queued data command, the write it came from (EXEC results name their keys).
+    private var owners: [Int32] = []
+
+    /// Applies `writes` and sets the checkpoint in one MULTI/EXEC, pipelined: the whole
+    /// batch is encoded as RESP straight from the writes' bytes and sent at once; one
+    /// round trip. If Redis rejects any command, the previous checkpoint is written back
+    /// (the batch will be replayed on restart) and the error names the key.
+    public func apply(_ writes: CacheWrites, checkpoint: [String: String]) throws {
+        out.removeAll(keepingCapacity: true)
+        owners.removeAll(keepingCapacity: true)
+        out.reserveCapacity(writes.byteCount + writes.count * 48 + 256)
+        RESP.command(&out, "MULTI")
+        for (i, op) in writes.ops.enumerated() {
+            let key = Int(op.firstSpan)
+            switch op.kind {
+            case .hash:
+                if op.fieldCount > 0 {
+                    RESP.header(&out, count: 2 + 2 * Int(op.fieldCount))
+                    RESP.bulk(&out, "HSET")
+                    RESP.spans(&out, writes, from: key, count: 1 + 2 * Int(op.fieldCount))
+                    owners.append(Int32(i))
+                }
+                if op.removedCount > 0 {
+                    RESP.header(&out, count: 2 + Int(op.removedCount))
+                    RESP.bulk(&out, "HDEL")
+                    RESP.spans(&out, writes, from: key, count: 1)
+                    RESP.spans(&out, writes, from: key + 1 + 2 * Int(op.fieldCount), count: Int(op.removedCount))
+                    owners.append(Int32(i))
+                }
+                if op.ttl > 0 {
+                    RESP.header(&out, count: 3)
+                    RESP.bulk(&out, "EXPIRE")
+                    RESP.spans(&out, writes, from: key, count: 1)
+                    RESP.bulk(&out, String(op.ttl))
+                    owners.append(Int32(i))
+                }
+            case .string:
+                RESP.header(&out, count: op.ttl > 0 ? 5 : 3)
+                RESP.bulk(&out, "SET")
+                RESP.spans(&out, writes, from: key, count: 2)
+                if op.ttl > 0 { RESP.bulk(&out, "EX"); RESP.bulk(&out, String(op.ttl)) }
+                owners.append(Int32(i))
+            case .delete:
+                RESP.header(&out, count: 2)
+                RESP.bulk(&out, "DEL")
+                RESP.spans(&out, writes, from: key, count: 1)
+                owners.append(Int32(i))
             }
         }
-        var checkpointArgv = ["HSET", checkpointKey]
-        for (k, v) in checkpoint.sorted(by: { $0.key < $1.key }) { checkpointArgv += [k, v] }
-        try client.append(checkpointArgv)
-        try client.append(["EXEC"])
+        let fields = checkpoint.sorted(by: { $0.key < $1.key })
+        RESP.header(&out, count: 2 + 2 * fields.count)
+        RESP.bulk(&out, "HSET")
+        RESP.bulk(&out, checkpointKey)
+        for (k, v) in fields { RESP.bulk(&out, k); RESP.bulk(&out, v) }
+        RESP.command(&out, "EXEC")
+        try client.appendFormatted(out)
 
         // Replies: MULTI's OK, one QUEUED per command and the checkpoint's, then EXEC's.
         var queueError: String?
         for _ in 0..<(owners.count + 2) {
-            if case .error(let e) = try client.readReply(), queueError == nil { queueError = e }
+            if let e = try client.readStatusOrError(), queueError == nil { queueError = e }
         }
-        let exec = try client.readReply()
+        let exec = try client.readExecResults()
         if let queueError {
             throw SinkError(.command, "\(client.url) refused a command of the batch ending at \(checkpoint["file"] ?? "?"):\(checkpoint["pos"] ?? "?"): \(queueError); nothing of the batch was applied")
         }
-        guard case .array(let results) = exec else {
-            throw SinkError(.command, "\(client.url): EXEC answered \(exec); nothing of the batch was applied")
+        guard let failed = exec else {
+            throw SinkError(.command, "\(client.url): EXEC did not run the batch (aborted transaction); nothing of the batch was applied")
         }
-        var failures: [String] = []
-        for (n, result) in results.enumerated() {
-            if case .error(let e) = result {
-                failures.append("\(n < owners.count ? writes[owners[n]].key : checkpointKey): \(e)")
-            }
-        }
-        if !failures.isEmpty {
+        if !failed.isEmpty {
+            let failures = failed.prefix(5).map { n, e in "\(n < owners.count ? writes[Int(owners[n])].key : checkpointKey): \(e)" }
             if let previous = lastCheckpoint {
                 var restore = ["HSET", checkpointKey]
                 for (k, v) in previous.sorted(by: { $0.key < $1.key }) { restore += [k, v] }
@@ -81,30 +121,65 @@ public final class RedisSink {
                 try client.command(["DEL", checkpointKey])
             }
             throw SinkError(.command, "\(client.url) rejected writes of the batch ending at \(checkpoint["file"] ?? "?"):\(checkpoint["pos"] ?? "?"): "
-                + failures.prefix(5).joined(separator: "; ")
+                + failures.joined(separator: "; ")
                 + ". The checkpoint was left before this batch. A key of the wrong type usually means the table's redis.mode changed: delete the table's keys (or resync it) and restart")
         }
         lastCheckpoint = checkpoint
     }
+}
 
-    /// The commands of one write: a hash row is HSET of its non-NULL fields plus HDEL
-    /// of its NULL ones (no DEL, see DESIGN.md).
-    private static func commands(_ write: CacheWrite) -> [[String]] {
-        switch write {
-        case .hash(let key, let fields, let removed):
-            var out: [[String]] = []
-            if !fields.isEmpty {
-                var argv = ["HSET", key]
-                argv.reserveCapacity(2 + fields.count * 2)
-                for (f, v) in fields { argv.append(f); argv.append(v) }
-                out.append(argv)
-            }
-            if !removed.isEmpty { out.append(["HDEL", key] + removed) }
-            return out
-        case .string(let key, let value):
-            return [["SET", key, value]]
-        case .delete(let key):
-            return [["DEL", key]]
+/// RESP (the Redis protocol) written into a byte buffer.
+enum RESP {
+    @inline(__always)
+    static func decimal(_ out: inout [UInt8], _ v: Int) {
+        if v < 10 { out.append(0x30 &+ UInt8(v)); return }
+        var digits: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8,
+                     UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) =
+            (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+        var n = v, k = 0
+        withUnsafeMutableBytes(of: &digits) { d in
+            while n > 0 { d[k] = 0x30 &+ UInt8(n % 10); n /= 10; k += 1 }
+            while k > 0 { k -= 1; out.append(d[k]) }
         }
+    }
+
+    /// `*count\r\n`: an array of `count` bulk strings follows.
+    @inline(__always)
+    static func header(_ out: inout [UInt8], count: Int) {
+        out.append(0x2a)
+        decimal(&out, count)
+        out.append(0x0d); out.append(0x0a)
+    }
+
+    @inline(__always)
+    static func bulk(_ out: inout [UInt8], _ bytes: UnsafeRawBufferPointer) {
+        out.append(0x24)
+        decimal(&out, bytes.count)
+        out.append(0x0d); out.append(0x0a)
+        out.append(contentsOf: bytes)
+        out.append(0x0d); out.append(0x0a)
+    }
+
+    static func bulk(_ out: inout [UInt8], _ s: String) {
+        var s = s
+        s.withUTF8 { bulk(&out, UnsafeRawBufferPointer($0)) }
+    }
+
+    /// `count` consecutive spans of `writes`, from span `first`, as bulk strings.
+    @inline(__always)
+    static func spans(_ out: inout [UInt8], _ writes: CacheWrites, from first: Int, count: Int) {
+        writes.bytes.withUnsafeBytes { all in
+            writes.spans.withUnsafeBufferPointer { spans in
+                for k in first..<(first + count) {
+                    bulk(&out, UnsafeRawBufferPointer(rebasing: all[Int(spans[2 * k])..<Int(spans[2 * k + 1])]))
+                }
+            }
+        }
+    }
+
+    /// A command without arguments (`MULTI`, `EXEC`).
+    static func command(_ out: inout [UInt8], _ name: String) {
+        header(&out, count: 1)
+        bulk(&out, name)
     }
 }

@@ -49,6 +49,11 @@ public struct SourceConfig: Sendable {
 
 public struct RedisConfig: Sendable {
     public var url: String
+    /// A MULTI/EXEC batch holds at most this many commands (whole transactions: a bigger
+    /// transaction is one batch of its own).
+    public var batchCommands: Int = 20_000
+    /// … and at most about this many bytes of keys and values.
+    public var batchBytes: Int = 16 << 20
 }
 
 public struct IndexConfig: Sendable {
@@ -69,6 +74,19 @@ public struct RedisTableConfig: Sendable {
     public var mode: RedisMode
     /// Projected columns; `nil` means all columns.
     public var columns: [String]?
+    /// The hash field or JSON member name of each projected column (renaming); `nil`
+    /// means the column names.
+    public var fieldNames: [String]?
+    /// Seconds after which written entries expire; `nil` = never.
+    public var ttl: Int?
+
+    public init(key: KeyTemplate, mode: RedisMode, columns: [String]? = nil, fieldNames: [String]? = nil, ttl: Int? = nil) {
+        self.key = key
+        self.mode = mode
+        self.columns = columns
+        self.fieldNames = fieldNames
+        self.ttl = ttl
+    }
 }
 
 public struct IndexTableConfig: Sendable {
@@ -179,12 +197,18 @@ private struct Reader {
         let source = try sourceConfig(top["source"]!)
         var redis: RedisConfig?
         if let node = top["redis"] {
-            let m = try mapping(node, "redis", allowed: ["url"], required: ["url"])
+            let m = try mapping(node, "redis", allowed: ["url", "batch"], required: ["url"])
             let url = try string(m["url"]!, "redis.url")
             guard url.hasPrefix("redis://") else {
                 throw ConfigError("redis.url", line: line(m["url"]!), "`\(url)` is not a redis:// URL (redis://[user:password@]host:port/db)")
             }
-            redis = RedisConfig(url: url)
+            var config = RedisConfig(url: url)
+            if let b = m["batch"] {
+                let bm = try mapping(b, "redis.batch", allowed: ["commands", "bytes"])
+                if let n = bm["commands"] { config.batchCommands = try integer(n, "redis.batch.commands", Int.self, min: 1) }
+                if let n = bm["bytes"] { config.batchBytes = try integer(n, "redis.batch.bytes", Int.self, min: 1024) }
+            }
+            redis = config
         }
         var index: IndexConfig?
         if let node = top["index"] {
@@ -282,11 +306,32 @@ private struct Reader {
         var redis: RedisTableConfig?
         if let r = m["redis"] {
             let rp = "\(path).redis"
-            let rm = try mapping(r, rp, allowed: ["key", "mode", "columns"], required: ["key"])
+            let rm = try mapping(r, rp, allowed: ["key", "mode", "columns", "ttl"], required: ["key"])
+            var columns: [String]?
+            var fieldNames: [String]?
+            if let c = rm["columns"] {
+                // A list keeps the column names; a mapping `column: field` renames.
+                if case .mapping(let cm) = c {
+                    var cols: [String] = [], names: [String] = []
+                    for (k, v) in cm {
+                        cols.append(try string(k, "\(rp).columns"))
+                        names.append(try string(v, "\(rp).columns.\(cols.last!)"))
+                    }
+                    guard !cols.isEmpty else { throw ConfigError("\(rp).columns", line: line(c), "expected at least one column") }
+                    if let dup = Dictionary(grouping: names, by: { $0 }).first(where: { $0.value.count > 1 })?.key {
+                        throw ConfigError("\(rp).columns", line: line(c), "two columns are renamed to `\(dup)`; field names must differ")
+                    }
+                    columns = cols
+                    fieldNames = names
+                } else {
+                    columns = try stringList(c, "\(rp).columns")
+                }
+            }
             redis = RedisTableConfig(
                 key: try KeyTemplate(parsing: try string(rm["key"]!, "\(rp).key"), keyPath: "\(rp).key", line: line(rm["key"]!)),
                 mode: try rm["mode"].map { try oneOf($0, "\(rp).mode", RedisMode.self) } ?? .hash,
-                columns: try rm["columns"].map { try stringList($0, "\(rp).columns") })
+                columns: columns, fieldNames: fieldNames,
+                ttl: try rm["ttl"].map { try integer($0, "\(rp).ttl", Int.self, min: 1) })
         }
         var index: IndexTableConfig?
         if let i = m["index"] {

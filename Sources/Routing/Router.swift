@@ -33,14 +33,19 @@ public struct Router: Sendable {
         var columnNames: [String]
         var mapping: TableMapping
         var keyParts: [KeyPart]
-        var projection: [(name: String, index: Int)]
+        /// Bytes escaped with `\` in key values: in a template of several columns, `\` and
+        /// the literal text between placeholders (so `{a}:{b}` keys stay unambiguous).
+        var keyEscapes: [UInt8]
+        /// Hash field / JSON member name (as UTF-8, and as a JSON `"name":` key) per projected column.
+        var projection: [(name: String, index: Int, field: [UInt8], jsonKey: [UInt8])]
+        var ttl: Int32
         var indexFields: [(name: String, kind: IndexFieldKind, index: Int)]
         var stored: [(name: String, index: Int)]
         var primaryKey: [Int]
     }
 
     private enum KeyPart: Sendable {
-        case literal(String)
+        case literal([UInt8])
         case column(name: String, index: Int)
     }
 
@@ -50,7 +55,7 @@ public struct Router: Sendable {
     }
 
     public mutating func route(_ transaction: Transaction) throws -> RoutedTransaction {
-        var cache: [CacheWrite] = []
+        var cache = CacheWrites()
         var index: [IndexWrite] = []
         for change in transaction.changes {
             guard let plan = try plan(for: change.table, at: transaction) else { continue }
@@ -78,18 +83,37 @@ public struct Router: Sendable {
             return i
         }
         var keyParts: [KeyPart] = []
-        var projection: [(name: String, index: Int)] = []
+        var keyEscapes: [UInt8] = []
+        var projection: [(name: String, index: Int, field: [UInt8], jsonKey: [UInt8])] = []
         if let r = mapping.redis {
             for part in r.key.parts {
                 switch part {
-                case .literal(let s): keyParts.append(.literal(s))
+                case .literal(let s): keyParts.append(.literal(Array(s.utf8)))
                 case .column(let n): keyParts.append(.column(name: n, index: try column(n, "\(mapping.keyPath).redis.key")))
                 }
             }
-            if let cols = r.columns {
-                projection = try cols.map { ($0, try column($0, "\(mapping.keyPath).redis.columns")) }
-            } else {
-                projection = names.enumerated().map { ($0.element, $0.offset) }
+            if r.key.columns.count > 1 {
+                keyEscapes = [UInt8(ascii: "\\")]
+                var seenColumn = false, pending: [UInt8] = []
+                for part in r.key.parts {
+                    switch part {
+                    case .column:
+                        if seenColumn { keyEscapes += pending }
+                        seenColumn = true
+                        pending = []
+                    case .literal(let s):
+                        pending = Array(s.utf8)
+                    }
+                }
+                keyEscapes = Array(Set(keyEscapes)).sorted()
+            }
+            let columns = r.columns ?? names
+            let fields = r.fieldNames ?? columns
+            for (n, c) in columns.enumerated() {
+                var jsonKey = ""
+                JSONText.appendString(fields[n], to: &jsonKey)
+                jsonKey += ":"
+                projection.append((c, try column(c, "\(mapping.keyPath).redis.columns"), Array(fields[n].utf8), Array(jsonKey.utf8)))
             }
         }
         var indexFields: [(name: String, kind: IndexFieldKind, index: Int)] = []
@@ -106,7 +130,8 @@ public struct Router: Sendable {
                 throw RoutingError("\(mapping.qualifiedName) has no primary key, so its index documents have no id; add a PRIMARY KEY")
             }
         }
-        let plan = Plan(columnNames: names, mapping: mapping, keyParts: keyParts, projection: projection,
+        let plan = Plan(columnNames: names, mapping: mapping, keyParts: keyParts, keyEscapes: keyEscapes, projection: projection,
+                        ttl: Int32(clamping: mapping.redis?.ttl ?? 0),
                         indexFields: indexFields, stored: stored, primaryKey: primaryKey)
         plans[map.tableID] = plan
         return plan
@@ -119,19 +144,38 @@ public struct Router: Sendable {
         return v
     }
 
-    private func key(_ row: RowImage, _ plan: Plan, _ txn: Transaction) throws -> String {
-        var key = ""
+    private func missing(_ i: Int, _ plan: Plan, _ txn: Transaction) -> RoutingError {
+        RoutingError("column `\(plan.columnNames[i])` of \(plan.mapping.qualifiedName) is missing from the row image at \(txn.end); set binlog_row_image = FULL on the source")
+    }
+
+    /// Writes the row's key into `out` as one span and returns it.
+    private func key(_ row: RowImage, _ plan: Plan, _ txn: Transaction, into out: inout CacheWrites) throws -> Int32 {
+        out.beginString()
         for part in plan.keyParts {
             switch part {
-            case .literal(let s): key += s
+            case .literal(let bytes):
+                out.withBytes { $0.append(contentsOf: bytes) }
             case .column(let name, let i):
-                guard let text = try value(row, i, plan, txn).text else {
+                guard i < row.count, row.isPresent(i) else { throw missing(i, plan, txn) }
+                let start = out.byteCount
+                guard out.withBytes({ row.appendText(i, to: &$0) }) else {
                     throw RoutingError("key column `\(name)` of \(plan.mapping.qualifiedName) is NULL in a row at \(txn.end); key templates (\(plan.mapping.keyPath).redis.key) must use NOT NULL columns")
                 }
-                key += text
+                if !plan.keyEscapes.isEmpty { out.withBytes { Self.escape(&$0, from: start, plan.keyEscapes) } }
             }
         }
-        return key
+        return out.endString()
+    }
+
+    /// Puts `\` before every byte of `escapes` in `bytes[start...]`.
+    private static func escape(_ bytes: inout [UInt8], from start: Int, _ escapes: [UInt8]) {
+        guard bytes[start...].contains(where: { escapes.contains($0) }) else { return }
+        var escaped: [UInt8] = []
+        for b in bytes[start...] {
+            if escapes.contains(b) { escaped.append(UInt8(ascii: "\\")) }
+            escaped.append(b)
+        }
+        bytes.replaceSubrange(start..., with: escaped)
     }
 
     private func documentID(_ row: RowImage, _ plan: Plan, _ txn: Transaction) throws -> String {
@@ -141,41 +185,56 @@ public struct Router: Sendable {
     }
 
     private func route(_ change: RowChange, plan: Plan, at txn: Transaction,
-                       cache: inout [CacheWrite], index: inout [IndexWrite]) throws {
+                       cache: inout CacheWrites, index: inout [IndexWrite]) throws {
         if let redis = plan.mapping.redis {
             switch change.kind {
             case .insert, .update:
                 guard let after = change.after else { throw RoutingError("\(change.kind) without an after image at \(txn.end)") }
-                let newKey = try key(after, plan, txn)
-                if change.kind == .update, let before = change.before {
-                    let oldKey = try key(before, plan, txn)
-                    if oldKey != newKey { cache.append(.delete(key: oldKey)) }
+                // The old key first, so the new key's span is followed by the write's other strings.
+                let oldKey = change.kind == .update ? try change.before.map { try key($0, plan, txn, into: &cache) } : nil
+                let newKey = try key(after, plan, txn, into: &cache)
+                if let oldKey {
+                    if cache.spansEqual(Int(oldKey), Int(newKey)) {
+                        // Same key: nothing to delete (the unused span stays in the arena).
+                    } else {
+                        cache.appendOp(.init(kind: .delete, firstSpan: oldKey, fieldCount: 0, removedCount: 0, ttl: 0))
+                    }
                 }
                 switch redis.mode {
                 case .hash:
-                    var fields: [(String, String)] = []
-                    var removed: [String] = []
-                    fields.reserveCapacity(plan.projection.count)
-                    for (name, i) in plan.projection {
-                        if let text = try value(after, i, plan, txn).text { fields.append((name, text)) } else { removed.append(name) }
+                    var fieldCount: Int32 = 0, removedCount: Int32 = 0
+                    for p in plan.projection {
+                        guard p.index < after.count, after.isPresent(p.index) else { throw missing(p.index, plan, txn) }
+                        if after.isNull(p.index) { removedCount += 1; continue }
+                        cache.addBytes(p.field)
+                        cache.beginString()
+                        _ = cache.withBytes { after.appendText(p.index, to: &$0) }
+                        _ = cache.endString()
+                        fieldCount += 1
                     }
-                    cache.append(.hash(key: newKey, fields: fields, removed: removed))
+                    if removedCount > 0 {
+                        for p in plan.projection where after.isNull(p.index) { cache.addBytes(p.field) }
+                    }
+                    cache.appendOp(.init(kind: .hash, firstSpan: newKey, fieldCount: fieldCount, removedCount: removedCount, ttl: plan.ttl))
                 case .json:
-                    var json = "{"
-                    for (n, (name, i)) in plan.projection.enumerated() {
-                        if n > 0 { json += "," }
-                        JSONText.appendString(name, to: &json)
-                        json += ":"
-                        try value(after, i, plan, txn).appendJSON(to: &json)
+                    cache.beginString()
+                    try cache.withBytes { out in
+                        out.append(UInt8(ascii: "{"))
+                        for (n, p) in plan.projection.enumerated() {
+                            if n > 0 { out.append(UInt8(ascii: ",")) }
+                            out.append(contentsOf: p.jsonKey)
+                            guard p.index < after.count, after.appendJSON(p.index, to: &out) else { throw missing(p.index, plan, txn) }
+                        }
+                        out.append(UInt8(ascii: "}"))
                     }
-                    json += "}"
-                    cache.append(.string(key: newKey, value: json))
+                    _ = cache.endString()
+                    cache.appendOp(.init(kind: .string, firstSpan: newKey, fieldCount: 1, removedCount: 0, ttl: plan.ttl))
                 case .invalidate:
-                    cache.append(.delete(key: newKey))
+                    cache.appendOp(.init(kind: .delete, firstSpan: newKey, fieldCount: 0, removedCount: 0, ttl: 0))
                 }
             case .delete:
                 guard let before = change.before else { throw RoutingError("delete without a before image at \(txn.end)") }
-                cache.append(.delete(key: try key(before, plan, txn)))
+                cache.appendOp(.init(kind: .delete, firstSpan: try key(before, plan, txn, into: &cache), fieldCount: 0, removedCount: 0, ttl: 0))
             }
         }
         if let ix = plan.mapping.index {

@@ -1,30 +1,193 @@
 import BinlogCore
 
-/// One cache write, already resolved to a key: what the Redis sink executes.
+/// One cache write, already resolved to a key: what the Redis sink executes. The
+/// readable form of one element of `CacheWrites`.
 public enum CacheWrite: Sendable, Equatable {
-    /// Replace a hash's fields: set `fields`, remove `removed` (the NULL columns).
-    case hash(key: String, fields: [(String, String)], removed: [String])
-    /// Set a string value (json mode).
-    case string(key: String, value: String)
+    /// Replace a hash's fields: set `fields`, remove `removed` (the NULL columns); expire
+    /// after `ttl` seconds when it is above 0.
+    case hash(key: String, fields: [(String, String)], removed: [String], ttl: Int = 0)
+    /// Set a string value (json mode); expire after `ttl` seconds when it is above 0.
+    case string(key: String, value: String, ttl: Int = 0)
     /// Delete a key (row deletes, key changes, invalidate mode).
     case delete(key: String)
 
     public var key: String {
         switch self {
-        case .hash(let key, _, _), .string(let key, _), .delete(let key): return key
+        case .hash(let key, _, _, _), .string(let key, _, _), .delete(let key): return key
         }
     }
 
     public static func == (a: CacheWrite, b: CacheWrite) -> Bool {
         switch (a, b) {
-        case let (.hash(k1, f1, r1), .hash(k2, f2, r2)):
-            return k1 == k2 && r1 == r2 && f1.map { $0.0 } == f2.map { $0.0 } && f1.map { $0.1 } == f2.map { $0.1 }
-        case let (.string(k1, v1), .string(k2, v2)): return k1 == k2 && v1 == v2
+        case let (.hash(k1, f1, r1, t1), .hash(k2, f2, r2, t2)):
+            return k1 == k2 && r1 == r2 && t1 == t2 && f1.map { $0.0 } == f2.map { $0.0 } && f1.map { $0.1 } == f2.map { $0.1 }
+        case let (.string(k1, v1, t1), .string(k2, v2, t2)): return k1 == k2 && v1 == v2 && t1 == t2
         case let (.delete(k1), .delete(k2)): return k1 == k2
         default: return false
         }
     }
 }
+
+/// The cache writes of one transaction (or of a batch), in order, with every key, field
+/// name and value in one byte arena: the Router writes values into it straight from the
+/// row images, and the Redis sink encodes commands straight from it, so no String is
+/// made per value. Reading an element gives its `CacheWrite`.
+public struct CacheWrites: Sendable, RandomAccessCollection, Equatable {
+    public enum Kind: UInt8, Sendable { case hash, string, delete }
+
+    /// One write: its kind, key, strings (hash: name/value pairs then removed names;
+    /// string: the value) as indexes into `spans`, and its TTL.
+    public struct Op: Sendable {
+        public var kind: Kind
+        /// Index in `spans` of the key's span; the write's other strings follow it.
+        public var firstSpan: Int32
+        /// Hash: fields set. String: 1.
+        public var fieldCount: Int32
+        /// Hash: fields removed (NULL columns).
+        public var removedCount: Int32
+        /// Seconds to expire after; 0 = never.
+        public var ttl: Int32
+    }
+
+    /// Every string of every write, back to back.
+    public private(set) var bytes: [UInt8] = []
+    /// String boundaries: span k is `bytes[spans[2k]..<spans[2k+1]]`.
+    public private(set) var spans: [Int32] = []
+    public private(set) var ops: [Op] = []
+
+    public init() {}
+
+    /// From readable writes (tests, tools).
+    public init<S: Sequence>(_ writes: S) where S.Element == CacheWrite {
+        for write in writes {
+            switch write {
+            case .hash(let key, let fields, let removed, let ttl):
+                let first = addString(key)
+                for (f, v) in fields { _ = addString(f); _ = addString(v) }
+                for r in removed { _ = addString(r) }
+                ops.append(Op(kind: .hash, firstSpan: first, fieldCount: Int32(fields.count), removedCount: Int32(removed.count), ttl: Int32(ttl)))
+            case .string(let key, let value, let ttl):
+                let first = addString(key)
+                _ = addString(value)
+                ops.append(Op(kind: .string, firstSpan: first, fieldCount: 1, removedCount: 0, ttl: Int32(ttl)))
+            case .delete(let key):
+                ops.append(Op(kind: .delete, firstSpan: addString(key), fieldCount: 0, removedCount: 0, ttl: 0))
+            }
+        }
+    }
+
+    public var startIndex: Int { 0 }
+    public var endIndex: Int { ops.count }
+
+    public subscript(i: Int) -> CacheWrite {
+        let op = ops[i]
+        let key = string(Int(op.firstSpan))
+        switch op.kind {
+        case .delete:
+            return .delete(key: key)
+        case .string:
+            return .string(key: key, value: string(Int(op.firstSpan) + 1), ttl: Int(op.ttl))
+        case .hash:
+            var fields: [(String, String)] = []
+            var k = Int(op.firstSpan) + 1
+            for _ in 0..<op.fieldCount { fields.append((string(k), string(k + 1))); k += 2 }
+            var removed: [String] = []
+            for _ in 0..<op.removedCount { removed.append(string(k)); k += 1 }
+            return .hash(key: key, fields: fields, removed: removed, ttl: Int(op.ttl))
+        }
+    }
+
+    public static func == (a: CacheWrites, b: CacheWrites) -> Bool { a.elementsEqual(b) }
+
+    // MARK: Reading spans
+
+    /// The bytes of span `k`.
+    @inline(__always)
+    public func withSpan<R>(_ k: Int, _ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+        let start = Int(spans[2 * k]), end = Int(spans[2 * k + 1])
+        return try bytes.withUnsafeBytes { try body(UnsafeRawBufferPointer(rebasing: $0[start..<end])) }
+    }
+
+    public func spanLength(_ k: Int) -> Int { Int(spans[2 * k + 1] - spans[2 * k]) }
+
+    func string(_ k: Int) -> String { withSpan(k) { String(decoding: $0, as: UTF8.self) } }
+
+    /// Whether spans `a` and `b` hold the same bytes.
+    func spansEqual(_ a: Int, _ b: Int) -> Bool {
+        let la = spanLength(a)
+        guard la == spanLength(b) else { return false }
+        let sa = Int(spans[2 * a]), sb = Int(spans[2 * b])
+        return bytes.withUnsafeBytes { memcmp($0.baseAddress! + sa, $0.baseAddress! + sb, la) == 0 }
+    }
+
+    // MARK: Building
+
+    /// Starts a string at the end of the arena; finish it with `endString()`.
+    @inline(__always)
+    mutating func beginString() { spans.append(Int32(bytes.count)) }
+
+    @inline(__always)
+    mutating func endString() -> Int32 {
+        spans.append(Int32(bytes.count))
+        return Int32(spans.count / 2 - 1)
+    }
+
+    /// Appends to the string being built.
+    @inline(__always)
+    mutating func withBytes<R>(_ body: (inout [UInt8]) throws -> R) rethrows -> R { try body(&bytes) }
+
+    @discardableResult
+    mutating func addString(_ s: String) -> Int32 {
+        beginString()
+        bytes.append(contentsOf: s.utf8)
+        return endString()
+    }
+
+    @discardableResult
+    mutating func addBytes(_ b: [UInt8]) -> Int32 {
+        beginString()
+        bytes.append(contentsOf: b)
+        return endString()
+    }
+
+    /// Drops the strings from span `k` on (a key built but not used).
+    mutating func truncate(toSpan k: Int32) {
+        let k = Int(k)
+        guard k < spans.count / 2 else { return }
+        bytes.removeSubrange(Int(spans[2 * k])...)
+        spans.removeSubrange((2 * k)...)
+    }
+
+    mutating func appendOp(_ op: Op) { ops.append(op) }
+
+    /// Appends every write of `other`, in order.
+    public mutating func append(contentsOf other: CacheWrites) {
+        if ops.isEmpty { self = other; return }
+        let byteShift = Int32(bytes.count), spanShift = Int32(spans.count / 2)
+        bytes.append(contentsOf: other.bytes)
+        spans.reserveCapacity(spans.count + other.spans.count)
+        for s in other.spans { spans.append(s + byteShift) }
+        ops.reserveCapacity(ops.count + other.ops.count)
+        for var op in other.ops { op.firstSpan += spanShift; ops.append(op) }
+    }
+
+    /// Bytes of the arena (for batch bounds).
+    public var byteCount: Int { bytes.count }
+}
+
+extension CacheWrites: ExpressibleByArrayLiteral {
+    public init(arrayLiteral elements: CacheWrite...) { self.init(elements) }
+}
+
+extension CacheWrites: CustomStringConvertible {
+    public var description: String { Array(self).description }
+}
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// The kind of an index field, as the config names it.
 public enum IndexFieldKind: String, Sendable, CaseIterable {
@@ -49,6 +212,6 @@ public struct RoutedTransaction: Sendable {
     public var timestamp: UInt32
     /// Rows the transaction changed, mapped or not.
     public var rowCount: Int
-    public var cache: [CacheWrite]
+    public var cache: CacheWrites
     public var index: [IndexWrite]
 }

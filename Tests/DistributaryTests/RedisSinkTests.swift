@@ -40,6 +40,24 @@ final class RedisSinkTests: XCTestCase {
         XCTAssertEqual(try ServerEnvironment.redisCLI("HGET", "distributary:reject:checkpoint", "pos"), "10")
     }
 
+    func testTTLExpiresAndBinaryKeysAndValuesStayExact() throws {
+        let sink = try makeSink("ttl")
+        try ServerEnvironment.redisCLI("DEL", "t:ttl:bin")
+        try sink.apply([
+            .hash(key: "t:ttl:1", fields: [("a", "1")], removed: ["b"], ttl: 100),
+            .string(key: "t:ttl:2", value: "{}", ttl: 200),
+            .hash(key: "t:ttl:3", fields: [], removed: ["gone"], ttl: 0),
+            .string(key: "t:ttl:bin", value: "line1\r\nline2 \u{0}\u{1F600}"),
+        ], checkpoint: ["file": "binlog.000001", "pos": "7"])
+        let ttl1 = Int(try ServerEnvironment.redisCLI("TTL", "t:ttl:1")) ?? -9
+        let ttl2 = Int(try ServerEnvironment.redisCLI("TTL", "t:ttl:2")) ?? -9
+        XCTAssertTrue((90...100).contains(ttl1), "TTL \(ttl1)")
+        XCTAssertTrue((190...200).contains(ttl2), "TTL \(ttl2)")
+        XCTAssertEqual(try ServerEnvironment.redisCLI("EXISTS", "t:ttl:3"), "0")
+        XCTAssertEqual(try ServerEnvironment.redisCLI("STRLEN", "t:ttl:bin"), String("line1\r\nline2 \u{0}\u{1F600}".utf8.count))
+        XCTAssertEqual(try ServerEnvironment.redisCLI("HGET", "distributary:ttl:checkpoint", "pos"), "7")
+    }
+
     func testURLParsing() throws {
         let url = try RedisURL(parsing: "redis://app:s3cret@cache.local:6380/2")
         XCTAssertEqual(url, RedisURL(host: "cache.local", port: 6380, user: "app", password: "s3cret", database: 2))

@@ -64,9 +64,31 @@ final class ConfigTests: XCTestCase {
 
     func testUnknownKeyNamesPathAndSuggestion() {
         assertError(Self.valid.replacingOccurrences(of: "  host:", with: "  hots:"), path: "source.hots", contains: "unknown key")
-        assertError(Self.valid.replacingOccurrences(of: "mode: json", with: "mode: json\n      ttl: 5"),
-                    path: "tables.shop.orders.redis.ttl", contains: "allowed here")
+        assertError(Self.valid.replacingOccurrences(of: "mode: json", with: "mode: json\n      expire: 5"),
+                    path: "tables.shop.orders.redis.expire", contains: "allowed here")
         assertError(Self.valid.replacingOccurrences(of: "server_id", with: "serverid"), path: "source.serverid", contains: "did you mean `server_id`")
+    }
+
+    func testTTLRenamingAndBatchBounds() throws {
+        let yaml = Self.valid
+            .replacingOccurrences(of: "mode: json", with: "mode: json\n      ttl: 3600\n      columns: {id: order_id, total: amount}")
+            .replacingOccurrences(of: "  url: redis://127.0.0.1:6379/0", with: "  url: redis://127.0.0.1:6379/0\n  batch: {commands: 500, bytes: 65536}")
+        let c = try PipelineConfig.parse(yaml: yaml)
+        let orders = try XCTUnwrap(c.mapping(schema: "shop", table: "orders")?.redis)
+        XCTAssertEqual(orders.ttl, 3600)
+        XCTAssertEqual(orders.columns, ["id", "total"])
+        XCTAssertEqual(orders.fieldNames, ["order_id", "amount"])
+        XCTAssertEqual(c.redis?.batchCommands, 500)
+        XCTAssertEqual(c.redis?.batchBytes, 65536)
+        let defaults = try PipelineConfig.parse(yaml: Self.valid)
+        XCTAssertEqual(defaults.redis?.batchCommands, 20_000)
+        XCTAssertNil(defaults.mapping(schema: "shop", table: "orders")?.redis?.ttl)
+        assertError(Self.valid.replacingOccurrences(of: "mode: json", with: "mode: json\n      ttl: 0"),
+                    path: "tables.shop.orders.redis.ttl", contains: "from 1")
+        assertError(Self.valid.replacingOccurrences(of: "mode: json", with: "mode: json\n      columns: {id: x, total: x}"),
+                    path: "tables.shop.orders.redis.columns", contains: "renamed to `x`")
+        assertError(Self.valid.replacingOccurrences(of: "  url: redis://127.0.0.1:6379/0", with: "  url: redis://127.0.0.1:6379/0\n  batch: {rows: 5}"),
+                    path: "redis.batch.rows", contains: "unknown key")
     }
 
     func testMissingRequiredKey() {

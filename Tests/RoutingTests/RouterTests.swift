@@ -64,6 +64,35 @@ final class RouterTests: XCTestCase {
         XCTAssertTrue(out.index.isEmpty)
     }
 
+    func testCompositeKeysEscapeTheSeparatorAndTTLAndRenamingApply() throws {
+        let yaml = ConfigTests.valid.replacingOccurrences(of: "mode: json", with: "mode: json\n      ttl: 60\n      columns: {id: order_id, total: amount}")
+        var router = Router(config: try PipelineConfig.parse(yaml: yaml))
+        let after: RowImage = [.string(#"a:b\c"#), .uint(100), .decimal("1.000"), .null]
+        let out = try router.route(txn([RowChange(kind: .insert, table: orders(), before: nil, after: after)]))
+        XCTAssertEqual(out.cache, [.string(key: #"order:a\:b\\c:100"#, value: #"{"order_id":100,"amount":"1.000"}"#, ttl: 60)])
+        // One column: nothing to disambiguate, nothing escaped.
+        var plain = Router(config: config)
+        let p = try plain.route(txn([RowChange(kind: .insert, table: products(), before: nil, after: [.int(1), .string("a:b"), .null, .null, .null])]))
+        XCTAssertEqual(p.cache.first?.key, "product:1")
+        let q = try plain.route(txn([RowChange(kind: .delete, table: products(), before: [.string("x:y"), .string("a"), .null, .null, .null], after: nil)]))
+        XCTAssertEqual(q.cache, [.delete(key: "product:x:y")])
+    }
+
+    func testUpdateKeepingItsKeyDeletesNothingAndAllNullHashOnlyRemoves() throws {
+        var router = Router(config: config)
+        let out = try router.route(txn([RowChange(kind: .update, table: products(), before: row(4, "a", nil, "1", "x"), after: [.int(4), .null, .null, .null, .null])]))
+        XCTAssertEqual(out.cache, [.hash(key: "product:4", fields: [], removed: ["name", "price", "status"])])
+    }
+
+    func testCacheWritesAppendKeepsEveryWrite() {
+        var a: CacheWrites = [.hash(key: "k1", fields: [("f", "v")], removed: ["g"], ttl: 5), .delete(key: "k2")]
+        let b: CacheWrites = [.string(key: "k3", value: "{}"), .hash(key: "k4", fields: [("x", "")], removed: [])]
+        a.append(contentsOf: b)
+        XCTAssertEqual(Array(a), [.hash(key: "k1", fields: [("f", "v")], removed: ["g"], ttl: 5), .delete(key: "k2"),
+                                  .string(key: "k3", value: "{}"), .hash(key: "k4", fields: [("x", "")], removed: [])])
+        XCTAssertNotEqual(a, b)
+    }
+
     func testUnmappedTablesProduceNothing() throws {
         var router = Router(config: config)
         let other = TableMap(tableID: 11, schema: "shop", table: "audit", columnTypes: [3], columnMeta: [0], nullable: [false], columnNames: ["id"])
