@@ -36,6 +36,7 @@ final class RedisCacheSink: Sink {
     }
 
     func apply(_ transactions: ArraySlice<RoutedTransaction>, checkpoint: Checkpoint) throws {
+        var batches: [(writes: CacheWrites, checkpoint: [String: String])] = []
         var writes = CacheWrites()
         var commands = 0
         var last: RoutedTransaction?
@@ -44,9 +45,9 @@ final class RedisCacheSink: Sink {
             let tCommands = t.cache.count * 3
             if let previous = last, !writes.isEmpty,
                commands + tCommands > maxCommands || writes.byteCount + t.cache.byteCount > maxBytes {
-                try sink.apply(writes, checkpoint: Checkpoint(position: previous.end, gtid: previous.gtid,
-                                                              sourceServerID: checkpoint.sourceServerID,
-                                                              timestamp: previous.timestamp).fields)
+                batches.append((writes, Checkpoint(position: previous.end, gtid: previous.gtid,
+                                                   sourceServerID: checkpoint.sourceServerID,
+                                                   timestamp: previous.timestamp).fields))
                 writes = CacheWrites()
                 commands = 0
             }
@@ -54,7 +55,8 @@ final class RedisCacheSink: Sink {
             commands += tCommands
             last = t
         }
-        try sink.apply(writes, checkpoint: checkpoint.fields)
+        batches.append((writes, checkpoint.fields))
+        try sink.apply(batches)
     }
 
     func flush() throws {}

@@ -108,6 +108,16 @@ public final class RedisClient {
         }
     }
 
+    /// Writes everything queued to the socket without waiting for replies.
+    public func flush() throws {
+        var done: Int32 = 0
+        while done == 0 {
+            if redisBufferWrite(context, &done) != REDIS_OK {
+                throw SinkError(.connect, "\(url): connection failed: \(Self.errorText(context))")
+            }
+        }
+    }
+
     /// Reads the next reply without copying it: `nil` for a status, integer or string
     /// reply (`+OK`, `+QUEUED`), the text of an error reply.
     public func readStatusOrError() throws -> String? {

@@ -42,16 +42,65 @@ public final class RedisSink {
 
     /// Commands of the batch being sent, as RESP, reused from batch to batch.
     private var out: [UInt8] = []
-    /// For each queued data command, the write it came from (EXEC results name their keys).
-    private var owners: [Int32] = []
+
+    /// A batch sent whose replies are not read yet.
+    private struct Sent {
+        var writes: CacheWrites
+        /// For each queued data command, the write it came from (EXEC results name their keys).
+        var owners: [Int32]
+        var checkpoint: [String: String]
+    }
 
     /// Applies `writes` and sets the checkpoint in one MULTI/EXEC, pipelined: the whole
     /// batch is encoded as RESP straight from the writes' bytes and sent at once; one
     /// round trip. If Redis rejects any command, the previous checkpoint is written back
     /// (the batch will be replayed on restart) and the error names the key.
     public func apply(_ writes: CacheWrites, checkpoint: [String: String]) throws {
+        try apply([(writes, checkpoint)])
+    }
+
+    /// Applies consecutive batches, each a MULTI/EXEC with its own checkpoint, keeping
+    /// two in flight: batch k+1 is encoded and sent while Redis executes batch k. When a
+    /// batch fails, the replies of the one behind it are read too, the checkpoint is put
+    /// back to where it was before the failed batch (replaying from there is idempotent)
+    /// and the error names the key.
+    public func apply(_ batches: [(writes: CacheWrites, checkpoint: [String: String])]) throws {
+        var inFlight: [Sent] = []
+        var confirmed = lastCheckpoint
+        var failure: SinkError?
+        func receiveOldest() throws {
+            let sent = inFlight.removeFirst()
+            if failure == nil {
+                if let error = try receive(sent) { failure = error } else { confirmed = sent.checkpoint }
+            } else {
+                _ = try receive(sent)
+            }
+        }
+        for batch in batches {
+            if failure != nil { break }
+            inFlight.append(try send(batch.writes, checkpoint: batch.checkpoint))
+            if inFlight.count > 1 { try receiveOldest() }
+        }
+        while !inFlight.isEmpty { try receiveOldest() }
+        if let failure {
+            if let confirmed {
+                var restore = ["HSET", checkpointKey]
+                for (k, v) in confirmed.sorted(by: { $0.key < $1.key }) { restore += [k, v] }
+                try client.command(restore)
+            } else {
+                try client.command(["DEL", checkpointKey])
+            }
+            lastCheckpoint = confirmed
+            throw failure
+        }
+        lastCheckpoint = confirmed
+    }
+
+    /// Encodes one batch as MULTI, its commands, the checkpoint HSET and EXEC, and writes it to the socket.
+    private func send(_ writes: CacheWrites, checkpoint: [String: String]) throws -> Sent {
         out.removeAll(keepingCapacity: true)
-        owners.removeAll(keepingCapacity: true)
+        var owners: [Int32] = []
+        owners.reserveCapacity(writes.count)
         out.reserveCapacity(writes.byteCount + writes.count * 48 + 256)
         RESP.command(&out, "MULTI")
         for (i, op) in writes.ops.enumerated() {
@@ -98,33 +147,30 @@ public final class RedisSink {
         for (k, v) in fields { RESP.bulk(&out, k); RESP.bulk(&out, v) }
         RESP.command(&out, "EXEC")
         try client.appendFormatted(out)
+        try client.flush()
+        return Sent(writes: writes, owners: owners, checkpoint: checkpoint)
+    }
 
-        // Replies: MULTI's OK, one QUEUED per command and the checkpoint's, then EXEC's.
+    /// Reads one batch's replies — MULTI's OK, one QUEUED per command and the
+    /// checkpoint's, then EXEC's — and returns the error when Redis refused anything.
+    private func receive(_ sent: Sent) throws -> SinkError? {
         var queueError: String?
-        for _ in 0..<(owners.count + 2) {
+        for _ in 0..<(sent.owners.count + 2) {
             if let e = try client.readStatusOrError(), queueError == nil { queueError = e }
         }
         let exec = try client.readExecResults()
+        let end = "\(sent.checkpoint["file"] ?? "?"):\(sent.checkpoint["pos"] ?? "?")"
         if let queueError {
-            throw SinkError(.command, "\(client.url) refused a command of the batch ending at \(checkpoint["file"] ?? "?"):\(checkpoint["pos"] ?? "?"): \(queueError); nothing of the batch was applied")
+            return SinkError(.command, "\(client.url) refused a command of the batch ending at \(end): \(queueError); nothing of that batch was applied and the checkpoint was left before it")
         }
         guard let failed = exec else {
-            throw SinkError(.command, "\(client.url): EXEC did not run the batch (aborted transaction); nothing of the batch was applied")
+            return SinkError(.command, "\(client.url): EXEC did not run the batch ending at \(end) (aborted transaction); the checkpoint was left before it")
         }
-        if !failed.isEmpty {
-            let failures = failed.prefix(5).map { n, e in "\(n < owners.count ? writes[Int(owners[n])].key : checkpointKey): \(e)" }
-            if let previous = lastCheckpoint {
-                var restore = ["HSET", checkpointKey]
-                for (k, v) in previous.sorted(by: { $0.key < $1.key }) { restore += [k, v] }
-                try client.command(restore)
-            } else {
-                try client.command(["DEL", checkpointKey])
-            }
-            throw SinkError(.command, "\(client.url) rejected writes of the batch ending at \(checkpoint["file"] ?? "?"):\(checkpoint["pos"] ?? "?"): "
-                + failures.joined(separator: "; ")
-                + ". The checkpoint was left before this batch. A key of the wrong type usually means the table's redis.mode changed: delete the table's keys (or resync it) and restart")
-        }
-        lastCheckpoint = checkpoint
+        if failed.isEmpty { return nil }
+        let failures = failed.prefix(5).map { n, e in "\(n < sent.owners.count ? sent.writes[Int(sent.owners[n])].key : checkpointKey): \(e)" }
+        return SinkError(.command, "\(client.url) rejected writes of the batch ending at \(end): "
+            + failures.joined(separator: "; ")
+            + ". The checkpoint was left before this batch. A key of the wrong type usually means the table's redis.mode changed: delete the table's keys (or resync it) and restart")
     }
 }
 

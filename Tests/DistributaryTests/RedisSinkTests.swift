@@ -40,6 +40,27 @@ final class RedisSinkTests: XCTestCase {
         XCTAssertEqual(try ServerEnvironment.redisCLI("HGET", "distributary:reject:checkpoint", "pos"), "10")
     }
 
+    func testPipelinedBatchesLeaveTheCheckpointBeforeTheFailedOne() throws {
+        let sink = try makeSink("pipe")
+        try sink.apply([.string(key: "t:pipe:2", value: "plain")], checkpoint: ["file": "binlog.000001", "pos": "5"])
+        XCTAssertThrowsError(try sink.apply([
+            (CacheWrites([.hash(key: "t:pipe:1", fields: [("a", "1")], removed: [])]), ["file": "binlog.000001", "pos": "10"]),
+            (CacheWrites([.hash(key: "t:pipe:2", fields: [("a", "2")], removed: [])]), ["file": "binlog.000001", "pos": "20"]),
+            (CacheWrites([.hash(key: "t:pipe:3", fields: [("a", "3")], removed: [])]), ["file": "binlog.000001", "pos": "30"]),
+        ])) { error in
+            XCTAssertTrue("\(error)".contains("t:pipe:2"), "\(error)")
+            XCTAssertTrue("\(error)".contains("binlog.000001:20"), "\(error)")
+        }
+        // The first batch is confirmed; the checkpoint stays before the failed second one.
+        XCTAssertEqual(try ServerEnvironment.redisCLI("HGET", "distributary:pipe:checkpoint", "pos"), "10")
+        XCTAssertEqual(try ServerEnvironment.redisCLI("HGET", "t:pipe:1", "a"), "1")
+        // A later good batch moves it on.
+        try sink.apply([(CacheWrites([.delete(key: "t:pipe:2")]), ["file": "binlog.000001", "pos": "40"]),
+                        (CacheWrites([.hash(key: "t:pipe:2", fields: [("a", "2")], removed: [])]), ["file": "binlog.000001", "pos": "50"])])
+        XCTAssertEqual(try ServerEnvironment.redisCLI("HGET", "distributary:pipe:checkpoint", "pos"), "50")
+        XCTAssertEqual(try ServerEnvironment.redisCLI("HGET", "t:pipe:2", "a"), "2")
+    }
+
     func testTTLExpiresAndBinaryKeysAndValuesStayExact() throws {
         let sink = try makeSink("ttl")
         try ServerEnvironment.redisCLI("DEL", "t:ttl:bin")

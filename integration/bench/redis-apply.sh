@@ -22,7 +22,8 @@ eval "$(scripts/servers.sh env)"
 SQL=(mariadb --no-defaults -uroot -S "$DST_RUN_DIR/mariadb.sock")
 
 echo "== building Benchmarks/redis-apply (release)"
-(cd Benchmarks && swift build -c release --product redis-apply 2>&1 | tail -1)
+(cd Benchmarks && swift build -c release --product redis-apply 2>&1 | tail -1) || exit 1
+[ -x Benchmarks/.build/release/redis-apply ] || { echo "build of redis-apply failed" >&2; exit 1; }
 
 echo "== writing $ROWS rows in transactions of 1,000"
 "${SQL[@]}" -e "DROP DATABASE IF EXISTS bench; CREATE DATABASE bench;
@@ -34,14 +35,17 @@ for ((start = 1; start <= ROWS; start += 1000)); do
     echo "INSERT INTO bench.items SELECT seq, CONCAT('product name ', seq), CONCAT('SKU-', LPAD(seq, 10, '0')),
       MD5(seq), CONCAT('category-', seq % 97), IF(seq % 3 = 0, 'sold', 'active'), CONCAT(seq % 1000, '.', seq % 100),
       CONCAT('note about item ', seq) FROM seq_${start}_to_${end};"
-done | "${SQL[@]}"
+done | "${SQL[@]}" -D bench
 "${SQL[@]}" -e "FLUSH BINARY LOGS"
 DATADIR="$DST_RUN_DIR/mariadb"
 FILES=$("${SQL[@]}" -N -e "SHOW BINARY LOGS" | cut -f1 | awk -v first="$FIRST" '$1 >= first' | head -n -1 | sed "s|^|$DATADIR/|")
 redis-cli -p "$DST_REDIS_PORT" FLUSHALL >/dev/null
+redis-cli -p "$DST_REDIS_PORT" CONFIG RESETSTAT >/dev/null
 
 echo "== route + apply through RedisSink (batches of ~$BATCH rows)"
 Benchmarks/.build/release/redis-apply "$DST_REDIS_PORT" $FILES --batch-rows "$BATCH"
+echo "Redis time per command (usec_per_call, from INFO commandstats):"
+redis-cli -p "$DST_REDIS_PORT" INFO commandstats | grep -E '^cmdstat_(hset|multi|exec):' | sed 's/^/  /'
 KEYS=$(redis-cli -p "$DST_REDIS_PORT" DBSIZE)
 SAMPLE=$(redis-cli -p "$DST_REDIS_PORT" HGET item:777 sku)
 echo "check: $KEYS keys in Redis (expect $ROWS + 1 checkpoint), item:777 sku = $SAMPLE"

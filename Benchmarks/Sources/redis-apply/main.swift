@@ -8,7 +8,8 @@ import Glibc
 
 // Applies pre-decoded transactions to a local Redis through Router + RedisSink, the way
 // the pipeline's Redis sink does: transactions grouped into MULTI/EXEC batches of about
-// BATCH_ROWS rows, the checkpoint HSET inside each, one round trip per batch.
+// BATCH_ROWS rows, the checkpoint HSET inside each, handed to RedisSink five batches at a
+// time (the pipeline's 5,000-row batches), which keeps two MULTI/EXECs in flight.
 //
 //   redis-apply REDIS_PORT BINLOG... [--batch-rows N] [--mode hash|json]
 //
@@ -16,7 +17,7 @@ import Glibc
 // them on a throwaway MariaDB). Everything is decoded into memory first; only routing
 // and applying are timed. Prints rows/s for routing alone and for route + apply.
 var arguments = Array(CommandLine.arguments.dropFirst())
-func option(_ name: String) -> String? {
+@MainActor func option(_ name: String) -> String? {
     guard let i = arguments.firstIndex(of: name), i + 1 < arguments.count else { return nil }
     defer { arguments.removeSubrange(i...(i + 1)) }
     return arguments[i + 1]
@@ -90,15 +91,20 @@ var batches = 0
 do {
     var writes = CacheWrites()
     var batchCount = 0
+    var group: [(writes: CacheWrites, checkpoint: [String: String])] = []
     for (n, t) in transactions.enumerated() {
         writes.append(contentsOf: try router.route(t).cache)
         batchCount += t.changes.count
         if batchCount >= batchRows || n == transactions.count - 1 {
-            try sink.apply(writes, checkpoint: ["file": t.end.file, "pos": String(t.end.offset), "gtid": t.gtid ?? "",
-                                                "server_id": "1", "timestamp": String(t.timestamp)])
+            group.append((writes, ["file": t.end.file, "pos": String(t.end.offset), "gtid": t.gtid ?? "",
+                                   "server_id": "1", "timestamp": String(t.timestamp)]))
             writes = CacheWrites()
             batchCount = 0
             batches += 1
+        }
+        if group.count == 5 || (n == transactions.count - 1 && !group.isEmpty) {
+            try sink.apply(group)
+            group = []
         }
     }
 } catch {
