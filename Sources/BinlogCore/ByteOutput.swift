@@ -195,11 +195,12 @@ final class ByteBuffer: ByteOutput, @unchecked Sendable {
 // MARK: - Decoded values rendered from the event's bytes
 
 extension RowStorage {
-    /// Column `i`'s present, non-NULL value as JSON, byte for byte what
-    /// `ColumnValue.appendJSON(to:)` writes for it; numbers, DECIMAL, temporal values,
-    /// binary data and ASCII/valid UTF-8 text come straight from the bytes, the rare
-    /// kinds (floats, ENUM/SET, BINARY(n), other charsets) through `ColumnValue`.
-    func renderJSON<O: ByteOutput>(column i: Int, slot: ValueSlot, bytes: UnsafeRawBufferPointer, into out: inout O) {
+    /// Column `i`'s present, non-NULL value rendered from the event's bytes: as JSON
+    /// (`json: true`, byte for byte what `ColumnValue.appendJSON(to:)` writes) or as text
+    /// (what `ColumnValue.text` spells). Numbers, DECIMAL, temporal values, binary data and
+    /// ASCII/valid UTF-8 text come straight from the bytes; the rare kinds (floats,
+    /// ENUM/SET, BINARY(n), other charsets) go through `ColumnValue`.
+    func render<O: ByteOutput>(column i: Int, slot: ValueSlot, bytes: UnsafeRawBufferPointer, json: Bool, into out: inout O) {
         var raw: UnsafeRawBufferPointer { UnsafeRawBufferPointer(rebasing: bytes[Int(slot.offset)..<(Int(slot.offset) + Int(slot.length))]) }
         let codec = codecs[i]
         switch codec {
@@ -210,29 +211,30 @@ extension RowStorage {
             out.putUInt(slot.payload)
             return
         case .decimal(let precision, let scale):
-            out.append(0x22)
+            if json { out.append(0x22) }
             out.write(maxBytes: DecimalCodec.maxTextBytes(precision: precision)) { DecimalCodec.write(raw, precision: precision, scale: scale, to: $0) }
-            out.append(0x22)
+            if json { out.append(0x22) }
             return
         case .date, .timeOld, .datetimeOld, .timestampOld, .time2, .datetime2, .timestamp2:
-            out.append(0x22)
+            if json { out.append(0x22) }
             out.write(maxBytes: TemporalCodec.maxDateTimeBytes) { codec.writeTemporal(slot, to: $0) }
-            out.append(0x22)
+            if json { out.append(0x22) }
             return
         case .string(_, let text), .blob(_, let text):
             switch text {
             case .utf8, .latin1, .unknown:
                 if UTF8Check.isASCII(raw) || (text == .utf8 && UTF8Check.isValid(raw)) {
-                    out.putJSONString(raw.assumingMemoryBound(to: UInt8.self)); return
+                    if json { out.putJSONString(raw.assumingMemoryBound(to: UInt8.self)) } else { out.append(raw) }
+                    return
                 }
             case .binary:
-                out.put("{\"hex\":\""); out.putHex(raw); out.put("\"}")
+                putHex(raw, json: json, into: &out)
                 return
             default:
                 break
             }
         case .bit, .vector, .geometry:
-            out.put("{\"hex\":\""); out.putHex(raw); out.put("\"}")
+            putHex(raw, json: json, into: &out)
             return
         case .json:
             out.put(extras[Int(slot.payload)])
@@ -240,48 +242,21 @@ extension RowStorage {
         default:
             break
         }
-        var scratch = ""
-        (value(ofColumn: i, slot: slot, in: bytes) ?? .null).appendJSON(to: &scratch)
-        out.put(scratch)
+        guard let value = value(ofColumn: i, slot: slot, in: bytes) else { return }
+        if json {
+            var scratch = ""
+            value.appendJSON(to: &scratch)
+            out.put(scratch)
+        } else if let text = value.text {
+            out.put(text)
+        }
     }
 
-    /// Column `i`'s present, non-NULL value as `ColumnValue.text` spells it.
-    func renderText<O: ByteOutput>(column i: Int, slot: ValueSlot, bytes: UnsafeRawBufferPointer, into out: inout O) {
-        var raw: UnsafeRawBufferPointer { UnsafeRawBufferPointer(rebasing: bytes[Int(slot.offset)..<(Int(slot.offset) + Int(slot.length))]) }
-        let codec = codecs[i]
-        switch codec {
-        case .integer(_, let unsigned):
-            if unsigned { out.putUInt(slot.payload) } else { out.putInt(Int64(bitPattern: slot.payload)) }
-            return
-        case .year:
-            out.putUInt(slot.payload)
-            return
-        case .decimal(let precision, let scale):
-            out.write(maxBytes: DecimalCodec.maxTextBytes(precision: precision)) { DecimalCodec.write(raw, precision: precision, scale: scale, to: $0) }
-            return
-        case .date, .timeOld, .datetimeOld, .timestampOld, .time2, .datetime2, .timestamp2:
-            out.write(maxBytes: TemporalCodec.maxDateTimeBytes) { codec.writeTemporal(slot, to: $0) }
-            return
-        case .string(_, let text), .blob(_, let text):
-            switch text {
-            case .utf8, .latin1, .unknown:
-                if UTF8Check.isASCII(raw) || (text == .utf8 && UTF8Check.isValid(raw)) { out.append(raw); return }
-            case .binary:
-                out.putHex(raw)
-                return
-            default:
-                break
-            }
-        case .bit, .vector, .geometry:
-            out.putHex(raw)
-            return
-        case .json:
-            out.put(extras[Int(slot.payload)])
-            return
-        default:
-            break
-        }
-        if let text = value(ofColumn: i, slot: slot, in: bytes)?.text { out.put(text) }
+    /// Binary data: `{"hex":"…"}` in JSON, bare hex as text.
+    private func putHex<O: ByteOutput>(_ raw: UnsafeRawBufferPointer, json: Bool, into out: inout O) {
+        if json { out.put("{\"hex\":\"") }
+        out.putHex(raw)
+        if json { out.put("\"}") }
     }
 }
 
@@ -297,7 +272,7 @@ extension RowImage {
         }
         let slot = self.slot(i)
         guard slot.state == ValueSlot.value else { return false }
-        storage.bytes.withUnsafeBytes { storage.renderText(column: i, slot: slot, bytes: $0, into: &out) }
+        storage.bytes.withUnsafeBytes { storage.render(column: i, slot: slot, bytes: $0, json: false, into: &out) }
         return true
     }
 
@@ -316,7 +291,7 @@ extension RowImage {
         case ValueSlot.absent: return false
         case ValueSlot.null: out.put("null"); return true
         default:
-            storage.bytes.withUnsafeBytes { storage.renderJSON(column: i, slot: slot, bytes: $0, into: &out) }
+            storage.bytes.withUnsafeBytes { storage.render(column: i, slot: slot, bytes: $0, json: true, into: &out) }
             return true
         }
     }

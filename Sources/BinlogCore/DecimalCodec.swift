@@ -36,38 +36,22 @@ enum DecimalCodec {
         return (start, n)
     }
 
-    /// Walks the groups as `write` does: each must hold fewer digits than it may.
-    private static func isValid(_ raw: UnsafeRawBufferPointer, precision: Int, scale: Int) -> Bool {
-        let mask: UInt8 = raw[0] & 0x80 == 0 ? 0xFF : 0x00
+    /// Reads the big-endian digit groups of a value's bytes in order, undoing the sign
+    /// encoding (top bit of the first byte; every byte inverted when negative).
+    private struct Groups {
+        let raw: UnsafeRawBufferPointer
+        let mask: UInt8
         var cursor = 0
-        @inline(__always) func group(_ bytes: Int, digits: Int) -> Bool {
-            var v: UInt32 = 0
-            for k in 0..<bytes {
-                var b = raw[cursor + k]
-                if cursor + k == 0 { b ^= 0x80 }
-                v = v << 8 | UInt32(b ^ mask)
-            }
-            cursor += bytes
-            return v < powersOf10[digits]
-        }
-        let intg = precision - scale
-        let lead = intg % 9
-        if lead > 0 && !group(digitBytes[lead], digits: lead) { return false }
-        for _ in 0..<(intg / 9) where !group(4, digits: 9) { return false }
-        for _ in 0..<(scale / 9) where !group(4, digits: 9) { return false }
-        let tail = scale % 9
-        if tail > 0 && !group(digitBytes[tail], digits: tail) { return false }
-        return true
-    }
 
-    /// Writes the text of a checked value into at least `maxTextBytes(precision:)` bytes.
-    static func write(_ raw: UnsafeRawBufferPointer, precision: Int, scale: Int, to out: UnsafeMutablePointer<UInt8>) -> Int {
-        let negative = raw[0] & 0x80 == 0
-        let mask: UInt8 = negative ? 0xFF : 0x00
-        let intg = precision - scale
-        var pos = 0
-        var cursor = 0
-        @inline(__always) func group(_ bytes: Int) -> UInt32 {
+        init(_ raw: UnsafeRawBufferPointer) {
+            self.raw = raw
+            mask = raw[0] & 0x80 == 0 ? 0xFF : 0x00
+        }
+
+        var negative: Bool { mask == 0xFF }
+
+        @inline(__always)
+        mutating func next(_ bytes: Int) -> UInt32 {
             var v: UInt32 = 0
             for k in 0..<bytes {
                 var b = raw[cursor + k]
@@ -77,6 +61,28 @@ enum DecimalCodec {
             cursor += bytes
             return v
         }
+    }
+
+    /// Walks the groups as `write` does: each must hold fewer digits than it may.
+    private static func isValid(_ raw: UnsafeRawBufferPointer, precision: Int, scale: Int) -> Bool {
+        var groups = Groups(raw)
+        let intg = precision - scale
+        let lead = intg % 9
+        if lead > 0 && groups.next(digitBytes[lead]) >= powersOf10[lead] { return false }
+        for _ in 0..<(intg / 9) where groups.next(4) >= powersOf10[9] { return false }
+        for _ in 0..<(scale / 9) where groups.next(4) >= powersOf10[9] { return false }
+        let tail = scale % 9
+        if tail > 0 && groups.next(digitBytes[tail]) >= powersOf10[tail] { return false }
+        return true
+    }
+
+    /// Writes the text of a checked value into at least `maxTextBytes(precision:)` bytes.
+    static func write(_ raw: UnsafeRawBufferPointer, precision: Int, scale: Int, to out: UnsafeMutablePointer<UInt8>) -> Int {
+        var groups = Groups(raw)
+        let negative = groups.negative
+        let intg = precision - scale
+        var pos = 0
+        @inline(__always) func group(_ bytes: Int) -> UInt32 { groups.next(bytes) }
         @inline(__always) func put(_ value: UInt32, digits: Int, trimLeading: Bool) {
             if digits == 0 { return }
             var v = value % powersOf10[digits]

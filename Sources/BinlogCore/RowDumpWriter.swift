@@ -208,7 +208,7 @@ public struct RowDumpWriter: Sendable {
                     first = false
                     putKey(i, keys: keys)
                     if slot.state == ValueSlot.null { buffer.put("null"); continue }
-                    storage.renderJSON(column: i, slot: slot, bytes: bytes, into: &buffer)
+                    storage.render(column: i, slot: slot, bytes: bytes, json: true, into: &buffer)
                 }
             }
         }
