@@ -27,7 +27,7 @@ final class RedisCacheSink: Sink {
     private let maxCommands: Int
     private let maxBytes: Int
 
-    init(url: RedisURL, pipelineName: String, maxCommands: Int = 20_000, maxBytes: Int = 16 << 20) throws {
+    init(url: RedisURL, pipelineName: String, maxCommands: Int = 2_000, maxBytes: Int = 16 << 20) throws {
         let sink = try RedisSink(url: url, pipelineName: pipelineName)
         self.sink = sink
         self.maxCommands = maxCommands
@@ -41,8 +41,7 @@ final class RedisCacheSink: Sink {
         var commands = 0
         var last: RoutedTransaction?
         for t in transactions {
-            // Up to three commands per write (HSET, HDEL, EXPIRE).
-            let tCommands = t.cache.count * 3
+            let tCommands = t.cache.commandCount
             if let previous = last, !writes.isEmpty,
                commands + tCommands > maxCommands || writes.byteCount + t.cache.byteCount > maxBytes {
                 batches.append((writes, Checkpoint(position: previous.end, gtid: previous.gtid,

@@ -51,7 +51,7 @@ public struct RedisConfig: Sendable {
     public var url: String
     /// A MULTI/EXEC batch holds at most this many commands (whole transactions: a bigger
     /// transaction is one batch of its own).
-    public var batchCommands: Int = 20_000
+    public var batchCommands: Int = 2_000
     /// … and at most about this many bytes of keys and values.
     public var batchBytes: Int = 16 << 20
 }

@@ -54,8 +54,17 @@ public struct CacheWrites: Sendable, RandomAccessCollection, Equatable {
     /// String boundaries: span k is `bytes[spans[2k]..<spans[2k+1]]`.
     public private(set) var spans: [Int32] = []
     public private(set) var ops: [Op] = []
+    /// Redis commands these writes become (HSET, HDEL, EXPIRE, SET, DEL).
+    public private(set) var commandCount = 0
 
     public init() {}
+
+    static func commands(_ op: Op) -> Int {
+        switch op.kind {
+        case .hash: return (op.fieldCount > 0 ? 1 : 0) + (op.removedCount > 0 ? 1 : 0) + (op.ttl > 0 ? 1 : 0)
+        case .string, .delete: return 1
+        }
+    }
 
     /// From readable writes (tests, tools).
     public init<S: Sequence>(_ writes: S) where S.Element == CacheWrite {
@@ -65,13 +74,13 @@ public struct CacheWrites: Sendable, RandomAccessCollection, Equatable {
                 let first = addString(key)
                 for (f, v) in fields { _ = addString(f); _ = addString(v) }
                 for r in removed { _ = addString(r) }
-                ops.append(Op(kind: .hash, firstSpan: first, fieldCount: Int32(fields.count), removedCount: Int32(removed.count), ttl: Int32(ttl)))
+                appendOp(Op(kind: .hash, firstSpan: first, fieldCount: Int32(fields.count), removedCount: Int32(removed.count), ttl: Int32(ttl)))
             case .string(let key, let value, let ttl):
                 let first = addString(key)
                 _ = addString(value)
-                ops.append(Op(kind: .string, firstSpan: first, fieldCount: 1, removedCount: 0, ttl: Int32(ttl)))
+                appendOp(Op(kind: .string, firstSpan: first, fieldCount: 1, removedCount: 0, ttl: Int32(ttl)))
             case .delete(let key):
-                ops.append(Op(kind: .delete, firstSpan: addString(key), fieldCount: 0, removedCount: 0, ttl: 0))
+                appendOp(Op(kind: .delete, firstSpan: addString(key), fieldCount: 0, removedCount: 0, ttl: 0))
             }
         }
     }
@@ -158,7 +167,10 @@ public struct CacheWrites: Sendable, RandomAccessCollection, Equatable {
         spans.removeSubrange((2 * k)...)
     }
 
-    mutating func appendOp(_ op: Op) { ops.append(op) }
+    mutating func appendOp(_ op: Op) {
+        ops.append(op)
+        commandCount += Self.commands(op)
+    }
 
     /// Appends every write of `other`, in order.
     public mutating func append(contentsOf other: CacheWrites) {
@@ -169,6 +181,7 @@ public struct CacheWrites: Sendable, RandomAccessCollection, Equatable {
         for s in other.spans { spans.append(s + byteShift) }
         ops.reserveCapacity(ops.count + other.ops.count)
         for var op in other.ops { op.firstSpan += spanShift; ops.append(op) }
+        commandCount += other.commandCount
     }
 
     /// Bytes of the arena (for batch bounds).

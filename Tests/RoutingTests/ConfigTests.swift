@@ -81,7 +81,7 @@ final class ConfigTests: XCTestCase {
         XCTAssertEqual(c.redis?.batchCommands, 500)
         XCTAssertEqual(c.redis?.batchBytes, 65536)
         let defaults = try PipelineConfig.parse(yaml: Self.valid)
-        XCTAssertEqual(defaults.redis?.batchCommands, 20_000)
+        XCTAssertEqual(defaults.redis?.batchCommands, 2_000)
         XCTAssertNil(defaults.mapping(schema: "shop", table: "orders")?.redis?.ttl)
         assertError(Self.valid.replacingOccurrences(of: "mode: json", with: "mode: json\n      ttl: 0"),
                     path: "tables.shop.orders.redis.ttl", contains: "from 1")

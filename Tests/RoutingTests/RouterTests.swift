@@ -87,7 +87,9 @@ final class RouterTests: XCTestCase {
     func testCacheWritesAppendKeepsEveryWrite() {
         var a: CacheWrites = [.hash(key: "k1", fields: [("f", "v")], removed: ["g"], ttl: 5), .delete(key: "k2")]
         let b: CacheWrites = [.string(key: "k3", value: "{}"), .hash(key: "k4", fields: [("x", "")], removed: [])]
+        XCTAssertEqual(a.commandCount, 4)  // HSET + HDEL + EXPIRE, DEL
         a.append(contentsOf: b)
+        XCTAssertEqual(a.commandCount, 6)
         XCTAssertEqual(Array(a), [.hash(key: "k1", fields: [("f", "v")], removed: ["g"], ttl: 5), .delete(key: "k2"),
                                   .string(key: "k3", value: "{}"), .hash(key: "k4", fields: [("x", "")], removed: [])])
         XCTAssertNotEqual(a, b)
