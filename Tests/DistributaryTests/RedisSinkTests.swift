@@ -61,6 +61,22 @@ final class RedisSinkTests: XCTestCase {
         XCTAssertEqual(try ServerEnvironment.redisCLI("HGET", "t:pipe:2", "a"), "2")
     }
 
+    func testOutOfMemoryStopsLoudlyAndKeepsTheCheckpoint() throws {
+        let sink = try makeSink("oom")
+        try sink.apply([.string(key: "t:oom:1", value: "small")], checkpoint: ["file": "binlog.000001", "pos": "100"])
+        try ServerEnvironment.redisCLI("CONFIG", "SET", "maxmemory-policy", "noeviction")
+        try ServerEnvironment.redisCLI("CONFIG", "SET", "maxmemory", "1")
+        defer { _ = try? ServerEnvironment.redisCLI("CONFIG", "SET", "maxmemory", "0") }
+        XCTAssertThrowsError(try sink.apply([.string(key: "t:oom:2", value: String(repeating: "x", count: 10_000))],
+                                            checkpoint: ["file": "binlog.000001", "pos": "200"])) { error in
+            XCTAssertTrue("\(error)".contains("OOM"), "\(error)")
+            XCTAssertTrue("\(error)".contains("binlog.000001:200"), "\(error)")
+        }
+        _ = try ServerEnvironment.redisCLI("CONFIG", "SET", "maxmemory", "0")
+        XCTAssertEqual(try ServerEnvironment.redisCLI("HGET", "distributary:oom:checkpoint", "pos"), "100")
+        XCTAssertEqual(try ServerEnvironment.redisCLI("EXISTS", "t:oom:2"), "0")
+    }
+
     func testTTLExpiresAndBinaryKeysAndValuesStayExact() throws {
         let sink = try makeSink("ttl")
         try ServerEnvironment.redisCLI("DEL", "t:ttl:bin")
