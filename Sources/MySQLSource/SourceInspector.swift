@@ -91,10 +91,30 @@ public struct SourceInspector {
         case .position(let position):
             let files = try binaryLogs()
             guard files.contains(position.file) else {
-                throw SourceError(.stream, "binlog \(position.file) is not on \(connection.options.endpoint) (it has \(files.first ?? "none") … \(files.last ?? "none")); it was purged or the name is wrong. Rebuild the derived stores from a snapshot, or start from `earliest`/`latest`")
+                throw SourceError(.purged, "binlog \(position.file) is not on \(connection.options.endpoint) (it has \(files.first ?? "none") … \(files.last ?? "none")); it was purged or the name is wrong. The derived stores cannot catch up from the log: run `distributary resync --config FILE --table DB.TABLE` for each mapped table (or, for a new pipeline, start from `earliest`/`latest`)")
             }
             return position
         }
+    }
+
+    /// Whether the server is MariaDB (GTIDs `domain-server-seq`, GTID dumps through
+    /// `@slave_connect_state`) rather than MySQL.
+    public static func isMariaDB(version: String) -> Bool { version.contains("MariaDB") }
+
+    /// MariaDB: the GTID position of the binlog at `position` (`BINLOG_GTID_POS`), which
+    /// must be the start of an event in a file the server still has.
+    public func gtidPosition(at position: BinlogPosition) throws -> GTIDPosition {
+        let rows = try connection.query("SELECT BINLOG_GTID_POS(\(connection.quote(position.file)), \(position.offset))").rows
+        guard let row = rows.first, let text = row[0] else {
+            throw SourceError(.purged, "\(connection.options.endpoint): BINLOG_GTID_POS(\(position.file), \(position.offset)) is NULL: the file is not on the server or the offset is not the start of an event. Start from `earliest`, `latest` or a position `SHOW BINLOG EVENTS` lists; for existing derived stores run `distributary resync --config FILE --table DB.TABLE`")
+        }
+        return try GTIDPosition(parsing: text, what: "BINLOG_GTID_POS(\(position.file), \(position.offset))")
+    }
+
+    /// MariaDB: `@@gtid_binlog_pos`, the GTID position of the end of the binlog.
+    public func binlogGTIDPosition() throws -> GTIDPosition {
+        let text = try connection.query("SELECT @@global.gtid_binlog_pos").rows.first?[0] ?? ""
+        return try GTIDPosition(parsing: text ?? "", what: "@@gtid_binlog_pos")
     }
 
     /// The columns and primary key of `schema.table`; `nil` if the table does not exist.
