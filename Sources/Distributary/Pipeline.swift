@@ -62,21 +62,25 @@ public final class Pipeline: @unchecked Sendable {
             throw ConfigError("source.snapshot", "snapshots are not implemented yet; set `snapshot: never` (the replicator then follows changes from source.start on)")
         }
 
-        let connection = try Self.connectionOptions(config.source)
-        let inspector = SourceInspector(connection: try MySQLConnection(connection))
-        let info = try inspector.serverInfo()
-        let isMariaDB = SourceInspector.isMariaDB(version: info.version)
-        try inspector.checkSettings(replicaServerID: config.source.serverID)
         var configuredGTID: GTIDPosition?
         if case .gtid(let text) = config.source.start {
-            guard isMariaDB else {
-                throw ConfigError("source.start.gtid", "\(connection.endpoint) is MySQL \(info.version); GTID starts work on MariaDB only (Connector/C cannot send MySQL's COM_BINLOG_DUMP_GTID). Start MySQL from earliest, latest or {file: …, pos: …}")
-            }
             do {
                 configuredGTID = try GTIDPosition(parsing: text, what: "source.start.gtid")
             } catch let error as SourceError {
                 throw ConfigError("source.start.gtid", error.message)
             }
+        }
+        let connection = try Self.connectionOptions(config.source)
+        let inspector = SourceInspector(connection: try MySQLConnection(connection))
+        let info = try inspector.serverInfo()
+        let isMariaDB = SourceInspector.isMariaDB(version: info.version)
+        try inspector.checkSettings(replicaServerID: config.source.serverID)
+        try inspector.checkPrivileges(tables: config.tables.map { ($0.schema, $0.table) })
+        if let warning = try inspector.checkServerIDUnused(config.source.serverID, ownHost: SourceInspector.registrationHost(pipeline: config.name)) {
+            logger.warning("\(warning)")
+        }
+        if configuredGTID != nil && !isMariaDB {
+            throw ConfigError("source.start.gtid", "\(connection.endpoint) is MySQL \(info.version); GTID starts work on MariaDB only (Connector/C cannot send MySQL's COM_BINLOG_DUMP_GTID). Start MySQL from earliest, latest or {file: …, pos: …}")
         }
         var schemas: [String: TableSchema] = [:]
         for t in config.tables {
@@ -164,8 +168,20 @@ public final class Pipeline: @unchecked Sendable {
                 throw ConfigError("source.password_file", "cannot read \(file); it must be a readable file holding the password on its first line")
             }
             password = String(text.split(separator: "\n", omittingEmptySubsequences: false).first ?? "")
+                .trimmingCharacters(in: CharacterSet(charactersIn: "\r"))
         }
-        return ConnectionOptions(host: source.host, port: source.port, socket: source.socket, user: source.user, password: password)
+        var tls = TLSOptions(mode: .disabled)
+        if let t = source.tls {
+            tls = TLSOptions(mode: TLSOptions.Mode(rawValue: t.mode) ?? .required, ca: t.ca, cert: t.cert, key: t.key)
+            for (key, path) in [("source.tls.ca", t.ca), ("source.tls.cert", t.cert), ("source.tls.key", t.key)] {
+                if let path, !FileManager.default.isReadableFile(atPath: path) {
+                    throw ConfigError(key, "cannot read \(path); it must be a readable PEM file")
+                }
+            }
+        }
+        return ConnectionOptions(host: source.host, port: source.port, socket: source.socket, user: source.user, password: password,
+                                 connectTimeoutSeconds: source.connectTimeout, readTimeoutSeconds: source.readTimeout,
+                                 writeTimeoutSeconds: source.writeTimeout, tls: tls)
     }
 
     /// Asks the pipeline to finish: the reader stops at the next event or heartbeat,
@@ -221,8 +237,12 @@ public final class Pipeline: @unchecked Sendable {
         defer { queue.close() }
         let logger = self.logger
         let follower = BinlogFollower(
-            options: connection, replicaServerID: config.source.serverID, heartbeatSeconds: 1,
-            policy: ReconnectPolicy(), useGTID: useGTID, expectedServerID: sourceServerID,
+            options: connection, replicaServerID: config.source.serverID, heartbeatSeconds: config.source.heartbeat,
+            policy: ReconnectPolicy(initialDelaySeconds: config.source.reconnect.initialDelay,
+                                    maxDelaySeconds: config.source.reconnect.maxDelay,
+                                    maxAttempts: config.source.reconnect.maxAttempts),
+            useGTID: useGTID, expectedServerID: sourceServerID,
+            reportHost: SourceInspector.registrationHost(pipeline: config.name),
             notice: { notice in
                 switch notice {
                 case .connected(let from, let serverID, let attempt):
@@ -234,9 +254,14 @@ public final class Pipeline: @unchecked Sendable {
                         "delay_s": "\(String(format: "%.2f", delay))", "resume_from": "\(resume)"])
                 }
             })
+        let config = self.config
+        let namer = ColumnNamer(options: connection, isMapped: { config.mapping(schema: $0, table: $1) != nil },
+                                warn: { logger.warning("\($0)") })
         do {
             try follower.run(from: readerStart, shouldStop: { [self] in shouldStop }) { transaction, after in
-                queue.push(StreamedTransaction(transaction: transaction, after: after))
+                var transaction = transaction
+                try namer.fill(&transaction)
+                return queue.push(StreamedTransaction(transaction: transaction, after: after))
             }
         } catch {
             fail(error)

@@ -71,19 +71,22 @@ public final class BinlogFollower {
     public let useGTID: Bool
     /// `@@server_id` the positions belong to; a position resume on another server is refused.
     public let expectedServerID: UInt32?
+    /// Name under which the replica registers (SHOW SLAVE HOSTS), if any.
+    public let reportHost: String?
     private let notice: @Sendable (FollowerNotice) -> Void
     /// Consecutive "server ended the stream" answers before giving up.
     static let maxEndsWithoutProgress = 5
 
     public init(options: ConnectionOptions, replicaServerID: UInt32, heartbeatSeconds: Double = 1,
                 policy: ReconnectPolicy = ReconnectPolicy(), useGTID: Bool, expectedServerID: UInt32?,
-                notice: @escaping @Sendable (FollowerNotice) -> Void = { _ in }) {
+                reportHost: String? = nil, notice: @escaping @Sendable (FollowerNotice) -> Void = { _ in }) {
         self.options = options
         self.replicaServerID = replicaServerID
         self.heartbeatSeconds = heartbeatSeconds
         self.policy = policy
         self.useGTID = useGTID
         self.expectedServerID = expectedServerID
+        self.reportHost = reportHost
         self.notice = notice
     }
 
@@ -102,7 +105,7 @@ public final class BinlogFollower {
             do {
                 let from: StreamStart = useGTID ? .gtid(resume.gtid ?? GTIDPosition()) : .position(resume.position)
                 let stream = try BinlogStream(options: options, replicaServerID: replicaServerID, from: from,
-                                              heartbeatSeconds: heartbeatSeconds)
+                                              heartbeatSeconds: heartbeatSeconds, reportHost: reportHost)
                 if !useGTID, let expected = expectedServerID, stream.serverID != expected {
                     throw SourceError(.settings, "\(options.endpoint) now answers as server_id \(stream.serverID), but the positions being followed belong to server_id \(expected): a file and position mean nothing on another server. Point source.host back at that server, or (MariaDB) resume by GTID, or resync (`distributary resync`)")
                 }
@@ -110,11 +113,13 @@ public final class BinlogFollower {
                 notice(.connected(from: from, serverID: stream.serverID, attempt: attempt))
                 var decoder = EventDecoder()
                 var assembler = TransactionAssembler()
+                var groups = DDLGroups()
                 var stop = false
                 while !stop && !shouldStop() {
                     let more = try stream.next { bytes in
                         let event = try decoder.decode(bytes)
-                        guard let transaction = try assembler.consume(event) else { return }
+                        let committed = try assembler.consume(event)
+                        guard let transaction = groups.after(event, committed: committed, inTransaction: assembler.isInTransaction) else { return }
                         var next = resume
                         next.position = transaction.end
                         next.serverID = stream.serverID
@@ -153,5 +158,42 @@ public final class BinlogFollower {
                 }
             }
         }
+    }
+}
+
+/// Turns a GTID group that holds a statement but no rows (DDL, GRANT, CREATE USER …) into
+/// an empty transaction, so checkpoints move past it: otherwise a log that ends with DDL
+/// leaves every checkpoint behind the server's GTID position, and a reconnect re-reads
+/// the DDL. The assembler yields nothing for such groups.
+struct DDLGroups {
+    private var pending: (gtid: String?, start: BinlogPosition)?
+
+    mutating func after(_ event: DecodedEvent, committed: Transaction?, inTransaction: Bool) -> Transaction? {
+        if let committed {
+            pending = nil
+            return committed
+        }
+        switch event.event {
+        case .mariadbGTID(let gtid):
+            pending = (gtid.description, event.position)
+        case .gtid(let gtid):
+            pending = (gtid, event.position)
+        case .anonymousGTID:
+            pending = (nil, event.position)
+        case .query:
+            guard let group = pending, !inTransaction else { return nil }
+            pending = nil
+            let end = event.header.nextPosition != 0
+                ? UInt64(event.header.nextPosition)
+                : event.position.offset + UInt64(event.header.eventSize)
+            return Transaction(gtid: group.gtid, start: group.start,
+                               end: BinlogPosition(file: event.position.file, offset: end),
+                               timestamp: event.header.timestamp, changes: [])
+        case .rotate, .formatDescription:
+            pending = nil
+        default:
+            break
+        }
+        return nil
     }
 }

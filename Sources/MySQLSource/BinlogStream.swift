@@ -49,8 +49,9 @@ public final class BinlogStream {
         try self.init(options: options, replicaServerID: replicaServerID, from: .position(start), heartbeatSeconds: heartbeatSeconds)
     }
 
+    /// `reportHost`, when given, registers the replica under that name (SHOW SLAVE HOSTS).
     public init(options: ConnectionOptions, replicaServerID: UInt32, from start: StreamStart,
-                heartbeatSeconds: Double = 1) throws {
+                heartbeatSeconds: Double = 1, reportHost: String? = nil) throws {
         var streamOptions = options
         let deadAfter = Self.deadAfter(heartbeatSeconds: heartbeatSeconds)
         streamOptions.readTimeoutSeconds = deadAfter
@@ -97,6 +98,8 @@ public final class BinlogStream {
             _ = dst_rpl_set_start(rpl, 4)
         }
         _ = dst_rpl_set_server_id(rpl, replicaServerID)
+        // Register, so SHOW SLAVE HOSTS lists our server_id for the in-use check.
+        if let reportHost { _ = dst_rpl_set_host(rpl, reportHost, 0) }
         _ = dst_rpl_set_flags(rpl, 0)
         if mariadb_rpl_open(rpl) != 0 {
             throw Self.error(connection.lastErrno, connection.lastError, endpoint: options.endpoint, start: start, doing: "COM_BINLOG_DUMP")
@@ -115,7 +118,15 @@ public final class BinlogStream {
         // or resets a reused one on some error paths, so handing it back is unsafe.
         guard let fetched = mariadb_rpl_fetch(rpl, nil) else {
             let errno = connection.lastErrno
-            if errno == 0 { return false }
+            if errno == 0 {
+                // Errors of the connector's own event parsing are kept in the rpl handle.
+                let rplErrno = rpl.pointee.error_no
+                if rplErrno != 0 {
+                    let message = withUnsafeBytes(of: rpl.pointee.error_msg) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+                    throw SourceError(.stream, "\(connection.options.endpoint): Connector/C could not read a binlog event after \(start): \(message) (error \(rplErrno)); check the server's settings (MySQL: binlog_transaction_compression = OFF)", serverErrno: rplErrno)
+                }
+                return false
+            }
             let silent = Date().timeIntervalSince(began)
             if (errno == 2013 || errno == 2006) && silent >= Double(deadAfterSeconds) - 0.5 {
                 throw SourceError(.lost, "\(connection.options.endpoint) sent no event and no heartbeat for \(Int(silent.rounded())) s (heartbeats are due every \(Self.heartbeatText(deadAfterSeconds))); the connection is taken for dead", serverErrno: errno)

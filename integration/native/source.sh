@@ -164,8 +164,27 @@ sleep 0.2
 sql "ALTER TABLE srctest.items CHANGE note note VARCHAR(90) AFTER id"
 wait_churn
 converged "DDL"
-sql "ALTER TABLE srctest.items DROP COLUMN extra; UPDATE srctest.items SET v = v + 1 WHERE MOD(id, 2) = 0"
+sql "ALTER TABLE srctest.items RENAME COLUMN extra TO extra2; UPDATE srctest.items SET v = v + 1 WHERE MOD(id, 5) = 0"
+converged "DDL: after RENAME COLUMN"
+sql "ALTER TABLE srctest.items DROP COLUMN extra2; UPDATE srctest.items SET v = v + 1 WHERE MOD(id, 2) = 0"
 converged "DDL: after DROP COLUMN"
+
+echo "== no column names in the log (binlog_row_metadata = MINIMAL while streaming)"
+sql "SET GLOBAL binlog_row_metadata = 'MINIMAL'"
+churn 9000 60
+wait_churn
+converged "MINIMAL metadata"
+check_contains "MINIMAL metadata: warns that names come from information_schema" "naming its columns from information_schema" "$(cat "$LOG")"
+stop_replicator
+sql "INSERT INTO srctest.items (id, v, note) VALUES (9500, 1, 'row logged without names'); ALTER TABLE srctest.items ADD COLUMN late INT"
+sql "SET GLOBAL binlog_row_metadata = 'FULL'"
+out=$(timeout 60 "$DISTRIBUTARY" run --config "$WORK/src.yml" 2>&1); status=$?
+check "MINIMAL metadata: a column count that changed since exits 1" "1" "$status"
+check_contains "MINIMAL metadata: the refusal names the table and the counts" "the change at" "$out"
+check_contains "MINIMAL metadata: the refusal gives the fix" "binlog_row_metadata = FULL" "$out"
+sql "ALTER TABLE srctest.items DROP COLUMN late"
+start_replicator "$WORK/src.yml" "$LOG" || fail "MINIMAL metadata: replicator restarts"
+converged "MINIMAL metadata: after the table matches the log again"
 
 stop_replicator
 check "SIGTERM exits 0 after all of it" "0" "$STOP_STATUS"
@@ -192,5 +211,119 @@ out=$(timeout 60 "$DISTRIBUTARY" run --config "$WORK/purged.yml" 2>&1); status=$
 check "purged file:pos start: exits 1" "1" "$status"
 check_contains "purged file:pos start: names the file and resync" "binlog binlog.000001 is not on" "$out"
 check_contains "purged file:pos start: tells the user to resync" "distributary resync" "$out"
+
+echo "== GTID start"
+REPLICA_PORT=${DST_REPLICA_PORT:-$((DST_MARIADB_PORT + 1))}
+REPLICA_DIR="$DST_RUN_DIR-replica"
+write_failover_config() { # FILE PORT START
+    cat >"$1" <<YAML
+name: failtest
+source:
+  host: 127.0.0.1
+  port: $2
+  user: $DST_REPL_USER
+  password_env: DST_TEST_PASSWORD
+  server_id: 4302
+  start: $3
+redis:
+  url: redis://127.0.0.1:$DST_REDIS_PORT/0
+index:
+  path: $WORK/failindex
+http:
+  listen: 127.0.0.1:$HTTP_PORT
+tables:
+  failtest.items:
+    redis:
+      key: "f:{id}"
+      mode: hash
+      columns: [v, note]
+YAML
+}
+f_rows() { # f_rows PORT-SOCKET-SQL: the table on a server as "id v note" lines
+    mariadb --no-defaults --socket="$1" -uroot -N -B -e "SELECT id, v, IFNULL(note, '') FROM failtest.items ORDER BY id" | tr '\t' ' '
+}
+f_redis_rows() {
+    for id in $(redis-cli -h 127.0.0.1 -p "$DST_REDIS_PORT" --raw KEYS 'f:*' | sed 's/^f://' | sort -n); do
+        printf '%s %s\n' "$id" "$(redis-cli -h 127.0.0.1 -p "$DST_REDIS_PORT" --raw HMGET "f:$id" v note | paste -sd' ')"
+    done
+}
+rcli DEL distributary:failtest:checkpoint >/dev/null
+sql "DROP DATABASE IF EXISTS failtest; CREATE DATABASE failtest;
+     CREATE TABLE failtest.items (id INT PRIMARY KEY, v INT NOT NULL, note VARCHAR(80));
+     INSERT INTO failtest.items VALUES (1, 1, 'before the start GTID');"
+start_gtid=$(sql "SELECT @@gtid_binlog_pos")
+sql "INSERT INTO failtest.items VALUES (2, 2, 'after the start GTID')"
+write_failover_config "$WORK/gtid.yml" "$DST_MARIADB_PORT" "{gtid: \"$start_gtid\"}"
+start_replicator "$WORK/gtid.yml" "$LOG" || fail "GTID start: replicator starts"
+eventually "GTID start: the transaction after the GTID arrives" "v 2 note after the start GTID" bash -c "redis-cli -p $DST_REDIS_PORT --raw HGETALL f:2 | paste -sd' '"
+check "GTID start: the insert before the GTID is not replayed" "0" "$(rraw EXISTS f:1)"
+sql "DELETE FROM failtest.items WHERE id = 1"  # from here on, Redis must equal the table
+stop_replicator
+check "GTID start: SIGTERM exits 0" "0" "$STOP_STATUS"
+sed 's/start: .*/start: {gtid: "0-1"}/; s/name: failtest/name: badgtid/; s/server_id: 4302/server_id: 4303/' "$WORK/gtid.yml" >"$WORK/badgtid.yml"
+bad_gtid=$(timeout 30 "$DISTRIBUTARY" run --config "$WORK/badgtid.yml" 2>&1); status=$?
+check "GTID start: a malformed GTID exits 1" "1" "$status"
+check_contains "GTID start: a malformed GTID names the key and the form" "source.start.gtid" "$bad_gtid"
+
+echo "== GTID failover to a replica"
+primary_pos=$(sql "SELECT @@gtid_binlog_pos")
+# The replica also speaks TLS, with certificates from a throwaway CA: the replicator
+# reaches it with source.tls verify_identity and a client certificate.
+TLS="$WORK/tls"; mkdir -p "$TLS"
+(
+    cd "$TLS"
+    openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=distributary test CA" -keyout ca.key -out ca.pem
+    for who in server client; do
+        openssl req -newkey rsa:2048 -nodes -subj "/CN=127.0.0.1" -keyout $who.key -out $who.csr
+        printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\n' >$who.ext
+        openssl x509 -req -in $who.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 -extfile $who.ext -out $who.pem
+    done
+    openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=some other CA" -keyout other.key -out other.pem
+) >"$WORK/openssl.log" 2>&1 || fail "TLS: test certificates" "$(cat "$WORK/openssl.log")"
+(cd ../.. && DST_RUN_DIR="$REPLICA_DIR" DST_MARIADB_PORT="$REPLICA_PORT" DST_MARIADB_SERVER_ID=2 DST_SKIP_REDIS=1 \
+    DST_MARIADB_ARGS="--log-slave-updates --gtid-strict-mode=ON --ssl-ca=$TLS/ca.pem --ssl-cert=$TLS/server.pem --ssl-key=$TLS/server.key" \
+    scripts/servers.sh start >/dev/null) || fail "failover: the replica starts"
+trap 'st=$?; [ -n "$REPLICATOR_PID" ] && kill -9 "$REPLICATOR_PID" 2>/dev/null; for p in "${CHURN_PIDS[@]}"; do kill "$p" 2>/dev/null; done; (cd ../.. && DST_RUN_DIR="$REPLICA_DIR" scripts/servers.sh stop >/dev/null 2>&1); exit $st' EXIT
+RSOCK="$REPLICA_DIR/mariadb.sock"
+rsql() { mariadb --no-defaults --socket="$RSOCK" -uroot -N -B -e "$1"; }
+# The replica starts with the primary's data at primary_pos, then follows it by GTID.
+mariadb-dump --no-defaults --socket="$DST_MARIADB_SOCKET" -uroot --databases failtest srctest --routines 2>/dev/null |
+    mariadb --no-defaults --socket="$RSOCK" -uroot --init-command="SET sql_log_bin = 0"
+rsql "RESET MASTER; SET GLOBAL gtid_slave_pos = '$primary_pos';
+      CHANGE MASTER TO master_host='127.0.0.1', master_port=$DST_MARIADB_PORT, master_user='$DST_REPL_USER',
+        master_password='$DST_REPL_PASSWORD', master_use_gtid=slave_pos;
+      START SLAVE;"
+start_replicator "$WORK/gtid.yml" "$LOG" || fail "failover: replicator starts on the primary"
+for i in $(seq 10 60); do sql "INSERT INTO failtest.items VALUES ($i, $i, 'row $i on the primary'); UPDATE failtest.items SET v = v + 1 WHERE id = $((i - 1))"; done
+head_pos=$(sql "SELECT @@gtid_binlog_pos")
+check "failover: the replica applied everything" "0" "$(rsql "SELECT MASTER_GTID_WAIT('$head_pos', 20)")"
+eventually "failover: Redis follows the primary" "$head_pos" rraw HGET distributary:failtest:checkpoint gtid_position
+stop_replicator
+# Failover: the primary goes away, the replica is promoted and takes writes.
+(cd ../.. && scripts/servers.sh stop-mariadb >/dev/null)
+rsql "STOP SLAVE; RESET SLAVE ALL;"
+for i in $(seq 61 80); do rsql "INSERT INTO failtest.items VALUES ($i, $i, 'row $i on the new primary'); DELETE FROM failtest.items WHERE id = $((i - 40))"; done
+rsql "UPDATE failtest.items SET note = 'changed after failover' WHERE id = 2"
+write_failover_config "$WORK/failover.yml" "$REPLICA_PORT" latest
+# Only TLS connections with a client certificate may log in as the replication user now.
+rsql "ALTER USER '$DST_REPL_USER'@'127.0.0.1' REQUIRE X509"
+sed -i "s|^  start: latest|  start: latest\n  tls: {mode: verify_identity, ca: $TLS/ca.pem, cert: $TLS/client.pem, key: $TLS/client.key}|" "$WORK/failover.yml"
+sed "s|ca: $TLS/ca.pem|ca: $TLS/other.pem|; s/server_id: 4302/server_id: 4304/" "$WORK/failover.yml" >"$WORK/wrongca.yml"
+out=$(timeout 30 "$DISTRIBUTARY" run --config "$WORK/wrongca.yml" 2>&1); status=$?
+check "TLS: a server certificate from another CA exits 1" "1" "$status"
+check_contains "TLS: the error names the TLS settings" "source.tls" "$out"
+sed "s|^  tls: .*|  tls: {mode: required}|; s/server_id: 4302/server_id: 4305/" "$WORK/failover.yml" >"$WORK/nocert.yml"
+out=$(timeout 30 "$DISTRIBUTARY" run --config "$WORK/nocert.yml" 2>&1); status=$?
+check "TLS: without the client certificate the X509 user is refused" "1" "$status"
+start_replicator "$WORK/failover.yml" "$LOG" || fail "failover: replicator starts on the new primary"
+want=$(f_rows "$RSOCK" | md5sum)
+eventually "failover: Redis equals the new primary's table" "$want" bash -c "$(declare -f f_redis_rows); DST_REDIS_PORT=$DST_REDIS_PORT f_redis_rows | md5sum"
+eventually "failover: checkpoint reaches the new primary's GTID position" "$(rsql 'SELECT @@gtid_binlog_pos')" rraw HGET distributary:failtest:checkpoint gtid_position
+check "failover: checkpoint names the new server" "2" "$(rraw HGET distributary:failtest:checkpoint server_id)"
+check "TLS: the replicator's connections use TLS (the user REQUIREs X509)" "1" "$(grep -c 'attempt=0 from=GTID position .* server_id=2' "$LOG")"
+check_contains "failover: resumed by GTID on the other server" "checkpoint comes from another server; resuming by GTID" "$(cat "$LOG")"
+stop_replicator
+check "failover: SIGTERM exits 0" "0" "$STOP_STATUS"
+(cd ../.. && scripts/servers.sh start >/dev/null) || fail "failover: the old primary comes back"
 
 finish
