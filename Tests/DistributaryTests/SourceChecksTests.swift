@@ -74,6 +74,31 @@ final class SourceChecksTests: XCTestCase {
         }
     }
 
+    func testEd25519Authentication() throws {
+        let db = try ServerEnvironment.mariadb()
+        do {
+            try ServerEnvironment.sql("INSTALL SONAME 'auth_ed25519'")
+        } catch {
+            // Already installed, or the server lacks the plugin.
+            let installed = try ServerEnvironment.sql("SELECT COUNT(*) FROM information_schema.PLUGINS WHERE PLUGIN_NAME = 'ed25519'")
+            if installed.trimmingCharacters(in: .whitespacesAndNewlines) != "1" { throw XCTSkip("the server has no auth_ed25519 plugin") }
+        }
+        try ServerEnvironment.sql("""
+            DROP USER IF EXISTS 'edrepl'@'127.0.0.1';
+            CREATE USER 'edrepl'@'127.0.0.1' IDENTIFIED VIA ed25519 USING PASSWORD('ed-secret');
+            GRANT REPLICATION SLAVE, BINLOG MONITOR, SELECT ON *.* TO 'edrepl'@'127.0.0.1';
+            """)
+        defer { _ = try? ServerEnvironment.sql("DROP USER IF EXISTS 'edrepl'@'127.0.0.1'") }
+        let options = ConnectionOptions(host: "127.0.0.1", port: db.port, user: "edrepl", password: "ed-secret")
+        let inspector = SourceInspector(connection: try MySQLConnection(options))
+        XCTAssertFalse(try inspector.currentPosition().file.isEmpty)
+        var wrong = options
+        wrong.password = "nope"
+        XCTAssertThrowsError(try MySQLConnection(wrong)) { error in
+            XCTAssertTrue("\(error)".contains("Access denied"), "\(error)")
+        }
+    }
+
     func testPasswordNeverInMessages() throws {
         let db = try ServerEnvironment.mariadb()
         let options = ConnectionOptions(host: "127.0.0.1", port: db.port, user: db.user, password: "s3cret-pw-xyz")

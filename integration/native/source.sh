@@ -190,9 +190,9 @@ stop_replicator
 check "SIGTERM exits 0 after all of it" "0" "$STOP_STATUS"
 
 echo "== purged start position"
-sql "INSERT INTO srctest.items (id, v, note) VALUES (9000, 1, 'row written while stopped')"
+sql "INSERT INTO srctest.items (id, v, note) VALUES (90000, 1, 'row written while stopped')"
 sql "FLUSH BINARY LOGS"
-sql "INSERT INTO srctest.items (id, v, note) VALUES (9001, 1, 'row in the newest file')"
+sql "INSERT INTO srctest.items (id, v, note) VALUES (90001, 1, 'row in the newest file')"
 newest=$(sql "SHOW MASTER STATUS" | awk '{print $1}')
 # MariaDB keeps a binlog until its binlog checkpoint is written: retry the purge.
 for _ in $(seq 1 50); do
