@@ -63,7 +63,10 @@ public final class BinlogStream {
         let version = (identity?[1] ?? nil) ?? ""
         // Tell the server we verify checksums and want heartbeats and MariaDB's own events.
         try connection.execute("SET @master_binlog_checksum = @@global.binlog_checksum")
-        try connection.execute("SET @master_heartbeat_period = \(UInt64(heartbeatSeconds * 1_000_000_000))")
+        // MySQL ≥ 8.0.26 reads @source_heartbeat_period, older servers and MariaDB the
+        // @master_ spelling; an unused user variable is harmless.
+        let period = UInt64(heartbeatSeconds * 1_000_000_000)
+        try connection.execute("SET @master_heartbeat_period = \(period), @source_heartbeat_period = \(period)")
         try connection.execute("SET @mariadb_slave_capability = 4")
         if case .gtid(let position) = start {
             guard version.contains("MariaDB") else {

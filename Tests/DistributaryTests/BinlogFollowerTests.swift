@@ -106,6 +106,35 @@ final class BinlogFollowerTests: XCTestCase {
     }
 }
 
+extension BinlogFollowerTests {
+    /// A log that ends with DDL still brings the follower to the server's GTID position:
+    /// DDL groups arrive as transactions without changes.
+    func testDDLGroupsAdvanceThePosition() throws {
+        let db = try ServerEnvironment.mariadb()
+        let options = ConnectionOptions(host: "127.0.0.1", port: db.port, user: db.user, password: db.password)
+        let inspector = SourceInspector(connection: try MySQLConnection(options))
+        let startPosition = try inspector.currentPosition()
+        let start = ResumePoint(position: startPosition, gtid: try inspector.gtidPosition(at: startPosition))
+        try ServerEnvironment.sql("""
+            CREATE DATABASE IF NOT EXISTS follow_test; DROP TABLE IF EXISTS follow_test.d;
+            CREATE TABLE follow_test.d (id INT PRIMARY KEY); INSERT INTO follow_test.d VALUES (1);
+            ALTER TABLE follow_test.d ADD COLUMN c INT;
+            """)
+        let head = try GTIDPosition(parsing: try ServerEnvironment.sql("SELECT @@gtid_binlog_pos").trimmingCharacters(in: .whitespacesAndNewlines), what: "head")
+        let follower = BinlogFollower(options: options, replicaServerID: 4997, useGTID: true, expectedServerID: nil)
+        var last = start
+        var kinds: [Int] = []
+        let deadline = Date().addingTimeInterval(20)
+        try follower.run(from: start, shouldStop: { last.gtid == head || Date() > deadline }) { transaction, after in
+            kinds.append(transaction.changes.count)
+            last = after
+            return true
+        }
+        XCTAssertEqual(last.gtid, head, "the follower reaches @@gtid_binlog_pos although the log ends with ALTER TABLE")
+        XCTAssertEqual(Array(kinds.suffix(3)), [0, 1, 0], "CREATE TABLE (no rows), INSERT (one row), ALTER TABLE (no rows)")
+    }
+}
+
 /// Collects follower notices across threads.
 final class NoticeLog: @unchecked Sendable {
     private let lock = NSLock()

@@ -49,12 +49,11 @@ YAML
 
 # The source table as "id v note" lines, and the same read back from Redis and the index.
 source_rows() { sql "SELECT id, v, IFNULL(note, '') FROM srctest.items ORDER BY id" | tr '\t' ' '; }
-redis_rows() {
+redis_rows() { # one redis-cli for all keys: HMGET replies come back two lines per key
     local keys
     keys=$(redis-cli -h 127.0.0.1 -p "$DST_REDIS_PORT" --raw KEYS 'item:*' | sed 's/^item://' | sort -n)
-    for id in $keys; do
-        printf '%s %s\n' "$id" "$(redis-cli -h 127.0.0.1 -p "$DST_REDIS_PORT" --raw HMGET "item:$id" v note | paste -sd' ')"
-    done
+    [ -z "$keys" ] && return 0
+    paste <(printf '%s\n' $keys) <(printf 'HMGET item:%s v note\n' $keys | redis-cli -h 127.0.0.1 -p "$DST_REDIS_PORT" --raw | paste - -) | tr '\t' ' '
 }
 index_ids() {
     curl -fsS "http://127.0.0.1:$HTTP_PORT/indexes/items/search?limit=10000&q=note:row" |
@@ -243,9 +242,10 @@ f_rows() { # f_rows PORT-SOCKET-SQL: the table on a server as "id v note" lines
     mariadb --no-defaults --socket="$1" -uroot -N -B -e "SELECT id, v, IFNULL(note, '') FROM failtest.items ORDER BY id" | tr '\t' ' '
 }
 f_redis_rows() {
-    for id in $(redis-cli -h 127.0.0.1 -p "$DST_REDIS_PORT" --raw KEYS 'f:*' | sed 's/^f://' | sort -n); do
-        printf '%s %s\n' "$id" "$(redis-cli -h 127.0.0.1 -p "$DST_REDIS_PORT" --raw HMGET "f:$id" v note | paste -sd' ')"
-    done
+    local keys
+    keys=$(redis-cli -h 127.0.0.1 -p "$DST_REDIS_PORT" --raw KEYS 'f:*' | sed 's/^f://' | sort -n)
+    [ -z "$keys" ] && return 0
+    paste <(printf '%s\n' $keys) <(printf 'HMGET f:%s v note\n' $keys | redis-cli -h 127.0.0.1 -p "$DST_REDIS_PORT" --raw | paste - -) | tr '\t' ' '
 }
 rcli DEL distributary:failtest:checkpoint >/dev/null
 sql "DROP DATABASE IF EXISTS failtest; CREATE DATABASE failtest;
