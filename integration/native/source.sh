@@ -214,12 +214,13 @@ check_contains "purged file:pos start: tells the user to resync" "distributary r
 echo "== GTID start"
 REPLICA_PORT=${DST_REPLICA_PORT:-$((DST_MARIADB_PORT + 1))}
 REPLICA_DIR="$DST_RUN_DIR-replica"
-write_failover_config() { # FILE PORT START
+write_failover_config() { # FILE PORT START [SOCKET]
     cat >"$1" <<YAML
 name: failtest
 source:
   host: 127.0.0.1
   port: $2
+${4:+  socket: $4}
   user: $DST_REPL_USER
   password_env: DST_TEST_PASSWORD
   server_id: 4302
@@ -253,10 +254,12 @@ sql "DROP DATABASE IF EXISTS failtest; CREATE DATABASE failtest;
      INSERT INTO failtest.items VALUES (1, 1, 'before the start GTID');"
 start_gtid=$(sql "SELECT @@gtid_binlog_pos")
 sql "INSERT INTO failtest.items VALUES (2, 2, 'after the start GTID')"
-write_failover_config "$WORK/gtid.yml" "$DST_MARIADB_PORT" "{gtid: \"$start_gtid\"}"
+# Through the unix socket this time.
+write_failover_config "$WORK/gtid.yml" "$DST_MARIADB_PORT" "{gtid: \"$start_gtid\"}" "$DST_MARIADB_SOCKET"
 start_replicator "$WORK/gtid.yml" "$LOG" || fail "GTID start: replicator starts"
 eventually "GTID start: the transaction after the GTID arrives" "v 2 note after the start GTID" bash -c "redis-cli -p $DST_REDIS_PORT --raw HGETALL f:2 | paste -sd' '"
 check "GTID start: the insert before the GTID is not replayed" "0" "$(rraw EXISTS f:1)"
+check_contains "unix socket: the stream came through source.socket" "source=distributary@$DST_MARIADB_SOCKET" "$(cat "$LOG")"
 sql "DELETE FROM failtest.items WHERE id = 1"  # from here on, Redis must equal the table
 stop_replicator
 check "GTID start: SIGTERM exits 0" "0" "$STOP_STATUS"
