@@ -161,7 +161,7 @@ public final class BinlogStream {
                 return SourceError(.settings, what + "; another replica uses the same id: give source.server_id a value no other replica of this server uses", serverErrno: errno)
             }
             if lower.contains("which is not in the master's binlog") || lower.contains("not in the master") {
-                return SourceError(.purged, what + "; the derived stores hold transactions this server does not have (a failover to a server that lagged?). Rebuild them from this server: run `distributary resync --config FILE --table DB.TABLE` for each mapped table", serverErrno: errno)
+                return SourceError(.diverged, what + "; the derived stores hold transactions this server does not have (a failover to a server that lagged?). Rebuild them from this server: run `distributary resync --config FILE --table DB.TABLE` for each mapped table", serverErrno: errno)
             }
             return SourceError(.purged, what + "; the server no longer has the binlog this position needs (purged, or the position is wrong). The derived stores cannot be brought up to date from the log: run `distributary resync --config FILE --table DB.TABLE` for each mapped table", serverErrno: errno)
         case 1045:

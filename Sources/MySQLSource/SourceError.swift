@@ -3,7 +3,7 @@
 public struct SourceError: Error, CustomStringConvertible, Sendable {
     /// What kind of failure this is. New codes never break callers.
     public struct Code: Hashable, Sendable, CustomStringConvertible {
-        private enum Base: String { case connect, query, settings, privileges, stream, config, schema, purged, lost }
+        private enum Base: String { case connect, query, settings, privileges, stream, config, schema, purged, diverged, lost }
         private let base: Base
         private init(_ base: Base) { self.base = base }
         public static let connect = Code(.connect)
@@ -15,6 +15,8 @@ public struct SourceError: Error, CustomStringConvertible, Sendable {
         public static let schema = Code(.schema)
         /// The requested position or GTID is no longer on the server: only a resync helps.
         public static let purged = Code(.purged)
+        /// The derived stores hold transactions the server does not have: only a resync helps.
+        public static let diverged = Code(.diverged)
         /// The connection broke or went silent; reconnecting may help.
         public static let lost = Code(.lost)
         public var description: String { base.rawValue }
@@ -38,7 +40,7 @@ public struct SourceError: Error, CustomStringConvertible, Sendable {
     /// credentials, settings, privileges, purged positions and bad events are not.
     public var isTransient: Bool {
         if code == .lost { return true }
-        if code == .purged || code == .settings || code == .privileges || code == .config || code == .schema { return false }
+        if code == .purged || code == .diverged || code == .settings || code == .privileges || code == .config || code == .schema { return false }
         guard let errno = serverErrno else { return false }
         return Self.transientErrnos.contains(errno)
     }

@@ -51,6 +51,7 @@ final class BinlogFollowerTests: XCTestCase {
         XCTAssertTrue(SourceError(.lost, "silent").isTransient)
         XCTAssertFalse(SourceError(.connect, "denied", serverErrno: 1045).isTransient)
         XCTAssertFalse(SourceError(.purged, "gone", serverErrno: 1236).isTransient)
+        XCTAssertFalse(SourceError(.diverged, "ahead", serverErrno: 1236).isTransient)
         XCTAssertFalse(SourceError(.settings, "lost?", serverErrno: 2013).isTransient)
         XCTAssertFalse(SourceError(.stream, "corrupt").isTransient)
     }

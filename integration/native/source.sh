@@ -329,4 +329,11 @@ stop_replicator
 check "failover: SIGTERM exits 0" "0" "$STOP_STATUS"
 (cd ../.. && scripts/servers.sh start >/dev/null) || fail "failover: the old primary comes back"
 
+echo "== back to a server that lacks transactions the stores hold"
+# The stores now hold the new primary's 0-2-… transactions, which the old primary never saw.
+out=$(timeout 60 "$DISTRIBUTARY" run --config "$WORK/gtid.yml" 2>&1); status=$?
+check "diverged: exits 1" "1" "$status"
+check_contains "diverged: tells the user to resync" "distributary resync" "$out"
+check_contains "diverged: names the GTID position it asked for" "$(rraw HGET distributary:failtest:checkpoint gtid_position)" "$out"
+
 finish
