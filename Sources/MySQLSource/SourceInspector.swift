@@ -88,7 +88,13 @@ public struct SourceInspector {
         let global = try connection.query("""
             SELECT PRIVILEGE_TYPE FROM information_schema.USER_PRIVILEGES WHERE GRANTEE = \(connection.quote(grantee))
             """).rows.compactMap { $0.first ?? nil }.map { $0.uppercased() }
-        if !global.isEmpty && !global.contains("REPLICATION SLAVE") && !global.contains("ALL PRIVILEGES") {
+        // Privileges that come through a role are not in USER_PRIVILEGES; SHOW GRANTS
+        // lists those of the enabled roles as well.
+        let grants = ((try? connection.query("SHOW GRANTS").rows) ?? []).compactMap { $0.first ?? nil }.map { $0.uppercased() }
+        let grantedThroughRole = grants.contains {
+            $0.contains("REPLICATION SLAVE,") || $0.contains("REPLICATION SLAVE ON *.*") || $0.contains("ALL PRIVILEGES ON *.*")
+        }
+        if !global.isEmpty && !global.contains("REPLICATION SLAVE") && !global.contains("ALL PRIVILEGES") && !grantedThroughRole {
             problems.append("source.user \(grantee) lacks REPLICATION SLAVE (it has \(global.joined(separator: ", "))), so it may not read the binlog: run `GRANT REPLICATION SLAVE ON *.* TO \(grantee);`")
         }
         for t in tables {
