@@ -43,6 +43,8 @@ public final class Pipeline: @unchecked Sendable {
     struct SinkMark: Sendable, CustomStringConvertible {
         var position: BinlogPosition?
         var gtid: GTIDPosition?
+        /// MySQL: the executed GTID set there, when known (informational).
+        var mysqlGTIDs: MySQLGTIDSet? = nil
 
         func holds(end: BinlogPosition, gtid transactionGTID: String?) -> Bool {
             if let t = transactionGTID, let g = gtid, let held = g.holds(t) { return held }
@@ -111,6 +113,9 @@ public final class Pipeline: @unchecked Sendable {
         let configuredStart: SinkMark = try {
             switch config.source.start {
             case .earliest: return try mark(at: try inspector.resolve(.earliest))
+            case .latest where !isMariaDB:
+                let (position, set) = try inspector.currentPositionAndGTIDSet()
+                return SinkMark(position: position, gtid: nil, mysqlGTIDs: set)
             case .latest: return try mark(at: try inspector.resolve(.latest))
             case .position(let file, let offset): return try mark(at: try inspector.resolve(.position(BinlogPosition(file: file, offset: offset))))
             case .gtid: return SinkMark(position: nil, gtid: configuredGTID)
@@ -137,7 +142,11 @@ public final class Pipeline: @unchecked Sendable {
                         throw PipelineError("the \(sink.name) checkpoint (\(cp)) was written from a source with server_id \(cp.sourceServerID), but \(connection.endpoint) has server_id \(info.serverID): its file and position do not apply here\(isMariaDB ? " and it carries no GTID position to resume by" : ""). Point source.host at the server the data came from, or resync the tables (`distributary resync --config FILE --table DB.TABLE`)")
                     }
                     do {
-                        start = try mark(at: try inspector.resolve(.position(cp.position)))
+                        var resumed = try mark(at: try inspector.resolve(.position(cp.position)))
+                        if !isMariaDB, let text = cp.gtidPosition {
+                            resumed.mysqlGTIDs = try? MySQLGTIDSet(parsing: text, what: "the \(sink.name) checkpoint's gtid_position")
+                        }
+                        start = resumed
                     } catch let error as SourceError {
                         throw PipelineError("the \(sink.name) checkpoint \(cp) cannot be resumed: \(error.message)")
                     }
@@ -153,7 +162,8 @@ public final class Pipeline: @unchecked Sendable {
         if starts.isEmpty { starts = [configuredStart] }
         let lowestPosition = starts.compactMap(\.position).min() ?? BinlogPosition(file: "", offset: 4)
         readerStart = ResumePoint(position: lowestPosition,
-                                  gtid: isMariaDB ? GTIDPosition.lowest(starts.map { $0.gtid ?? GTIDPosition() }) : nil)
+                                  gtid: isMariaDB ? GTIDPosition.lowest(starts.map { $0.gtid ?? GTIDPosition() }) : nil,
+                                  mysqlGTIDs: starts.first { $0.position == lowestPosition }?.mysqlGTIDs)
     }
 
     static func connectionOptions(_ source: SourceConfig) throws -> ConnectionOptions {
@@ -300,7 +310,8 @@ public final class Pipeline: @unchecked Sendable {
         routed.reserveCapacity(batch.count)
         for streamed in batch { routed.append(try router.route(streamed.transaction)) }
         guard let last = routed.last, let after = batch.last?.after else { return }
-        let checkpoint = Checkpoint(position: last.end, gtid: last.gtid, gtidPosition: after.gtid?.description,
+        let checkpoint = Checkpoint(position: last.end, gtid: last.gtid,
+                                    gtidPosition: after.gtid?.description ?? after.mysqlGTIDs?.description,
                                     sourceServerID: after.serverID ?? sourceServerID, timestamp: last.timestamp)
         for sink in sinks {
             let mark = marks[ObjectIdentifier(sink)]!
@@ -311,7 +322,7 @@ public final class Pipeline: @unchecked Sendable {
             } catch {
                 throw PipelineError("the \(sink.name) sink failed applying transactions up to \(checkpoint): \(error)")
             }
-            marks[ObjectIdentifier(sink)] = SinkMark(position: checkpoint.position, gtid: after.gtid)
+            marks[ObjectIdentifier(sink)] = SinkMark(position: checkpoint.position, gtid: after.gtid, mysqlGTIDs: after.mysqlGTIDs)
         }
         lastApplied = checkpoint
         logger.debug("applied batch", metadata: ["transactions": "\(batch.count)", "checkpoint": "\(checkpoint)"])

@@ -34,11 +34,16 @@ public struct ResumePoint: Sendable, Equatable, CustomStringConvertible {
     public var gtid: GTIDPosition?
     /// `@@server_id` of the server `position` belongs to, once connected.
     public var serverID: UInt32?
+    /// MySQL: the executed GTID set after that transaction, when known (informational:
+    /// MySQL resumes by position). It is learned from SHOW MASTER STATUS, a checkpoint,
+    /// or the PREVIOUS_GTIDS event that opens every binlog file.
+    public var mysqlGTIDs: MySQLGTIDSet?
 
-    public init(position: BinlogPosition, gtid: GTIDPosition?, serverID: UInt32? = nil) {
+    public init(position: BinlogPosition, gtid: GTIDPosition?, serverID: UInt32? = nil, mysqlGTIDs: MySQLGTIDSet? = nil) {
         self.position = position
         self.gtid = gtid
         self.serverID = serverID
+        self.mysqlGTIDs = mysqlGTIDs
     }
 
     public var description: String {
@@ -118,12 +123,18 @@ public final class BinlogFollower {
                 while !stop && !shouldStop() {
                     let more = try stream.next { bytes in
                         let event = try decoder.decode(bytes)
+                        if case .previousGTIDs(let text) = event.event, resume.mysqlGTIDs == nil {
+                            resume.mysqlGTIDs = try? MySQLGTIDSet(parsing: text, what: "PREVIOUS_GTIDS at \(event.position)")
+                        }
                         let committed = try assembler.consume(event)
                         guard let transaction = groups.after(event, committed: committed, inTransaction: assembler.isInTransaction) else { return }
                         var next = resume
                         next.position = transaction.end
                         next.serverID = stream.serverID
-                        if let gtid = transaction.gtid { next.gtid?.advance(to: gtid) }
+                        if let gtid = transaction.gtid {
+                            next.gtid?.advance(to: gtid)
+                            next.mysqlGTIDs?.add(gtid)
+                        }
                         if try !deliver(transaction, next) { stop = true }
                         resume = next
                         delivered = true

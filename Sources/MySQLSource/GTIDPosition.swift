@@ -85,3 +85,80 @@ public struct GTIDPosition: Sendable, Equatable, CustomStringConvertible {
         }.joined(separator: ",")
     }
 }
+
+/// A MySQL GTID set (`3e11fa47-…:1-5:7,…`, tagged `uuid:tag:1-3` on MySQL ≥ 8.3): the
+/// transactions a server has executed. MySQL is read and resumed by file and position
+/// (Connector/C cannot send COM_BINLOG_DUMP_GTID); the set is tracked so checkpoints and
+/// `status` can say which transactions the stores hold.
+public struct MySQLGTIDSet: Sendable, Equatable, CustomStringConvertible {
+    /// `uuid` or `uuid:tag` → sorted, disjoint, non-adjacent intervals.
+    public private(set) var intervals: [String: [ClosedRange<UInt64>]] = [:]
+
+    public init() {}
+
+    /// Parses the text of `@@gtid_executed`, SHOW MASTER STATUS or PREVIOUS_GTIDS.
+    public init(parsing text: String, what: String) throws {
+        for part in text.split(separator: ",") {
+            let tokens = part.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: ":").map(String.init)
+            guard tokens.count >= 2, tokens[0].count == 36 else {
+                if tokens.joined().isEmpty { continue }
+                throw SourceError(.config, "\(what): `\(part)` is not a MySQL GTID set; write uuid:1-5[:7…], several separated by commas")
+            }
+            var key = tokens[0].lowercased()
+            var sawInterval = false
+            for token in tokens.dropFirst() {
+                let ends = token.split(separator: "-", omittingEmptySubsequences: false)
+                if let a = UInt64(ends[0]), ends.count <= 2, let b = ends.count == 2 ? UInt64(ends[1]) : a, a <= b, a >= 1 {
+                    insert(a...b, into: key)
+                    sawInterval = true
+                } else if token.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" }), !token.isEmpty {
+                    key = tokens[0].lowercased() + ":" + token.lowercased()
+                } else {
+                    throw SourceError(.config, "\(what): `\(token)` in `\(part)` is neither an interval (1-5) nor a tag")
+                }
+            }
+            if !sawInterval {
+                throw SourceError(.config, "\(what): `\(part)` names no transactions (expected uuid:1-5)")
+            }
+        }
+    }
+
+    /// Adds the transaction `uuid:n` (or `uuid:tag:n`); false when `gtid` is not one.
+    @discardableResult
+    public mutating func add(_ gtid: String) -> Bool {
+        guard let colon = gtid.lastIndex(of: ":"), let n = UInt64(gtid[gtid.index(after: colon)...]), n >= 1,
+              gtid.distance(from: gtid.startIndex, to: colon) >= 36 else { return false }
+        insert(n...n, into: gtid[..<colon].lowercased())
+        return true
+    }
+
+    public func contains(_ gtid: String) -> Bool {
+        guard let colon = gtid.lastIndex(of: ":"), let n = UInt64(gtid[gtid.index(after: colon)...]) else { return false }
+        return intervals[gtid[..<colon].lowercased()]?.contains { $0.contains(n) } ?? false
+    }
+
+    private mutating func insert(_ range: ClosedRange<UInt64>, into key: String) {
+        var list = intervals[key] ?? []
+        var merged = range
+        var kept: [ClosedRange<UInt64>] = []
+        for r in list {
+            // Overlapping or adjacent intervals merge.
+            if r.upperBound &+ 1 >= merged.lowerBound && merged.upperBound &+ 1 >= r.lowerBound {
+                merged = min(r.lowerBound, merged.lowerBound)...max(r.upperBound, merged.upperBound)
+            } else {
+                kept.append(r)
+            }
+        }
+        kept.append(merged)
+        list = kept.sorted { $0.lowerBound < $1.lowerBound }
+        intervals[key] = list
+    }
+
+    /// `uuid:1-5:7,uuid2:1-3`, keys in ascending order.
+    public var description: String {
+        intervals.keys.sorted().map { key in
+            key + ":" + intervals[key]!.map { $0.lowerBound == $0.upperBound ? "\($0.lowerBound)" : "\($0.lowerBound)-\($0.upperBound)" }
+                .joined(separator: ":")
+        }.joined(separator: ",")
+    }
+}

@@ -153,6 +153,20 @@ public struct SourceInspector {
         return BinlogPosition(file: file, offset: pos)
     }
 
+    /// MySQL: the executed GTID set that goes with `currentPosition()` (SHOW MASTER
+    /// STATUS returns both at once); nil on MariaDB or when GTIDs are off.
+    public func currentPositionAndGTIDSet() throws -> (BinlogPosition, MySQLGTIDSet?) {
+        let (columns, rows) = try connection.query("SHOW MASTER STATUS")
+        guard let row = rows.first, let file = row[0], let pos = row[1].flatMap({ UInt64($0) }) else {
+            throw SourceError(.settings, "\(connection.options.endpoint): SHOW MASTER STATUS returned nothing; is log_bin on and does the user have REPLICATION CLIENT (BINLOG MONITOR on MariaDB)?")
+        }
+        var set: MySQLGTIDSet?
+        if let i = columns.firstIndex(of: "Executed_Gtid_Set"), let text = row[i], !text.isEmpty {
+            set = try? MySQLGTIDSet(parsing: text, what: "Executed_Gtid_Set")
+        }
+        return (BinlogPosition(file: file, offset: pos), set)
+    }
+
     /// Turns a configured start point into a concrete position, checking that the
     /// file still exists on the server.
     public func resolve(_ start: StartPoint) throws -> BinlogPosition {

@@ -44,6 +44,29 @@ final class BinlogFollowerTests: XCTestCase {
         }
     }
 
+    func testMySQLGTIDSetParsesAddsAndMerges() throws {
+        let a = "3e11fa47-71ca-11e1-9e33-c80aa9429562"
+        let b = "4f22fa47-71ca-11e1-9e33-c80aa9429562"
+        var set = try MySQLGTIDSet(parsing: "\(b):1-3,\n\(a.uppercased()):1-5:7", what: "Executed_Gtid_Set")
+        XCTAssertEqual(set.description, "\(a):1-5:7,\(b):1-3")
+        XCTAssertTrue(set.contains("\(a):4"))
+        XCTAssertFalse(set.contains("\(a):6"))
+        XCTAssertTrue(set.add("\(a):6"), "fills the gap")
+        XCTAssertEqual(set.description, "\(a):1-7,\(b):1-3")
+        XCTAssertTrue(set.add("\(b):4"))
+        XCTAssertTrue(set.add("\(b):10"))
+        XCTAssertEqual(set.description, "\(a):1-7,\(b):1-4:10")
+        XCTAssertFalse(set.add("0-1-100"), "a MariaDB GTID is not a MySQL one")
+        let tagged = try MySQLGTIDSet(parsing: "\(a):1-2:blue:5-6", what: "x")
+        XCTAssertEqual(tagged.description, "\(a):1-2,\(a):blue:5-6")
+        XCTAssertTrue(tagged.contains("\(a):blue:6"))
+        XCTAssertEqual(try MySQLGTIDSet(parsing: "", what: "x").description, "")
+        XCTAssertThrowsError(try MySQLGTIDSet(parsing: "\(a):5-1", what: "gtid_position")) { error in
+            XCTAssertTrue("\(error)".contains("gtid_position"), "\(error)")
+        }
+        XCTAssertThrowsError(try MySQLGTIDSet(parsing: "nope:1", what: "x"))
+    }
+
     func testTransientErrorsAreTheNetworkAndServerRestarts() {
         XCTAssertTrue(SourceError(.stream, "lost", serverErrno: 2013).isTransient)
         XCTAssertTrue(SourceError(.connect, "refused", serverErrno: 2003).isTransient)
