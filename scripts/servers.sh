@@ -4,6 +4,7 @@
 #   scripts/servers.sh start    start both (idempotent), wait until they answer
 #   scripts/servers.sh stop     stop both by pid and remove the directory
 #   scripts/servers.sh status   exit 0 if both answer
+#   scripts/servers.sh stop-mariadb   stop MariaDB only, keeping its data (`start` brings it back)
 #   scripts/servers.sh env      print the variables tests and the demo read
 #
 # Environment (defaults do not clash with a system server):
@@ -11,6 +12,9 @@
 #   DST_MARIADB_PORT   MariaDB TCP port                            (33061)
 #   DST_REDIS_PORT     Redis TCP port                              (63791)
 #   DST_REPL_USER / DST_REPL_PASSWORD   the replication user created at first start (distributary / distributary)
+#   DST_MARIADB_SERVER_ID   the server's server_id                           (1)
+#   DST_MARIADB_ARGS   extra mariadbd options, e.g. "--log-slave-updates --gtid-strict-mode=ON"
+#   DST_SKIP_REDIS=1   start MariaDB only (a second MariaDB next to the first one's Redis)
 set -euo pipefail
 
 RUN_DIR=${DST_RUN_DIR:-${TMPDIR:-/tmp}/distributary-servers}
@@ -18,6 +22,8 @@ MARIADB_PORT=${DST_MARIADB_PORT:-33061}
 REDIS_PORT=${DST_REDIS_PORT:-63791}
 REPL_USER=${DST_REPL_USER:-distributary}
 REPL_PASSWORD=${DST_REPL_PASSWORD:-distributary}
+SERVER_ID=${DST_MARIADB_SERVER_ID:-1}
+EXTRA_ARGS=${DST_MARIADB_ARGS:-}
 MDB_DIR="$RUN_DIR/mariadb"
 SOCKET="$RUN_DIR/mariadb.sock"
 
@@ -51,11 +57,11 @@ start_mariadb() {
     fi
     "$mariadbd" --no-defaults --datadir="$MDB_DIR" --socket="$SOCKET" --port="$MARIADB_PORT" \
         --bind-address=127.0.0.1 --pid-file="$RUN_DIR/mariadb.pid" --log-error="$RUN_DIR/mariadb.err" \
-        --user="$(id -un)" --server-id=1 --log-bin="$MDB_DIR/binlog" --binlog-format=ROW \
+        --user="$(id -un)" --server-id="$SERVER_ID" --log-bin="$MDB_DIR/binlog" --binlog-format=ROW \
         --binlog-row-image=FULL --binlog-row-metadata=FULL --skip-name-resolve \
         --innodb-buffer-pool-size=128M --innodb-log-file-size=64M --innodb-flush-log-at-trx-commit=2 \
         --sync-binlog=0 --max-connections=200 --character-set-server=utf8mb4 \
-        --collation-server=utf8mb4_unicode_ci >/dev/null 2>&1 &
+        --collation-server=utf8mb4_unicode_ci $EXTRA_ARGS >/dev/null 2>&1 &
     local pid=$!
     for _ in $(seq 1 120); do
         mariadb_up && break
@@ -67,8 +73,8 @@ start_mariadb() {
         mariadb --no-defaults --socket="$SOCKET" -uroot <<SQL
 CREATE USER '$REPL_USER'@'127.0.0.1' IDENTIFIED BY '$REPL_PASSWORD';
 CREATE USER '$REPL_USER'@'localhost' IDENTIFIED BY '$REPL_PASSWORD';
-GRANT REPLICATION SLAVE, REPLICATION CLIENT, BINLOG MONITOR, SELECT ON *.* TO '$REPL_USER'@'127.0.0.1';
-GRANT REPLICATION SLAVE, REPLICATION CLIENT, BINLOG MONITOR, SELECT ON *.* TO '$REPL_USER'@'localhost';
+GRANT REPLICATION SLAVE, REPLICATION CLIENT, BINLOG MONITOR, REPLICATION MASTER ADMIN, SELECT ON *.* TO '$REPL_USER'@'127.0.0.1';
+GRANT REPLICATION SLAVE, REPLICATION CLIENT, BINLOG MONITOR, REPLICATION MASTER ADMIN, SELECT ON *.* TO '$REPL_USER'@'localhost';
 FLUSH PRIVILEGES;
 SQL
     fi
@@ -118,7 +124,11 @@ case "${1:-}" in
     start)
         mkdir -p "$RUN_DIR"
         start_mariadb
-        start_redis
+        [ "${DST_SKIP_REDIS:-0}" = 1 ] || start_redis
+        ;;
+    stop-mariadb)
+        stop_pid "$RUN_DIR/mariadb.pid" MariaDB
+        echo "MariaDB stopped (data kept in $MDB_DIR)"
         ;;
     stop)
         stop_pid "$RUN_DIR/redis.pid" Redis
@@ -133,7 +143,7 @@ case "${1:-}" in
         print_env
         ;;
     *)
-        echo "usage: $0 start|stop|status|env" >&2
+        echo "usage: $0 start|stop|stop-mariadb|status|env" >&2
         exit 2
         ;;
 esac

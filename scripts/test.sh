@@ -31,3 +31,6 @@ scripts/fuzz.sh "${DST_FUZZ_SECONDS:-60}"
 
 echo "== integration scenarios (native MariaDB + Redis)"
 integration/native/run.sh "$BIN"
+
+echo "== source scenarios (rotation, KILL, silent server, restart, DDL, purged, GTID failover)"
+integration/native/source.sh "$BIN"

@@ -21,6 +21,13 @@ static inline int dst_rpl_set_server_id(MARIADB_RPL *rpl, unsigned int server_id
 static inline int dst_rpl_set_flags(MARIADB_RPL *rpl, unsigned int flags) {
     return mariadb_rpl_optionsv(rpl, MARIADB_RPL_FLAGS, flags);
 }
+/* With a host set, mariadb_rpl_open registers the replica (COM_REGISTER_SLAVE), so the
+   server lists it in SHOW SLAVE HOSTS with its server_id. */
+static inline int dst_rpl_set_host(MARIADB_RPL *rpl, const char *host, unsigned int port) {
+    int rc = mariadb_rpl_optionsv(rpl, MARIADB_RPL_HOST, host);
+    if (rc == 0) rc = mariadb_rpl_optionsv(rpl, MARIADB_RPL_PORT, port);
+    return rc;
+}
 static inline int dst_rpl_set_verify_checksum(MARIADB_RPL *rpl, unsigned int verify) {
     return mariadb_rpl_optionsv(rpl, MARIADB_RPL_VERIFY_CHECKSUM, verify);
 }

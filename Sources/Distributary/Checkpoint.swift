@@ -8,23 +8,29 @@ public struct Checkpoint: Sendable, Equatable, CustomStringConvertible {
     public var position: BinlogPosition
     /// GTID of the last applied transaction, when the source has GTIDs.
     public var gtid: String?
+    /// MariaDB: the whole GTID position after that transaction, one GTID per replication
+    /// domain (`0-1-100,1-2-57`). Reading resumes from it by GTID, on any server of the
+    /// replication topology (failover). `nil` on MySQL and in checkpoints of older versions.
+    public var gtidPosition: String?
     /// `@@server_id` of the source that wrote the log.
     public var sourceServerID: UInt32
     /// Source commit time of the last applied transaction (seconds since the epoch).
     public var timestamp: UInt32
 
-    public init(position: BinlogPosition, gtid: String?, sourceServerID: UInt32, timestamp: UInt32) {
+    public init(position: BinlogPosition, gtid: String?, gtidPosition: String? = nil, sourceServerID: UInt32, timestamp: UInt32) {
         self.position = position
         self.gtid = gtid
+        self.gtidPosition = gtidPosition
         self.sourceServerID = sourceServerID
         self.timestamp = timestamp
     }
 
-    /// The stored form: `file`, `pos`, `gtid`, `server_id`, `timestamp`.
+    /// The stored form: `file`, `pos`, `gtid`, `gtid_position`, `server_id`, `timestamp`.
     public var fields: [String: String] {
         var f = ["file": position.file, "pos": String(position.offset),
                  "server_id": String(sourceServerID), "timestamp": String(timestamp)]
         f["gtid"] = gtid ?? ""
+        f["gtid_position"] = gtidPosition ?? ""
         return f
     }
 
@@ -37,11 +43,14 @@ public struct Checkpoint: Sendable, Equatable, CustomStringConvertible {
         }
         self.position = BinlogPosition(file: file, offset: pos)
         self.gtid = fields["gtid"].flatMap { $0.isEmpty ? nil : $0 }
+        self.gtidPosition = fields["gtid_position"].flatMap { $0.isEmpty ? nil : $0 }
         self.sourceServerID = server
         self.timestamp = fields["timestamp"].flatMap { UInt32($0) } ?? 0
     }
 
-    public var description: String { position.description + (gtid.map { " (gtid \($0))" } ?? "") }
+    public var description: String {
+        position.description + (gtidPosition.map { " (GTID position \($0))" } ?? gtid.map { " (gtid \($0))" } ?? "")
+    }
 }
 
 /// A failure of the pipeline itself; the message says what and how to fix it.

@@ -21,28 +21,69 @@ public final class Pipeline: @unchecked Sendable {
     public private(set) var indexStore: IndexStore?
     private var router: Router
     private let sourceServerID: UInt32
-    private var readerStart = BinlogPosition(file: "", offset: 4)
-    private var skipThrough: [ObjectIdentifier: BinlogPosition] = [:]
+    /// MariaDB: read and resume by GTID (failover-safe). MySQL: by file and position.
+    private let useGTID: Bool
+    private var readerStart = ResumePoint(position: BinlogPosition(file: "", offset: 4), gtid: nil)
+    /// What each sink already holds: it skips transactions at or before its mark.
+    private var marks: [ObjectIdentifier: SinkMark] = [:]
 
     private let stopLock = NSLock()
     private var stopRequested = false
     private var failure: Error?
-    private let queue = BlockingQueue<Transaction>(capacity: 256)
+    private let queue = BlockingQueue<StreamedTransaction>(capacity: 256)
+
+    /// A transaction as read, with the reader's position just after it.
+    struct StreamedTransaction: Sendable {
+        var transaction: Transaction
+        var after: ResumePoint
+    }
+
+    /// How far a sink is: by GTID where the transaction and the sink both have one
+    /// (MariaDB; valid across servers), else by binlog position (same server only).
+    struct SinkMark: Sendable, CustomStringConvertible {
+        var position: BinlogPosition?
+        var gtid: GTIDPosition?
+        /// MySQL: the executed GTID set there, when known (informational).
+        var mysqlGTIDs: MySQLGTIDSet? = nil
+
+        func holds(end: BinlogPosition, gtid transactionGTID: String?) -> Bool {
+            if let t = transactionGTID, let g = gtid, let held = g.holds(t) { return held }
+            guard let position else { return false }
+            return end <= position
+        }
+
+        var description: String {
+            [position?.description, gtid.map { "GTID position \($0)" }].compactMap { $0 }.joined(separator: ", ")
+        }
+    }
 
     /// Opens the sinks, checks the source and validates the config against its tables.
     /// Throws before anything is written if any of that fails.
     public init(config: PipelineConfig, logger: Logger) throws {
-        if case .gtid = config.source.start {
-            throw ConfigError("source.start.gtid", "starting from a GTID is not supported yet; start from earliest, latest or {file: …, pos: …}")
-        }
         if config.source.snapshot != .never {
             throw ConfigError("source.snapshot", "snapshots are not implemented yet; set `snapshot: never` (the replicator then follows changes from source.start on)")
         }
 
+        var configuredGTID: GTIDPosition?
+        if case .gtid(let text) = config.source.start {
+            do {
+                configuredGTID = try GTIDPosition(parsing: text, what: "source.start.gtid")
+            } catch let error as SourceError {
+                throw ConfigError("source.start.gtid", error.message)
+            }
+        }
         let connection = try Self.connectionOptions(config.source)
         let inspector = SourceInspector(connection: try MySQLConnection(connection))
         let info = try inspector.serverInfo()
+        let isMariaDB = SourceInspector.isMariaDB(version: info.version)
         try inspector.checkSettings(replicaServerID: config.source.serverID)
+        try inspector.checkPrivileges(tables: config.tables.map { ($0.schema, $0.table) })
+        if let warning = try inspector.checkServerIDUnused(config.source.serverID, ownHost: SourceInspector.registrationHost(pipeline: config.name)) {
+            logger.warning("\(warning)")
+        }
+        if configuredGTID != nil && !isMariaDB {
+            throw ConfigError("source.start.gtid", "\(connection.endpoint) is MySQL \(info.version); GTID starts work on MariaDB only (Connector/C cannot send MySQL's COM_BINLOG_DUMP_GTID). Start MySQL from earliest, latest or {file: …, pos: …}")
+        }
         var schemas: [String: TableSchema] = [:]
         for t in config.tables {
             if let s = try inspector.tableSchema(schema: t.schema, table: t.table) { schemas[t.qualifiedName] = s }
@@ -53,7 +94,9 @@ public final class Pipeline: @unchecked Sendable {
         self.connection = connection
         self.router = Router(config: config, schemas: schemas)
         self.sourceServerID = info.serverID
-        logger.info("source ready", metadata: ["source": "\(connection.endpoint)", "version": "\(info.version)", "server_id": "\(info.serverID)"])
+        self.useGTID = isMariaDB
+        logger.info("source ready", metadata: ["source": "\(connection.endpoint)", "version": "\(info.version)", "server_id": "\(info.serverID)",
+                                               "resume_by": "\(isMariaDB ? "gtid" : "file:pos")"])
 
         if let redis = config.redis {
             sinks.append(try RedisCacheSink(url: try RedisURL(parsing: redis.url), pipelineName: config.name,
@@ -65,35 +108,63 @@ public final class Pipeline: @unchecked Sendable {
             sinks.append(try SearchIndexSink(store: store))
         }
 
-        let configuredStart: BinlogPosition = try {
+        func mark(at position: BinlogPosition) throws -> SinkMark {
+            SinkMark(position: position, gtid: isMariaDB ? try inspector.gtidPosition(at: position) : nil)
+        }
+        let configuredStart: SinkMark = try {
             switch config.source.start {
-            case .earliest: return try inspector.resolve(.earliest)
-            case .latest: return try inspector.resolve(.latest)
-            case .position(let file, let offset): return try inspector.resolve(.position(BinlogPosition(file: file, offset: offset)))
-            case .gtid: throw ConfigError("source.start.gtid", "not supported yet")
+            case .earliest: return try mark(at: try inspector.resolve(.earliest))
+            case .latest where !isMariaDB:
+                let (position, set) = try inspector.currentPositionAndGTIDSet()
+                return SinkMark(position: position, gtid: nil, mysqlGTIDs: set)
+            case .latest: return try mark(at: try inspector.resolve(.latest))
+            case .position(let file, let offset): return try mark(at: try inspector.resolve(.position(BinlogPosition(file: file, offset: offset))))
+            case .gtid: return SinkMark(position: nil, gtid: configuredGTID)
             }
         }()
-        var starts: [BinlogPosition] = []
+        var starts: [SinkMark] = []
         for sink in sinks {
-            let start: BinlogPosition
+            let start: SinkMark
             if let cp = sink.checkpoint {
-                guard cp.sourceServerID == info.serverID else {
-                    throw PipelineError("the \(sink.name) checkpoint (\(cp)) was written from a source with server_id \(cp.sourceServerID), but \(connection.endpoint) has server_id \(info.serverID): its positions do not apply here. Point source.host at the server the data came from, or clear the \(sink.name) data and checkpoint to start over")
-                }
-                do {
-                    start = try inspector.resolve(.position(cp.position))
-                } catch let error as SourceError {
-                    throw PipelineError("the \(sink.name) checkpoint \(cp) cannot be resumed: \(error.message)")
+                if isMariaDB, let text = cp.gtidPosition {
+                    let gtid: GTIDPosition
+                    do {
+                        gtid = try GTIDPosition(parsing: text, what: "the \(sink.name) checkpoint's gtid_position")
+                    } catch let error as SourceError {
+                        throw PipelineError("\(error.message). Delete the \(sink.name) checkpoint and resync (`distributary resync --config FILE --table DB.TABLE`)")
+                    }
+                    if cp.sourceServerID != info.serverID {
+                        logger.notice("checkpoint comes from another server; resuming by GTID", metadata: [
+                            "sink": "\(sink.name)", "checkpoint_server_id": "\(cp.sourceServerID)", "server_id": "\(info.serverID)", "gtid_position": "\(gtid)"])
+                    }
+                    start = SinkMark(position: cp.sourceServerID == info.serverID ? cp.position : nil, gtid: gtid)
+                } else {
+                    guard cp.sourceServerID == info.serverID else {
+                        throw PipelineError("the \(sink.name) checkpoint (\(cp)) was written from a source with server_id \(cp.sourceServerID), but \(connection.endpoint) has server_id \(info.serverID): its file and position do not apply here\(isMariaDB ? " and it carries no GTID position to resume by" : ""). Point source.host at the server the data came from, or resync the tables (`distributary resync --config FILE --table DB.TABLE`)")
+                    }
+                    do {
+                        var resumed = try mark(at: try inspector.resolve(.position(cp.position)))
+                        if !isMariaDB, let text = cp.gtidPosition {
+                            resumed.mysqlGTIDs = try? MySQLGTIDSet(parsing: text, what: "the \(sink.name) checkpoint's gtid_position")
+                        }
+                        start = resumed
+                    } catch let error as SourceError {
+                        throw PipelineError("the \(sink.name) checkpoint \(cp) cannot be resumed: \(error.message)")
+                    }
                 }
                 logger.info("resuming sink", metadata: ["sink": "\(sink.name)", "checkpoint": "\(cp)"])
             } else {
                 start = configuredStart
-                logger.info("sink has no checkpoint; starting from source.start", metadata: ["sink": "\(sink.name)", "position": "\(start)"])
+                logger.info("sink has no checkpoint; starting from source.start", metadata: ["sink": "\(sink.name)", "from": "\(start)"])
             }
-            skipThrough[ObjectIdentifier(sink)] = start
+            marks[ObjectIdentifier(sink)] = start
             starts.append(start)
         }
-        readerStart = starts.min() ?? configuredStart
+        if starts.isEmpty { starts = [configuredStart] }
+        let lowestPosition = starts.compactMap(\.position).min() ?? BinlogPosition(file: "", offset: 4)
+        readerStart = ResumePoint(position: lowestPosition,
+                                  gtid: isMariaDB ? GTIDPosition.lowest(starts.map { $0.gtid ?? GTIDPosition() }) : nil,
+                                  mysqlGTIDs: starts.first { $0.position == lowestPosition }?.mysqlGTIDs)
     }
 
     static func connectionOptions(_ source: SourceConfig) throws -> ConnectionOptions {
@@ -108,8 +179,20 @@ public final class Pipeline: @unchecked Sendable {
                 throw ConfigError("source.password_file", "cannot read \(file); it must be a readable file holding the password on its first line")
             }
             password = String(text.split(separator: "\n", omittingEmptySubsequences: false).first ?? "")
+                .trimmingCharacters(in: CharacterSet(charactersIn: "\r"))
         }
-        return ConnectionOptions(host: source.host, port: source.port, socket: source.socket, user: source.user, password: password)
+        var tls = TLSOptions(mode: .disabled)
+        if let t = source.tls {
+            tls = TLSOptions(mode: TLSOptions.Mode(rawValue: t.mode) ?? .required, ca: t.ca, cert: t.cert, key: t.key)
+            for (key, path) in [("source.tls.ca", t.ca), ("source.tls.cert", t.cert), ("source.tls.key", t.key)] {
+                if let path, !FileManager.default.isReadableFile(atPath: path) {
+                    throw ConfigError(key, "cannot read \(path); it must be a readable PEM file")
+                }
+            }
+        }
+        return ConnectionOptions(host: source.host, port: source.port, socket: source.socket, user: source.user, password: password,
+                                 connectTimeoutSeconds: source.connectTimeout, readTimeoutSeconds: source.readTimeout,
+                                 writeTimeoutSeconds: source.writeTimeout, tls: tls)
     }
 
     /// Asks the pipeline to finish: the reader stops at the next event or heartbeat,
@@ -163,21 +246,33 @@ public final class Pipeline: @unchecked Sendable {
 
     private func readLoop() {
         defer { queue.close() }
+        let logger = self.logger
+        let follower = BinlogFollower(
+            options: connection, replicaServerID: config.source.serverID, heartbeatSeconds: config.source.heartbeat,
+            policy: ReconnectPolicy(initialDelaySeconds: config.source.reconnect.initialDelay,
+                                    maxDelaySeconds: config.source.reconnect.maxDelay,
+                                    maxAttempts: config.source.reconnect.maxAttempts),
+            useGTID: useGTID, expectedServerID: sourceServerID,
+            reportHost: SourceInspector.registrationHost(pipeline: config.name),
+            notice: { notice in
+                switch notice {
+                case .connected(let from, let serverID, let attempt):
+                    logger.info(attempt == 0 ? "streaming binlog" : "reconnected; streaming binlog", metadata: [
+                        "from": "\(from)", "server_id": "\(serverID)", "attempt": "\(attempt)"])
+                case .retrying(let cause, let attempt, let delay, let resume):
+                    logger.warning("source connection failed; reconnecting", metadata: [
+                        "cause": "\(cause.message)", "attempt": "\(attempt)",
+                        "delay_s": "\(String(format: "%.2f", delay))", "resume_from": "\(resume)"])
+                }
+            })
+        let config = self.config
+        let namer = ColumnNamer(options: connection, isMapped: { config.mapping(schema: $0, table: $1) != nil },
+                                warn: { logger.warning("\($0)") })
         do {
-            logger.info("streaming binlog", metadata: ["from": "\(readerStart)"])
-            let stream = try BinlogStream(options: connection, replicaServerID: config.source.serverID, start: readerStart)
-            var decoder = EventDecoder()
-            var assembler = TransactionAssembler()
-            while !shouldStop {
-                let more = try stream.next { bytes in
-                    let event = try decoder.decode(bytes)
-                    if let transaction = try assembler.consume(event) {
-                        queue.push(transaction)
-                    }
-                }
-                if !more {
-                    throw SourceError(.stream, "\(connection.endpoint) ended the binlog stream (server shutdown?)")
-                }
+            try follower.run(from: readerStart, shouldStop: { [self] in shouldStop }) { transaction, after in
+                var transaction = transaction
+                try namer.fill(&transaction)
+                return queue.push(StreamedTransaction(transaction: transaction, after: after))
             }
         } catch {
             fail(error)
@@ -185,15 +280,15 @@ public final class Pipeline: @unchecked Sendable {
     }
 
     private func applyLoop() {
-        var batch: [Transaction] = []
+        var batch: [StreamedTransaction] = []
         do {
             while let first = queue.pop() {
                 batch.removeAll(keepingCapacity: true)
                 batch.append(first)
-                var rows = first.changes.count
+                var rows = first.transaction.changes.count
                 while rows < config.batchRows, let next = queue.tryPop() {
                     batch.append(next)
-                    rows += next.changes.count
+                    rows += next.transaction.changes.count
                 }
                 try apply(batch)
             }
@@ -211,22 +306,24 @@ public final class Pipeline: @unchecked Sendable {
 
     private var lastApplied: Checkpoint?
 
-    private func apply(_ batch: [Transaction]) throws {
+    private func apply(_ batch: [StreamedTransaction]) throws {
         var routed: [RoutedTransaction] = []
         routed.reserveCapacity(batch.count)
-        for transaction in batch { routed.append(try router.route(transaction)) }
-        guard let last = routed.last else { return }
-        let checkpoint = Checkpoint(position: last.end, gtid: last.gtid, sourceServerID: sourceServerID, timestamp: last.timestamp)
+        for streamed in batch { routed.append(try router.route(streamed.transaction)) }
+        guard let last = routed.last, let after = batch.last?.after else { return }
+        let checkpoint = Checkpoint(position: last.end, gtid: last.gtid,
+                                    gtidPosition: after.gtid?.description ?? after.mysqlGTIDs?.description,
+                                    sourceServerID: after.serverID ?? sourceServerID, timestamp: last.timestamp)
         for sink in sinks {
-            let skip = skipThrough[ObjectIdentifier(sink)]!
-            let firstNew = routed.firstIndex { $0.end > skip } ?? routed.endIndex
+            let mark = marks[ObjectIdentifier(sink)]!
+            let firstNew = routed.firstIndex { !mark.holds(end: $0.end, gtid: $0.gtid) } ?? routed.endIndex
             if firstNew == routed.endIndex { continue }
             do {
                 try sink.apply(routed[firstNew...], checkpoint: checkpoint)
             } catch {
                 throw PipelineError("the \(sink.name) sink failed applying transactions up to \(checkpoint): \(error)")
             }
-            skipThrough[ObjectIdentifier(sink)] = checkpoint.position
+            marks[ObjectIdentifier(sink)] = SinkMark(position: checkpoint.position, gtid: after.gtid, mysqlGTIDs: after.mysqlGTIDs)
         }
         lastApplied = checkpoint
         logger.debug("applied batch", metadata: ["transactions": "\(batch.count)", "checkpoint": "\(checkpoint)"])

@@ -1,5 +1,28 @@
 import CMariaDB
 
+/// TLS for the source connection.
+public struct TLSOptions: Sendable, Equatable {
+    /// `disabled`: plain TCP. `preferred`: TLS when the server offers it. `required`:
+    /// TLS or no connection (the certificate is not checked). `verify_identity`: TLS, the
+    /// server certificate signed by `ca` and naming `source.host`.
+    public enum Mode: String, Sendable, CaseIterable {
+        case disabled, preferred, required, verify_identity
+    }
+    public var mode: Mode
+    /// CA certificate file (PEM) that signed the server's certificate.
+    public var ca: String?
+    /// Client certificate and key files (PEM), for servers that require X509 users.
+    public var cert: String?
+    public var key: String?
+
+    public init(mode: Mode, ca: String? = nil, cert: String? = nil, key: String? = nil) {
+        self.mode = mode
+        self.ca = ca
+        self.cert = cert
+        self.key = key
+    }
+}
+
 /// How to reach the source server.
 public struct ConnectionOptions: Sendable {
     public var host: String
@@ -7,13 +30,17 @@ public struct ConnectionOptions: Sendable {
     /// Unix socket path; when set, `host` and `port` are not used.
     public var socket: String?
     public var user: String
+    /// Never logged: `endpoint` and every error message leave it out.
     public var password: String
     public var connectTimeoutSeconds: UInt32
-    /// How long a read may block. Binlog streams set a heartbeat shorter than this.
+    /// How long a read may block. Binlog streams replace it with a few heartbeat periods.
     public var readTimeoutSeconds: UInt32
+    public var writeTimeoutSeconds: UInt32
+    public var tls: TLSOptions
 
     public init(host: String, port: UInt32, socket: String? = nil, user: String, password: String,
-                connectTimeoutSeconds: UInt32 = 10, readTimeoutSeconds: UInt32 = 60) {
+                connectTimeoutSeconds: UInt32 = 10, readTimeoutSeconds: UInt32 = 60, writeTimeoutSeconds: UInt32 = 60,
+                tls: TLSOptions = TLSOptions(mode: .disabled)) {
         self.host = host
         self.port = port
         self.socket = socket
@@ -21,6 +48,8 @@ public struct ConnectionOptions: Sendable {
         self.password = password
         self.connectTimeoutSeconds = connectTimeoutSeconds
         self.readTimeoutSeconds = readTimeoutSeconds
+        self.writeTimeoutSeconds = writeTimeoutSeconds
+        self.tls = tls
     }
 
     /// `user@host:port` or `user@socket`, for messages (never the password).
@@ -45,17 +74,39 @@ public final class MySQLConnection {
         self.options = options
         _ = dst_set_uint_option(handle, MYSQL_OPT_CONNECT_TIMEOUT, options.connectTimeoutSeconds)
         _ = dst_set_uint_option(handle, MYSQL_OPT_READ_TIMEOUT, options.readTimeoutSeconds)
-        _ = dst_set_uint_option(handle, MYSQL_OPT_WRITE_TIMEOUT, options.readTimeoutSeconds)
+        _ = dst_set_uint_option(handle, MYSQL_OPT_WRITE_TIMEOUT, options.writeTimeoutSeconds)
         _ = dst_set_string_option(handle, MYSQL_SET_CHARSET_NAME, "utf8mb4")
+        let tls = options.tls
+        if tls.mode != .disabled {
+            if let ca = tls.ca { _ = dst_set_string_option(handle, MYSQL_OPT_SSL_CA, ca) }
+            if let cert = tls.cert { _ = dst_set_string_option(handle, MYSQL_OPT_SSL_CERT, cert) }
+            if let key = tls.key { _ = dst_set_string_option(handle, MYSQL_OPT_SSL_KEY, key) }
+            // Connector/C 3.3 tries TLS as soon as any TLS option is set; an empty
+            // cipher list is the neutral option that turns it on for `preferred`.
+            if tls.ca == nil && tls.cert == nil && tls.key == nil {
+                _ = dst_set_string_option(handle, MYSQL_OPT_SSL_CIPHER, "")
+            }
+            _ = dst_set_bool_option(handle, MYSQL_OPT_SSL_ENFORCE, tls.mode == .preferred ? 0 : 1)
+            _ = dst_set_bool_option(handle, MYSQL_OPT_SSL_VERIFY_SERVER_CERT, tls.mode == .verify_identity ? 1 : 0)
+        }
         let connected = mysql_real_connect(
             handle, options.socket == nil ? options.host : nil, options.user, options.password, nil,
             options.socket == nil ? options.port : 0, options.socket, 0)
         if connected == nil {
             let message = String(cString: mysql_error(handle))
             let errno = mysql_errno(handle)
+            if errno == 2026 || message.contains("TLS") || message.contains("SSL") {
+                throw SourceError(.connect, "cannot connect to \(options.endpoint) with TLS (source.tls.mode \(tls.mode.rawValue)): \(message)"
+                    + " (check source.tls.ca, source.tls.cert and source.tls.key, and that the server has TLS on: `SHOW VARIABLES LIKE 'have_ssl'`)", serverErrno: errno)
+            }
             // Every stored property is set, so deinit runs and closes the handle.
             throw SourceError(.connect, "cannot connect to \(options.endpoint): \(message)"
                 + Self.connectHint(errno), serverErrno: errno)
+        }
+        // Connector/C 3.3 falls back to plain TCP when the server offers no TLS, even
+        // with MYSQL_OPT_SSL_ENFORCE: check what we got.
+        if (tls.mode == .required || tls.mode == .verify_identity) && mysql_get_ssl_cipher(handle) == nil {
+            throw SourceError(.connect, "\(options.endpoint) did not agree to TLS, and source.tls.mode is \(tls.mode.rawValue): turn TLS on at the server (ssl_cert, ssl_key and ssl_ca under [mysqld]; `SHOW VARIABLES LIKE 'have_ssl'` must say YES) or set source.tls.mode to preferred or disabled")
         }
     }
 
@@ -63,13 +114,16 @@ public final class MySQLConnection {
 
     private static func connectHint(_ errno: UInt32) -> String {
         switch errno {
-        case 1045: return " (check source.user and the password in source.password_env)"
+        case 1045: return " (check source.user and the password in source.password_env or source.password_file)"
         case 2002, 2003: return " (is the server running and listening there? check source.host and source.port)"
         default: return ""
         }
     }
 
     var lastError: String { String(cString: mysql_error(handle)) }
+
+    /// The TLS cipher in use, or nil for a plain connection.
+    public var tlsCipher: String? { mysql_get_ssl_cipher(handle).map { String(cString: $0) } }
     var lastErrno: UInt32 { mysql_errno(handle) }
 
     /// Runs a statement that returns no rows.

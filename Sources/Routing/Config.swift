@@ -45,6 +45,32 @@ public struct SourceConfig: Sendable {
     public var serverID: UInt32
     public var start: StartSpec
     public var snapshot: SnapshotMode
+    /// TLS to the source; `nil` = plain connection.
+    public var tls: SourceTLSConfig? = nil
+    /// Seconds; the binlog stream's read timeout is three heartbeats instead of `readTimeout`.
+    public var connectTimeout: UInt32 = 10
+    public var readTimeout: UInt32 = 60
+    public var writeTimeout: UInt32 = 60
+    /// Seconds between the server's heartbeats on an idle binlog stream.
+    public var heartbeat: Double = 1
+    public var reconnect = ReconnectConfig()
+}
+
+/// `source.tls`: mode `disabled | preferred | required | verify_identity` and PEM files.
+public struct SourceTLSConfig: Sendable, Equatable {
+    public static let modes = ["disabled", "preferred", "required", "verify_identity"]
+    public var mode: String
+    public var ca: String?
+    public var cert: String?
+    public var key: String?
+}
+
+/// `source.reconnect`: capped exponential backoff between reconnect attempts.
+public struct ReconnectConfig: Sendable, Equatable {
+    public var initialDelay: Double = 0.5
+    public var maxDelay: Double = 30
+    /// Consecutive failed attempts before giving up; `nil` = keep trying.
+    public var maxAttempts: Int? = nil
 }
 
 public struct RedisConfig: Sendable {
@@ -166,6 +192,13 @@ private struct Reader {
         return v
     }
 
+    func seconds(_ node: Node, _ path: String, min: Double, max: Double) throws -> Double {
+        guard case .scalar(let s) = node, let v = Double(s.string), v >= min, v <= max else {
+            throw ConfigError(path, line: line(node), "expected a number of seconds from \(min) to \(max), got `\(node.string ?? "?")`")
+        }
+        return v
+    }
+
     func stringList(_ node: Node, _ path: String) throws -> [String] {
         guard case .sequence(let seq) = node else {
             throw ConfigError(path, line: line(node), "expected a list such as [a, b]")
@@ -260,7 +293,8 @@ private struct Reader {
 
     func sourceConfig(_ node: Node) throws -> SourceConfig {
         let m = try mapping(node, "source",
-                            allowed: ["host", "port", "socket", "user", "password_env", "password_file", "server_id", "start", "snapshot"],
+                            allowed: ["host", "port", "socket", "user", "password_env", "password_file", "server_id", "start", "snapshot",
+                                      "tls", "connect_timeout", "read_timeout", "write_timeout", "heartbeat", "reconnect"],
                             required: ["user", "server_id"])
         if m["password_env"] != nil && m["password_file"] != nil {
             throw ConfigError("source.password_file", line: line(m["password_file"]!), "set either password_env or password_file, not both")
@@ -288,7 +322,7 @@ private struct Reader {
                 throw ConfigError("source.start", line: line(s), "expected earliest, latest, {file: NAME, pos: N} or {gtid: \"D-S-N\"}")
             }
         }
-        return SourceConfig(
+        var source = SourceConfig(
             host: try m["host"].map { try string($0, "source.host") } ?? "127.0.0.1",
             port: try m["port"].map { try integer($0, "source.port", UInt32.self, min: 1) } ?? 3306,
             socket: try m["socket"].map { try string($0, "source.socket") },
@@ -298,6 +332,37 @@ private struct Reader {
             serverID: try integer(m["server_id"]!, "source.server_id", UInt32.self, min: 1),
             start: start,
             snapshot: try m["snapshot"].map { try oneOf($0, "source.snapshot", SnapshotMode.self) } ?? .never)
+        if let t = m["tls"] {
+            let tm = try mapping(t, "source.tls", allowed: ["mode", "ca", "cert", "key"], required: ["mode"])
+            let mode = try string(tm["mode"]!, "source.tls.mode")
+            guard SourceTLSConfig.modes.contains(mode) else {
+                throw ConfigError("source.tls.mode", line: line(tm["mode"]!), "unknown value `\(mode)`; expected one of \(SourceTLSConfig.modes.joined(separator: ", "))")
+            }
+            let tls = SourceTLSConfig(mode: mode, ca: try tm["ca"].map { try string($0, "source.tls.ca") },
+                                      cert: try tm["cert"].map { try string($0, "source.tls.cert") },
+                                      key: try tm["key"].map { try string($0, "source.tls.key") })
+            if mode == "verify_identity" && tls.ca == nil {
+                throw ConfigError("source.tls.ca", line: line(t), "tls mode verify_identity checks the server certificate against a CA: give source.tls.ca (a PEM file)")
+            }
+            if (tls.cert == nil) != (tls.key == nil) {
+                throw ConfigError(tls.cert == nil ? "source.tls.cert" : "source.tls.key", line: line(t), "a client certificate needs both source.tls.cert and source.tls.key")
+            }
+            source.tls = tls
+        }
+        if let n = m["connect_timeout"] { source.connectTimeout = try integer(n, "source.connect_timeout", UInt32.self, min: 1) }
+        if let n = m["read_timeout"] { source.readTimeout = try integer(n, "source.read_timeout", UInt32.self, min: 1) }
+        if let n = m["write_timeout"] { source.writeTimeout = try integer(n, "source.write_timeout", UInt32.self, min: 1) }
+        if let n = m["heartbeat"] { source.heartbeat = try seconds(n, "source.heartbeat", min: 0.1, max: 3600) }
+        if let r = m["reconnect"] {
+            let rm = try mapping(r, "source.reconnect", allowed: ["initial_delay", "max_delay", "max_attempts"])
+            if let n = rm["initial_delay"] { source.reconnect.initialDelay = try seconds(n, "source.reconnect.initial_delay", min: 0.01, max: 3600) }
+            if let n = rm["max_delay"] { source.reconnect.maxDelay = try seconds(n, "source.reconnect.max_delay", min: 0.01, max: 86400) }
+            if let n = rm["max_attempts"] { source.reconnect.maxAttempts = try integer(n, "source.reconnect.max_attempts", Int.self, min: 1) }
+            if source.reconnect.maxDelay < source.reconnect.initialDelay {
+                throw ConfigError("source.reconnect.max_delay", line: line(r), "max_delay (\(source.reconnect.maxDelay) s) is below initial_delay (\(source.reconnect.initialDelay) s)")
+            }
+        }
+        return source
     }
 
     func tableMapping(_ node: Node, schema: String, table: String, path: String) throws -> TableMapping {
