@@ -29,8 +29,18 @@ public final class Pipeline: @unchecked Sendable {
 
     private let stopLock = NSLock()
     private var stopRequested = false
+    /// A stop asked for by the user (SIGTERM), as opposed to one a failure caused.
+    private var userStopRequested = false
     private var failure: Error?
-    private let queue = BlockingQueue<StreamedTransaction>(capacity: 256)
+    private var queue = BlockingQueue<StreamedTransaction>(capacity: 256)
+
+    /// A sink lost its connection (Redis restarted or the network dropped): the pipeline
+    /// reconnects it, re-reads its checkpoint and replays from there.
+    struct SinkConnectionLost: Error, CustomStringConvertible {
+        var sink: String
+        var cause: Error
+        var description: String { "the \(sink) sink lost its connection: \(cause)" }
+    }
 
     /// A transaction as read, with the reader's position just after it.
     struct StreamedTransaction: Sendable {
@@ -200,7 +210,14 @@ public final class Pipeline: @unchecked Sendable {
     public func requestStop() {
         stopLock.lock()
         stopRequested = true
+        userStopRequested = true
         stopLock.unlock()
+    }
+
+    private var userStopped: Bool {
+        stopLock.lock()
+        defer { stopLock.unlock() }
+        return userStopRequested
     }
 
     private var shouldStop: Bool {
@@ -217,8 +234,85 @@ public final class Pipeline: @unchecked Sendable {
         queue.close()
     }
 
-    /// Runs until `requestStop` or a failure; throws the failure.
+    /// Runs until `requestStop` or a failure; throws the failure. When a sink loses its
+    /// connection, reconnects it with capped exponential backoff (`source.reconnect`),
+    /// re-reads its checkpoint and starts reading again from the lowest checkpoint;
+    /// every sink skips what it already holds, so the end state is exact.
     public func run() async throws {
+        let policy = ReconnectPolicy(initialDelaySeconds: config.source.reconnect.initialDelay,
+                                     maxDelaySeconds: config.source.reconnect.maxDelay,
+                                     maxAttempts: config.source.reconnect.maxAttempts)
+        var failures = 0
+        while true {
+            do {
+                try await runOnce()
+                return
+            } catch let lost as SinkConnectionLost {
+                var cause: Error = lost.cause
+                while true {
+                    failures += 1
+                    if userStopped { throw lost }
+                    if let max = policy.maxAttempts, failures > max {
+                        throw PipelineError("\(lost); gave up after \(max) reconnect attempts (source.reconnect.max_attempts). Last error: \(cause)")
+                    }
+                    let delay = policy.delay(afterFailures: failures, random: Double.random(in: 0...1))
+                    logger.warning("sink connection failed; reconnecting", metadata: [
+                        "sink": "\(lost.sink)", "cause": "\(cause)", "attempt": "\(failures)", "delay_s": "\(String(format: "%.2f", delay))"])
+                    var waited = 0.0
+                    while waited < delay && !userStopped {
+                        try? await Task.sleep(nanoseconds: UInt64(min(0.1, delay - waited) * 1e9))
+                        waited += 0.1
+                    }
+                    if userStopped { throw lost }
+                    do {
+                        try reconnect(sink: lost.sink)
+                        failures = 0
+                        break
+                    } catch let error as SinkError where error.code == .connect {
+                        cause = error
+                    }
+                }
+            }
+        }
+    }
+
+    /// Opens a new connection for the named sink, takes its stored checkpoint as its
+    /// mark, and moves the reader's start to the lowest mark of all sinks.
+    private func reconnect(sink name: String) throws {
+        guard name == "redis", let redis = config.redis,
+              let index = sinks.firstIndex(where: { $0.name == name }) else { return }
+        let sink = try RedisCacheSink(url: try RedisURL(parsing: redis.url), pipelineName: config.name,
+                                      maxCommands: redis.batchCommands, maxBytes: redis.batchBytes)
+        guard let cp = sink.checkpoint else {
+            throw PipelineError("Redis came back without the checkpoint distributary:\(config.name):checkpoint: its data was lost (a restart without persistence, or FLUSHALL), so the cache cannot be caught up from the log alone. Run `distributary resync --config FILE --table DB.TABLE` for the mapped tables, or delete the cache and start over with source.start: earliest")
+        }
+        let mark: SinkMark
+        if useGTID, let text = cp.gtidPosition {
+            mark = SinkMark(position: cp.sourceServerID == sourceServerID ? cp.position : nil,
+                            gtid: try GTIDPosition(parsing: text, what: "the redis checkpoint's gtid_position"))
+        } else {
+            mark = SinkMark(position: cp.position, gtid: nil)
+        }
+        marks[ObjectIdentifier(sinks[index])] = nil
+        sinks[index] = sink
+        marks[ObjectIdentifier(sink)] = mark
+        let all = sinks.compactMap { marks[ObjectIdentifier($0)] }
+        readerStart = ResumePoint(position: all.compactMap(\.position).min() ?? mark.position ?? readerStart.position,
+                                  gtid: useGTID ? GTIDPosition.lowest(all.map { $0.gtid ?? GTIDPosition() }) : nil)
+        logger.info("sink reconnected; replaying from its checkpoint", metadata: ["sink": "\(name)", "checkpoint": "\(cp)", "reader_from": "\(readerStart)"])
+    }
+
+    private func resetForRun() {
+        stopLock.lock()
+        failure = nil
+        stopRequested = userStopRequested
+        stopLock.unlock()
+        queue = BlockingQueue<StreamedTransaction>(capacity: 256)
+    }
+
+    /// One run of the reader and applier threads, until a stop or a failure.
+    private func runOnce() async throws {
+        resetForRun()
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, Error>) in
             let group = DispatchGroup()
             group.enter()
@@ -310,16 +404,22 @@ public final class Pipeline: @unchecked Sendable {
         var routed: [RoutedTransaction] = []
         routed.reserveCapacity(batch.count)
         for streamed in batch { routed.append(try router.route(streamed.transaction)) }
-        guard let last = routed.last, let after = batch.last?.after else { return }
-        let checkpoint = Checkpoint(position: last.end, gtid: last.gtid,
-                                    gtidPosition: after.gtid?.description ?? after.mysqlGTIDs?.description,
-                                    sourceServerID: after.serverID ?? sourceServerID, timestamp: last.timestamp)
+        guard !routed.isEmpty, let after = batch.last?.after else { return }
+        func checkpointAfter(_ i: Int) -> Checkpoint {
+            let after = batch[i].after
+            return Checkpoint(position: routed[i].end, gtid: routed[i].gtid,
+                              gtidPosition: after.gtid?.description ?? after.mysqlGTIDs?.description,
+                              sourceServerID: after.serverID ?? sourceServerID, timestamp: routed[i].timestamp)
+        }
+        let checkpoint = checkpointAfter(routed.count - 1)
         for sink in sinks {
             let mark = marks[ObjectIdentifier(sink)]!
             let firstNew = routed.firstIndex { !mark.holds(end: $0.end, gtid: $0.gtid) } ?? routed.endIndex
             if firstNew == routed.endIndex { continue }
             do {
-                try sink.apply(routed[firstNew...], checkpoint: checkpoint)
+                try sink.apply(routed[firstNew...], checkpoint: checkpoint, checkpointAfter: checkpointAfter)
+            } catch let error as SinkError where error.code == .connect {
+                throw SinkConnectionLost(sink: sink.name, cause: error)
             } catch {
                 throw PipelineError("the \(sink.name) sink failed applying transactions up to \(checkpoint): \(error)")
             }

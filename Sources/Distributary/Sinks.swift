@@ -11,7 +11,10 @@ protocol Sink: AnyObject {
     /// The checkpoint the store holds, read when the pipeline starts.
     var checkpoint: Checkpoint? { get }
     /// Applies the writes of `transactions` and stores `checkpoint` atomically with them.
-    func apply(_ transactions: ArraySlice<RoutedTransaction>, checkpoint: Checkpoint) throws
+    /// `checkpoint` is the last transaction's; `checkpointAfter(i)` is the one just past
+    /// `transactions[i]`, for a sink that commits a batch in several pieces.
+    func apply(_ transactions: ArraySlice<RoutedTransaction>, checkpoint: Checkpoint,
+               checkpointAfter: (Int) -> Checkpoint) throws
     /// Stores any checkpoint `apply` held back (called on a clean stop).
     func flush() throws
 }
@@ -35,24 +38,24 @@ final class RedisCacheSink: Sink {
         checkpoint = try sink.readCheckpoint().flatMap { try Checkpoint(fields: $0, sink: "redis (\(sink.checkpointKey))") }
     }
 
-    func apply(_ transactions: ArraySlice<RoutedTransaction>, checkpoint: Checkpoint) throws {
+    func apply(_ transactions: ArraySlice<RoutedTransaction>, checkpoint: Checkpoint,
+               checkpointAfter: (Int) -> Checkpoint) throws {
         var batches: [(writes: CacheWrites, checkpoint: [String: String])] = []
         var writes = CacheWrites()
         var commands = 0
-        var last: RoutedTransaction?
-        for t in transactions {
+        var previous: Int?
+        for i in transactions.indices {
+            let t = transactions[i]
             let tCommands = t.cache.commandCount
-            if let previous = last, !writes.isEmpty,
+            if let previous, !writes.isEmpty,
                commands + tCommands > maxCommands || writes.byteCount + t.cache.byteCount > maxBytes {
-                batches.append((writes, Checkpoint(position: previous.end, gtid: previous.gtid,
-                                                   sourceServerID: checkpoint.sourceServerID,
-                                                   timestamp: previous.timestamp).fields))
+                batches.append((writes, checkpointAfter(previous).fields))
                 writes = CacheWrites()
                 commands = 0
             }
             writes.append(contentsOf: t.cache)
             commands += tCommands
-            last = t
+            previous = i
         }
         batches.append((writes, checkpoint.fields))
         try sink.apply(batches)
@@ -74,7 +77,8 @@ final class SearchIndexSink: Sink {
         checkpoint = try Checkpoint(fields: store.committedPayload, sink: "index")
     }
 
-    func apply(_ transactions: ArraySlice<RoutedTransaction>, checkpoint: Checkpoint) throws {
+    func apply(_ transactions: ArraySlice<RoutedTransaction>, checkpoint: Checkpoint,
+               checkpointAfter: (Int) -> Checkpoint) throws {
         var wrote = false
         for t in transactions {
             for write in t.index {

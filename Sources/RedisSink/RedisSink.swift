@@ -28,6 +28,8 @@ public final class RedisSink {
                 i += 2
             }
             return fields
+        case .error(let e) where e.hasPrefix("LOADING"):
+            throw SinkError(.connect, "\(client.url) is still loading its data (\(e)); retrying")
         case .error(let e):
             throw SinkError(.command, "HGETALL \(checkpointKey) on \(client.url): \(e) (the key must be a hash written by distributary)")
         default:
@@ -160,6 +162,9 @@ public final class RedisSink {
         }
         let exec = try client.readExecResults()
         let end = "\(sent.checkpoint["file"] ?? "?"):\(sent.checkpoint["pos"] ?? "?")"
+        if let queueError, queueError.hasPrefix("LOADING") {
+            return SinkError(.connect, "\(client.url) is still loading its data (\(queueError)); the batch ending at \(end) was not applied")
+        }
         if let queueError {
             return SinkError(.command, "\(client.url) refused a command of the batch ending at \(end): \(queueError); nothing of that batch was applied and the checkpoint was left before it")
         }

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The binlog source under stress, against the real MariaDB and Redis of scripts/servers.sh:
 # binlog rotation, our connection KILLed, a silent server (SIGSTOP: heartbeat timeout),
-# MariaDB restarted, DDL, all while transactions are being written; then a purged start
+# MariaDB restarted, Redis killed and restarted from its AOF, DDL, all while
+# transactions are being written; then a purged start
 # position. After each, the derived stores must equal the source table, read back
 # through `mariadb`, `redis-cli` and curl, and the checkpoint must reach the source's GTID.
 #   integration/native/source.sh PATH/TO/distributary
@@ -154,6 +155,26 @@ churn 7000 100
 wait_churn
 converged "restart"
 check_contains "restart: reconnected after the restart" "reconnected; streaming binlog" "$(cat "$LOG")"
+
+echo "== Redis killed (kill -9) while writing, restarted from its AOF"
+redis_restart() {
+    redis-server --port "$DST_REDIS_PORT" --bind 127.0.0.1 --dir "$DST_RUN_DIR/redis" --daemonize yes \
+        --pidfile "$DST_RUN_DIR/redis.pid" --logfile "$DST_RUN_DIR/redis.log" --save "" \
+        --appendonly yes --appendfsync everysec >/dev/null
+}
+rcli CONFIG SET appendonly yes >/dev/null
+eventually "Redis: the AOF is written" "0" bash -c "redis-cli -p $DST_REDIS_PORT INFO persistence | grep -c 'aof_rewrite_in_progress:1\\|aof_rewrite_scheduled:1'"
+retries_before=$(grep -c "sink connection failed; reconnecting" "$LOG")
+churn 10000 1500
+sleep 1
+kill -9 "$(cat "$DST_RUN_DIR/redis.pid")"
+sleep 2
+redis_restart
+wait_churn
+converged "Redis restart"
+check "Redis restart: the lost connection is logged and retried" "1" "$([ "$(grep -c "sink connection failed; reconnecting" "$LOG")" -gt "$retries_before" ] && echo 1)"
+check_contains "Redis restart: replays from Redis's own checkpoint" "replaying from its checkpoint" "$(cat "$LOG")"
+check "Redis restart: the replicator is still running" "0" "$(kill -0 "$REPLICATOR_PID" 2>/dev/null; echo $?)"
 
 echo "== DDL while streaming"
 churn 8000 200
