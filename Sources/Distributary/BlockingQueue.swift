@@ -42,6 +42,16 @@ public final class BlockingQueue<Element>: @unchecked Sendable {
         return takeLocked()
     }
 
+    /// Waits until `deadline` for an element; nil at the deadline, or once closed and empty.
+    public func pop(until deadline: Date) -> Element? {
+        condition.lock()
+        defer { condition.unlock() }
+        while items.count == head && !closed {
+            if !condition.wait(until: deadline) { break }
+        }
+        return takeLocked()
+    }
+
     private func takeLocked() -> Element? {
         guard head < items.count else { return nil }
         let element = items[head]

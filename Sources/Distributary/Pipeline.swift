@@ -380,7 +380,11 @@ public final class Pipeline: @unchecked Sendable {
                 batch.removeAll(keepingCapacity: true)
                 batch.append(first)
                 var rows = first.transaction.changes.count
-                while rows < config.batchRows, let next = queue.tryPop() {
+                // Greedy: take what is ready; with redis.batch.ms, wait that long at most for more.
+                let wait = config.redis?.batchMilliseconds ?? 0
+                let deadline = Date().addingTimeInterval(Double(wait) / 1000)
+                while rows < config.batchRows,
+                      let next = queue.tryPop() ?? (wait > 0 ? queue.pop(until: deadline) : nil) {
                     batch.append(next)
                     rows += next.transaction.changes.count
                 }

@@ -80,6 +80,9 @@ public struct RedisConfig: Sendable {
     public var batchCommands: Int = 2_000
     /// … and at most about this many bytes of keys and values.
     public var batchBytes: Int = 16 << 20
+    /// How long the applier may wait for more transactions to fill a batch (up to
+    /// `batch_rows`) once the reader has nothing ready; 0 = never wait (lowest latency).
+    public var batchMilliseconds: Int = 0
 }
 
 public struct IndexConfig: Sendable {
@@ -237,7 +240,8 @@ private struct Reader {
             }
             var config = RedisConfig(url: url)
             if let b = m["batch"] {
-                let bm = try mapping(b, "redis.batch", allowed: ["commands", "bytes"])
+                let bm = try mapping(b, "redis.batch", allowed: ["commands", "bytes", "ms"])
+                if let n = bm["ms"] { config.batchMilliseconds = try integer(n, "redis.batch.ms", Int.self, min: 0) }
                 if let n = bm["commands"] { config.batchCommands = try integer(n, "redis.batch.commands", Int.self, min: 1) }
                 if let n = bm["bytes"] { config.batchBytes = try integer(n, "redis.batch.bytes", Int.self, min: 1024) }
             }

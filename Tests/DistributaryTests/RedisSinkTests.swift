@@ -1,3 +1,4 @@
+import Foundation
 import Logging
 import RedisSink
 import Routing
@@ -75,6 +76,44 @@ final class RedisSinkTests: XCTestCase {
         _ = try ServerEnvironment.redisCLI("CONFIG", "SET", "maxmemory", "0")
         XCTAssertEqual(try ServerEnvironment.redisCLI("HGET", "distributary:oom:checkpoint", "pos"), "100")
         XCTAssertEqual(try ServerEnvironment.redisCLI("EXISTS", "t:oom:2"), "0")
+    }
+
+    func testReadOnlyReplicaStopsLoudlyNamingTheKey() throws {
+        let primary = try ServerEnvironment.redisPort()
+        let port = primary + 7
+        let dir = NSTemporaryDirectory() + "dst-readonly-\(port)"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        // Daemonized, with output to /dev/null: a pipe would stay open in the daemon.
+        let start = Process()
+        start.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        start.arguments = ["redis-server", "--port", String(port), "--bind", "127.0.0.1", "--daemonize", "yes",
+                           "--save", "", "--appendonly", "no", "--dir", dir, "--pidfile", dir + "/redis.pid",
+                           "--logfile", dir + "/redis.log", "--replicaof", "127.0.0.1", String(primary)]
+        start.standardOutput = FileHandle.nullDevice
+        start.standardError = FileHandle.nullDevice
+        try start.run()
+        start.waitUntilExit()
+        defer {
+            let stop = Process()
+            stop.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            stop.arguments = ["redis-cli", "-p", String(port), "SHUTDOWN", "NOSAVE"]
+            stop.standardOutput = FileHandle.nullDevice
+            stop.standardError = FileHandle.nullDevice
+            try? stop.run()
+            stop.waitUntilExit()
+        }
+        var client: RedisClient?
+        for _ in 0..<50 where client == nil {
+            client = try? RedisClient(url: RedisURL(port: port), timeoutSeconds: 1)
+            if client == nil { Thread.sleep(forTimeInterval: 0.1) }
+        }
+        XCTAssertNotNil(client, "the replica Redis did not start on \(port)")
+        let sink = try RedisSink(url: RedisURL(port: port), pipelineName: "readonly")
+        XCTAssertThrowsError(try sink.apply([.hash(key: "t:readonly:1", fields: [("a", "1")], removed: [])],
+                                            checkpoint: ["file": "binlog.000001", "pos": "10"])) { error in
+            XCTAssertTrue("\(error)".contains("READONLY"), "\(error)")
+            XCTAssertTrue("\(error)".contains("binlog.000001:10"), "\(error)")
+        }
     }
 
     func testTTLExpiresAndBinaryKeysAndValuesStayExact() throws {

@@ -72,7 +72,7 @@ final class ConfigTests: XCTestCase {
     func testTTLRenamingAndBatchBounds() throws {
         let yaml = Self.valid
             .replacingOccurrences(of: "mode: json", with: "mode: json\n      ttl: 3600\n      columns: {id: order_id, total: amount}")
-            .replacingOccurrences(of: "  url: redis://127.0.0.1:6379/0", with: "  url: redis://127.0.0.1:6379/0\n  batch: {commands: 500, bytes: 65536}")
+            .replacingOccurrences(of: "  url: redis://127.0.0.1:6379/0", with: "  url: redis://127.0.0.1:6379/0\n  batch: {commands: 500, bytes: 65536, ms: 20}")
         let c = try PipelineConfig.parse(yaml: yaml)
         let orders = try XCTUnwrap(c.mapping(schema: "shop", table: "orders")?.redis)
         XCTAssertEqual(orders.ttl, 3600)
@@ -80,6 +80,7 @@ final class ConfigTests: XCTestCase {
         XCTAssertEqual(orders.fieldNames, ["order_id", "amount"])
         XCTAssertEqual(c.redis?.batchCommands, 500)
         XCTAssertEqual(c.redis?.batchBytes, 65536)
+        XCTAssertEqual(c.redis?.batchMilliseconds, 20)
         let defaults = try PipelineConfig.parse(yaml: Self.valid)
         XCTAssertEqual(defaults.redis?.batchCommands, 2_000)
         XCTAssertNil(defaults.mapping(schema: "shop", table: "orders")?.redis?.ttl)
