@@ -138,9 +138,7 @@ public struct Router: Sendable {
     }
 
     private func value(_ row: RowImage, _ i: Int, _ plan: Plan, _ txn: Transaction) throws -> ColumnValue {
-        guard i < row.count, let v = row[i] else {
-            throw RoutingError("column `\(plan.columnNames[i])` of \(plan.mapping.qualifiedName) is missing from the row image at \(txn.end); set binlog_row_image = FULL on the source")
-        }
+        guard i < row.count, let v = row[i] else { throw missing(i, plan, txn) }
         return v
     }
 

@@ -1,4 +1,3 @@
-import Foundation
 import Logging
 import RedisSink
 import Routing
@@ -79,41 +78,18 @@ final class RedisSinkTests: XCTestCase {
     }
 
     func testReadOnlyReplicaStopsLoudlyNamingTheKey() throws {
-        let primary = try ServerEnvironment.redisPort()
-        let port = primary + 7
-        let dir = NSTemporaryDirectory() + "dst-readonly-\(port)"
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        // Daemonized, with output to /dev/null: a pipe would stay open in the daemon.
-        let start = Process()
-        start.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        start.arguments = ["redis-server", "--port", String(port), "--bind", "127.0.0.1", "--daemonize", "yes",
-                           "--save", "", "--appendonly", "no", "--dir", dir, "--pidfile", dir + "/redis.pid",
-                           "--logfile", dir + "/redis.log", "--replicaof", "127.0.0.1", String(primary)]
-        start.standardOutput = FileHandle.nullDevice
-        start.standardError = FileHandle.nullDevice
-        try start.run()
-        start.waitUntilExit()
-        defer {
-            let stop = Process()
-            stop.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-            stop.arguments = ["redis-cli", "-p", String(port), "SHUTDOWN", "NOSAVE"]
-            stop.standardOutput = FileHandle.nullDevice
-            stop.standardError = FileHandle.nullDevice
-            try? stop.run()
-            stop.waitUntilExit()
-        }
-        var client: RedisClient?
-        for _ in 0..<50 where client == nil {
-            client = try? RedisClient(url: RedisURL(port: port), timeoutSeconds: 1)
-            if client == nil { Thread.sleep(forTimeInterval: 0.1) }
-        }
-        XCTAssertNotNil(client, "the replica Redis did not start on \(port)")
-        let sink = try RedisSink(url: RedisURL(port: port), pipelineName: "readonly")
+        let sink = try makeSink("readonly")
+        // The test Redis becomes a replica (of a port where nothing listens): read-only,
+        // its data kept; REPLICAOF NO ONE makes it a primary again.
+        try ServerEnvironment.redisCLI("REPLICAOF", "127.0.0.1", "1")
+        defer { _ = try? ServerEnvironment.redisCLI("REPLICAOF", "NO", "ONE") }
         XCTAssertThrowsError(try sink.apply([.hash(key: "t:readonly:1", fields: [("a", "1")], removed: [])],
                                             checkpoint: ["file": "binlog.000001", "pos": "10"])) { error in
             XCTAssertTrue("\(error)".contains("READONLY"), "\(error)")
             XCTAssertTrue("\(error)".contains("binlog.000001:10"), "\(error)")
         }
+        _ = try ServerEnvironment.redisCLI("REPLICAOF", "NO", "ONE")
+        XCTAssertEqual(try ServerEnvironment.redisCLI("EXISTS", "t:readonly:1"), "0")
     }
 
     func testTTLExpiresAndBinaryKeysAndValuesStayExact() throws {
