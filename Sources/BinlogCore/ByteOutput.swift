@@ -221,17 +221,13 @@ extension RowStorage {
             if json { out.append(0x22) }
             return
         case .string(_, let text), .blob(_, let text):
-            switch text {
-            case .utf8, .latin1, .unknown:
-                if UTF8Check.isASCII(raw) || (text == .utf8 && UTF8Check.isValid(raw)) {
-                    if json { out.putJSONString(raw.assumingMemoryBound(to: UInt8.self)) } else { out.append(raw) }
-                    return
-                }
-            case .binary:
+            if text == .binary {
                 putHex(raw, json: json, into: &out)
                 return
-            default:
-                break
+            }
+            if text.isVerbatim(raw) {
+                if json { out.putJSONString(raw.assumingMemoryBound(to: UInt8.self)) } else { out.append(raw) }
+                return
             }
         case .bit, .vector, .geometry:
             putHex(raw, json: json, into: &out)

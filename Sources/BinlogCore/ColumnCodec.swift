@@ -30,6 +30,17 @@ enum TextCodec: Sendable, Equatable {
         0x0090, 0x2018, 0x2019, 0x201C, 0x201D, 0x2022, 0x2013, 0x2014, 0x02DC, 0x2122, 0x0161, 0x203A, 0x0153, 0x009D, 0x017E, 0x0178,
     ]
 
+    /// Whether `bytes` decode to exactly themselves as UTF-8 text (ASCII in any of these
+    /// charsets, valid UTF-8 in utf8), so a writer may copy them instead of making a String.
+    @inline(__always)
+    func isVerbatim(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        switch self {
+        case .utf8: return UTF8Check.isASCII(bytes) || UTF8Check.isValid(bytes)
+        case .latin1, .unknown: return UTF8Check.isASCII(bytes)
+        default: return false
+        }
+    }
+
     /// An ENUM or SET label: always text (binary labels keep their bytes as UTF-8).
     func label(_ bytes: [UInt8]) -> String {
         let decoded = bytes.withUnsafeBytes { value($0) }

@@ -275,31 +275,18 @@ public struct RowDumpWriter: Sendable {
     /// A decoded value as the text format shows it, straight from the event's bytes for
     /// the common kinds; the rest through `ColumnValue`, with identical output.
     private mutating func putText(_ slot: ValueSlot, column: Int, codec: ColumnCodec, bytes: UnsafeRawBufferPointer, storage: RowStorage) {
-        // Only for the kinds whose slot locates bytes (temporal slots keep microseconds there).
-        var raw: UnsafeRawBufferPointer { UnsafeRawBufferPointer(rebasing: bytes[Int(slot.offset)..<(Int(slot.offset) + Int(slot.length))]) }
         switch codec {
-        case .integer(_, let unsigned):
-            if unsigned { buffer.putUInt(slot.payload) } else { buffer.putInt(Int64(bitPattern: slot.payload)) }
-            return
-        case .decimal(let precision, let scale):
-            buffer.write(maxBytes: DecimalCodec.maxTextBytes(precision: precision)) {
-                DecimalCodec.write(raw, precision: precision, scale: scale, to: $0)
-            }
+        case .integer, .decimal:
+            storage.render(column: column, slot: slot, bytes: bytes, json: false, into: &buffer)
             return
         case .date, .timeOld, .datetimeOld, .timestampOld, .time2, .datetime2, .timestamp2:
             buffer.append(0x27)
-            buffer.write(maxBytes: TemporalCodec.maxDateTimeBytes) { codec.writeTemporal(slot, to: $0) }
+            storage.render(column: column, slot: slot, bytes: bytes, json: false, into: &buffer)
             buffer.append(0x27)
             return
         case .string(_, let text), .blob(_, let text):
-            switch text {
-            case .utf8, .latin1, .unknown:
-                if UTF8Check.isASCII(raw) || (text == .utf8 && UTF8Check.isValid(raw)) {
-                    buffer.putQuoted(raw.assumingMemoryBound(to: UInt8.self)); return
-                }
-            default:
-                break
-            }
+            let raw = UnsafeRawBufferPointer(rebasing: bytes[Int(slot.offset)..<(Int(slot.offset) + Int(slot.length))])
+            if text.isVerbatim(raw) { buffer.putQuoted(raw.assumingMemoryBound(to: UInt8.self)); return }
         default:
             break
         }

@@ -30,7 +30,13 @@ final class RedisCacheSink: Sink {
     private let maxCommands: Int
     private let maxBytes: Int
 
-    init(url: RedisURL, pipelineName: String, maxCommands: Int = 2_000, maxBytes: Int = 16 << 20) throws {
+    /// Connects to `config.url`; batch bounds from `config.batch*`.
+    convenience init(config: RedisConfig, pipelineName: String) throws {
+        try self.init(url: try RedisURL(parsing: config.url), pipelineName: pipelineName,
+                      maxCommands: config.batchCommands, maxBytes: config.batchBytes)
+    }
+
+    init(url: RedisURL, pipelineName: String, maxCommands: Int, maxBytes: Int) throws {
         let sink = try RedisSink(url: url, pipelineName: pipelineName)
         self.sink = sink
         self.maxCommands = maxCommands

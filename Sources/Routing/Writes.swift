@@ -1,4 +1,9 @@
 import BinlogCore
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// One cache write, already resolved to a key: what the Redis sink executes. The
 /// readable form of one element of `CacheWrites`.
@@ -159,14 +164,6 @@ public struct CacheWrites: Sendable, RandomAccessCollection, Equatable {
         return endString()
     }
 
-    /// Drops the strings from span `k` on (a key built but not used).
-    mutating func truncate(toSpan k: Int32) {
-        let k = Int(k)
-        guard k < spans.count / 2 else { return }
-        bytes.removeSubrange(Int(spans[2 * k])...)
-        spans.removeSubrange((2 * k)...)
-    }
-
     mutating func appendOp(_ op: Op) {
         ops.append(op)
         commandCount += Self.commands(op)
@@ -195,12 +192,6 @@ extension CacheWrites: ExpressibleByArrayLiteral {
 extension CacheWrites: CustomStringConvertible {
     public var description: String { Array(self).description }
 }
-
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 
 /// The kind of an index field, as the config names it.
 public enum IndexFieldKind: String, Sendable, CaseIterable {
