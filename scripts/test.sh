@@ -8,9 +8,11 @@ cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 
 export DST_RUN_DIR=${DST_RUN_DIR:-$(mktemp -d "${TMPDIR:-/tmp}/distributary-test.XXXXXX")}
-trap 'scripts/servers.sh stop >/dev/null 2>&1 || true' EXIT
+trap 'scripts/redis-cluster.sh stop >/dev/null 2>&1 || true; scripts/servers.sh stop >/dev/null 2>&1 || true' EXIT
 scripts/servers.sh start
 eval "$(scripts/servers.sh env)"
+scripts/redis-cluster.sh start
+eval "$(scripts/redis-cluster.sh env)"
 
 echo "== build"
 swift build --build-tests

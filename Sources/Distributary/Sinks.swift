@@ -22,49 +22,70 @@ protocol Sink: AnyObject {
 /// The Redis cache: one MULTI/EXEC per batch, checkpoint inside it. A batch holds whole
 /// transactions up to `redis.batch.commands` commands and `redis.batch.bytes` bytes; a
 /// pipeline batch over those bounds goes as several MULTI/EXECs, each with the checkpoint
-/// of its last transaction.
+/// of its last transaction. With `redis.cluster`, each such batch goes to the cluster's
+/// masters as versioned per-key writes, the checkpoint after them (`RedisClusterSink`).
 final class RedisCacheSink: Sink {
     let name = "redis"
     let checkpoint: Checkpoint?
-    private let sink: RedisSink
+    private enum Writer {
+        case single(RedisSink)
+        case cluster(RedisClusterSink)
+    }
+    private let writer: Writer
     private let maxCommands: Int
     private let maxBytes: Int
 
-    /// Connects to `config.url`; batch bounds from `config.batch*`.
-    convenience init(config: RedisConfig, pipelineName: String) throws {
-        try self.init(url: try RedisURL(parsing: config.url), pipelineName: pipelineName,
-                      maxCommands: config.batchCommands, maxBytes: config.batchBytes)
-    }
-
-    init(url: RedisURL, pipelineName: String, maxCommands: Int, maxBytes: Int) throws {
-        let sink = try RedisSink(url: url, pipelineName: pipelineName)
-        self.sink = sink
-        self.maxCommands = maxCommands
-        self.maxBytes = maxBytes
-        checkpoint = try sink.readCheckpoint().flatMap { try Checkpoint(fields: $0, sink: "redis (\(sink.checkpointKey))") }
+    /// Connects to `config.url` (a cluster master with `config.cluster`); batch bounds from `config.batch*`.
+    init(config: RedisConfig, pipelineName: String) throws {
+        let url = try RedisURL(parsing: config.url)
+        let key: String
+        let stored: [String: String]?
+        if config.cluster {
+            let sink = try RedisClusterSink(url: url, pipelineName: pipelineName)
+            writer = .cluster(sink)
+            key = sink.checkpointKey
+            stored = try sink.readCheckpoint()
+        } else {
+            let sink = try RedisSink(url: url, pipelineName: pipelineName)
+            writer = .single(sink)
+            key = sink.checkpointKey
+            stored = try sink.readCheckpoint()
+        }
+        maxCommands = config.batchCommands
+        maxBytes = config.batchBytes
+        checkpoint = try stored.flatMap { try Checkpoint(fields: $0, sink: "redis (\(key))") }
     }
 
     func apply(_ transactions: ArraySlice<RoutedTransaction>, checkpoint: Checkpoint,
                checkpointAfter: (Int) -> Checkpoint) throws {
-        var batches: [(writes: CacheWrites, checkpoint: [String: String])] = []
-        var writes = CacheWrites()
-        var commands = 0
-        var previous: Int?
+        // Consecutive transactions within the batch bounds, with the checkpoint after the last.
+        var batches: [(transactions: ArraySlice<RoutedTransaction>, checkpoint: [String: String])] = []
+        var first = transactions.startIndex
+        var commands = 0, bytes = 0
         for i in transactions.indices {
-            let t = transactions[i]
-            let tCommands = t.cache.commandCount
-            if let previous, !writes.isEmpty,
-               commands + tCommands > maxCommands || writes.byteCount + t.cache.byteCount > maxBytes {
-                batches.append((writes, checkpointAfter(previous).fields))
-                writes = CacheWrites()
+            let t = transactions[i].cache
+            if i > first, commands > 0, commands + t.commandCount > maxCommands || bytes + t.byteCount > maxBytes {
+                batches.append((transactions[first..<i], checkpointAfter(i - 1).fields))
+                first = i
                 commands = 0
+                bytes = 0
             }
-            writes.append(contentsOf: t.cache)
-            commands += tCommands
-            previous = i
+            commands += t.commandCount
+            bytes += t.byteCount
         }
-        batches.append((writes, checkpoint.fields))
-        try sink.apply(batches)
+        batches.append((transactions[first...], checkpoint.fields))
+        switch writer {
+        case .single(let sink):
+            try sink.apply(batches.map { batch in
+                var writes = CacheWrites()
+                for t in batch.transactions { writes.append(contentsOf: t.cache) }
+                return (writes, batch.checkpoint)
+            })
+        case .cluster(let sink):
+            for batch in batches {
+                try sink.apply(batch.transactions.map(\.cache), checkpoint: batch.checkpoint)
+            }
+        }
     }
 
     func flush() throws {}

@@ -83,6 +83,9 @@ public struct RedisConfig: Sendable {
     /// How long the applier may wait for more transactions to fill a batch (up to
     /// `batch_rows`) once the reader has nothing ready; 0 = never wait (lowest latency).
     public var batchMilliseconds: Int = 0
+    /// `redis.url` names a master of a Redis Cluster: data goes to each key's master with
+    /// per-key versions, the checkpoint after it (no MULTI/EXEC across slots).
+    public var cluster = false
 }
 
 public struct IndexConfig: Sendable {
@@ -188,6 +191,13 @@ private struct Reader {
         return s.string
     }
 
+    func boolean(_ node: Node, _ path: String) throws -> Bool {
+        guard case .scalar(let s) = node, let v = Bool(s.string.lowercased()) else {
+            throw ConfigError(path, line: line(node), "expected true or false")
+        }
+        return v
+    }
+
     func integer<T: FixedWidthInteger>(_ node: Node, _ path: String, _ type: T.Type, min: T = 0) throws -> T {
         guard case .scalar(let s) = node, let v = T(s.string), v >= min else {
             throw ConfigError(path, line: line(node), "expected a whole number from \(min) to \(T.max), got `\(node.string ?? "?")`")
@@ -233,12 +243,20 @@ private struct Reader {
         let source = try sourceConfig(top["source"]!)
         var redis: RedisConfig?
         if let node = top["redis"] {
-            let m = try mapping(node, "redis", allowed: ["url", "batch"], required: ["url"])
+            let m = try mapping(node, "redis", allowed: ["url", "batch", "cluster"], required: ["url"])
             let url = try string(m["url"]!, "redis.url")
             guard url.hasPrefix("redis://") else {
                 throw ConfigError("redis.url", line: line(m["url"]!), "`\(url)` is not a redis:// URL (redis://[user:password@]host:port/db)")
             }
             var config = RedisConfig(url: url)
+            if let c = m["cluster"] {
+                config.cluster = try boolean(c, "redis.cluster")
+                let hostPart = url[(url.lastIndex(of: "@").map { url.index(after: $0) } ?? url.index(url.startIndex, offsetBy: 8))...]
+                if config.cluster, let slash = hostPart.firstIndex(of: "/"),
+                   let db = Int(hostPart[hostPart.index(after: slash)...]), db != 0 {
+                    throw ConfigError("redis.url", line: line(m["url"]!), "Redis Cluster has only database 0, but redis.url selects \(db): drop the /\(db)")
+                }
+            }
             if let b = m["batch"] {
                 let bm = try mapping(b, "redis.batch", allowed: ["commands", "bytes", "ms"])
                 if let n = bm["ms"] { config.batchMilliseconds = try integer(n, "redis.batch.ms", Int.self, min: 0) }

@@ -127,7 +127,7 @@ public struct CacheWrites: Sendable, RandomAccessCollection, Equatable {
     func string(_ k: Int) -> String { withSpan(k) { String(decoding: $0, as: UTF8.self) } }
 
     /// Whether spans `a` and `b` hold the same bytes.
-    func spansEqual(_ a: Int, _ b: Int) -> Bool {
+    public func spansEqual(_ a: Int, _ b: Int) -> Bool {
         let la = spanLength(a)
         guard la == spanLength(b) else { return false }
         let sa = Int(spans[2 * a]), sb = Int(spans[2 * b])

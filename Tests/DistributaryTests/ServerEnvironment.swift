@@ -13,6 +13,21 @@ enum ServerEnvironment {
         return p
     }
 
+    /// Ports of the 3-master cluster of scripts/redis-cluster.sh.
+    static func clusterPorts() throws -> [Int32] {
+        guard let ports = env["DST_REDIS_CLUSTER_PORTS"]?.split(separator: ",").compactMap({ Int32($0) }), ports.count == 3 else {
+            throw XCTSkip("DST_REDIS_CLUSTER_PORTS is not set: start a cluster with `scripts/redis-cluster.sh start` and `eval \"$(scripts/redis-cluster.sh env)\"`")
+        }
+        return ports
+    }
+
+    /// redis-cli on one cluster node (`-c` follows redirections).
+    @discardableResult
+    static func clusterCLI(_ port: Int32, follow: Bool = true, _ args: [String]) throws -> String {
+        try run(["redis-cli", "-h", "127.0.0.1", "-p", String(port), "--raw"] + (follow ? ["-c"] : []) + args)
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
     static func mariadb() throws -> (port: UInt32, socket: String, user: String, password: String) {
         guard let port = env["DST_MARIADB_PORT"].flatMap({ UInt32($0) }), let socket = env["DST_MARIADB_SOCKET"] else {
             throw XCTSkip("DST_MARIADB_PORT is not set: start the servers with `scripts/servers.sh start` and `eval \"$(scripts/servers.sh env)\"`")

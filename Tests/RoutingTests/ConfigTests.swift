@@ -92,6 +92,18 @@ final class ConfigTests: XCTestCase {
                     path: "redis.batch.rows", contains: "unknown key")
     }
 
+    func testRedisCluster() throws {
+        let url = "  url: redis://127.0.0.1:6379/0"
+        let c = try PipelineConfig.parse(yaml: Self.valid.replacingOccurrences(of: url, with: "  url: redis://127.0.0.1:7001\n  cluster: true"))
+        XCTAssertEqual(c.redis?.cluster, true)
+        XCTAssertEqual(try PipelineConfig.parse(yaml: Self.valid).redis?.cluster, false)
+        assertError(Self.valid.replacingOccurrences(of: url, with: "  url: redis://127.0.0.1:7001/3\n  cluster: true"),
+                    path: "redis.url", contains: "only database 0")
+        assertError(Self.valid.replacingOccurrences(of: url, with: "  url: redis://u:p/1@127.0.0.1:7001/3\n  cluster: yes please"),
+                    path: "redis.cluster", contains: "true or false")
+        XCTAssertEqual(try PipelineConfig.parse(yaml: Self.valid.replacingOccurrences(of: url, with: "  url: redis://u:p/1@127.0.0.1:7001\n  cluster: true")).redis?.cluster, true)
+    }
+
     func testMissingRequiredKey() {
         assertError(Self.valid.replacingOccurrences(of: "  server_id: 4201\n", with: ""), path: "source.server_id", contains: "required")
         assertError(Self.valid.replacingOccurrences(of: "      key: \"product:{id}\"\n", with: ""), path: "tables.shop.products.redis.key", contains: "required")
