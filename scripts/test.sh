@@ -36,3 +36,6 @@ integration/native/run.sh "$BIN"
 
 echo "== source scenarios (rotation, KILL, silent server, restart, DDL, purged, GTID failover)"
 integration/native/source.sh "$BIN"
+
+echo "== Redis Cluster scenarios (3 masters: resharding, kill -9 of the replicator and of a master)"
+integration/native/cluster.sh "$BIN"

@@ -109,7 +109,7 @@ public final class Pipeline: @unchecked Sendable {
                                                "resume_by": "\(isMariaDB ? "gtid" : "file:pos")"])
 
         if let redis = config.redis {
-            sinks.append(try RedisCacheSink(config: redis, pipelineName: config.name))
+            sinks.append(try RedisCacheSink(config: redis, pipelineName: config.name, logger: logger))
         }
         if let index = config.index {
             let store = try IndexStore(directory: index.path, schemas: config.indexSchemas)
@@ -280,7 +280,7 @@ public final class Pipeline: @unchecked Sendable {
     private func reconnect(sink name: String) throws {
         guard name == "redis", let redis = config.redis,
               let index = sinks.firstIndex(where: { $0.name == name }) else { return }
-        let sink = try RedisCacheSink(config: redis, pipelineName: config.name)
+        let sink = try RedisCacheSink(config: redis, pipelineName: config.name, logger: logger)
         guard let cp = sink.checkpoint else {
             throw PipelineError("Redis came back without the checkpoint distributary:\(config.name):checkpoint: its data was lost (a restart without persistence, or FLUSHALL), so the cache cannot be caught up from the log alone. Run `distributary resync --config FILE --table DB.TABLE` for the mapped tables, or delete the cache and start over with source.start: earliest")
         }

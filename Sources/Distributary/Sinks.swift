@@ -36,12 +36,13 @@ final class RedisCacheSink: Sink {
     private let maxBytes: Int
 
     /// Connects to `config.url` (a cluster master with `config.cluster`); batch bounds from `config.batch*`.
-    init(config: RedisConfig, pipelineName: String) throws {
+    init(config: RedisConfig, pipelineName: String, logger: Logger) throws {
         let url = try RedisURL(parsing: config.url)
         let key: String
         let stored: [String: String]?
         if config.cluster {
             let sink = try RedisClusterSink(url: url, pipelineName: pipelineName)
+            sink.onSlotMapChange = { logger.info("Redis Cluster: \($0)") }
             writer = .cluster(sink)
             key = sink.checkpointKey
             stored = try sink.readCheckpoint()

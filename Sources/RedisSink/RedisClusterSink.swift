@@ -32,6 +32,10 @@ public final class RedisClusterSink {
     private let allowStandalone: Bool
     /// How long redirect/TRYAGAIN loops may last before the batch fails.
     private let retrySeconds: Double
+    /// Called with a description when a reloaded slot map differs from the previous one.
+    public var onSlotMapChange: ((String) -> Void)?
+    /// How many MOVED and ASK answers were followed.
+    public private(set) var redirections = 0
 
     static let script = """
     local cur = tonumber(redis.call('HGET', KEYS[2], KEYS[1]) or '-1')
@@ -140,6 +144,12 @@ public final class RedisClusterSink {
                 if map.unservedSlots > 0 {
                     throw SinkError(.connect, "the cluster (asked \(node)) serves only \(ClusterSlots.count - map.unservedSlots) of \(ClusterSlots.count) slots; waiting for it to be whole")
                 }
+                if map != slots, let onSlotMapChange {
+                    let moved = (0..<ClusterSlots.count).reduce(0) { n, s in
+                        n + (slots.owner[s] >= 0 && map.owner[s] >= 0 && slots.nodes[Int(slots.owner[s])] == map.nodes[Int(map.owner[s])] ? 0 : 1)
+                    }
+                    onSlotMapChange("slot map reloaded from \(node): \(map.nodes.count) masters (\(map.nodes.map(\.description).joined(separator: ", "))), \(moved) slots changed owner")
+                }
                 slots = map
                 return
             } catch let error as SinkError where error.code == .config {
@@ -192,8 +202,8 @@ public final class RedisClusterSink {
             ask = nil
             guard case .error(let e) = reply else { return reply }
             switch Redirect(e) {
-            case .moved: try refreshSlots()
-            case .ask(let target): ask = target
+            case .moved: redirections += 1; try refreshSlots()
+            case .ask(let target): redirections += 1; ask = target
             case .retry: usleep(20_000)
             case .noScript, .none: return reply
             }
@@ -296,8 +306,8 @@ public final class RedisClusterSink {
                         if g.ask { _ = try c.readStatusOrError() }
                         guard let e = try c.readStatusOrError() else { continue }
                         switch Redirect(e) {
-                        case .moved: refresh = true; pending.append((g.head, nil))
-                        case .ask(let target): pending.append((g.head, target))
+                        case .moved: redirections += 1; refresh = true; pending.append((g.head, nil))
+                        case .ask(let target): redirections += 1; pending.append((g.head, target))
                         case .retry: wait = true; pending.append((g.head, g.ask ? node : nil))
                         case .noScript:
                             drop(node)
