@@ -11,7 +11,11 @@ import Glibc
 // BATCH_ROWS rows, the checkpoint HSET inside each, handed to RedisSink five batches at a
 // time (the pipeline's 5,000-row batches), which keeps two MULTI/EXECs in flight.
 //
-//   redis-apply REDIS_PORT BINLOG... [--batch-rows N] [--mode hash|json]
+//   redis-apply REDIS_PORT BINLOG... [--batch-rows N] [--mode hash|json] [--writer multi|versioned]
+//
+// `--writer versioned` applies through RedisClusterSink instead: each key's writes in one
+// versioned Lua call, the checkpoint after the data; against a cluster node's port that is
+// cluster mode, against a standalone server it is the same versioned path on one node.
 //
 // The binlogs hold the rows of `bench.items` (integration/bench/redis-apply.sh makes
 // them on a throwaway MariaDB). Everything is decoded into memory first; only routing
@@ -24,8 +28,9 @@ var arguments = Array(CommandLine.arguments.dropFirst())
 }
 let batchRows = Int(option("--batch-rows") ?? "") ?? 1000
 let mode = option("--mode") ?? "hash"
+let writer = option("--writer") ?? "multi"
 guard arguments.count >= 2, let port = Int32(arguments[0]) else {
-    print("usage: redis-apply REDIS_PORT BINLOG... [--batch-rows N] [--mode hash|json]")
+    print("usage: redis-apply REDIS_PORT BINLOG... [--batch-rows N] [--mode hash|json] [--writer multi|versioned]")
     exit(2)
 }
 
@@ -79,6 +84,38 @@ let routeTime = seconds(clock.now - routeStart)
 print("route only:        \(Int(Double(rows) / routeTime)) rows/s (\(rows) rows in \(ms3(routeTime)) s)")
 
 // 3. Route + apply, as the pipeline does it.
+if writer == "versioned" {
+    let cluster: RedisClusterSink
+    do {
+        cluster = try RedisClusterSink(url: RedisURL(port: port), pipelineName: "bench", allowStandalone: true)
+    } catch {
+        print("error: \(error)"); exit(1)
+    }
+    router = Router(config: config)
+    let start = clock.now
+    var batches = 0
+    do {
+        var group: [CacheWrites] = []
+        var batchCount = 0
+        for (n, t) in transactions.enumerated() {
+            group.append(try router.route(t).cache)
+            batchCount += t.changes.count
+            if batchCount >= batchRows || n == transactions.count - 1 {
+                try cluster.apply(group, checkpoint: ["file": t.end.file, "pos": String(t.end.offset), "gtid": t.gtid ?? "",
+                                                      "server_id": "1", "timestamp": String(t.timestamp)])
+                group = []
+                batchCount = 0
+                batches += 1
+            }
+        }
+    } catch {
+        print("error: \(error)"); exit(1)
+    }
+    let total = seconds(clock.now - start)
+    print("route + apply:     \(Int(Double(rows) / total)) rows/s (\(rows) rows, \(batches) versioned batches, \(ms3(total)) s, checkpoint after every batch)")
+    exit(0)
+}
+
 let sink: RedisSink
 do {
     sink = try RedisSink(url: RedisURL(port: port), pipelineName: "bench")
