@@ -85,4 +85,6 @@ echo "check: $KEYS item keys across the masters (expect $ROWS), item:777 sku = $
 [ "$KEYS" = "$ROWS" ] && [ "$SAMPLE" = "SKU-0000000777" ] || { echo "FAILED: the cluster does not hold the rows" >&2; exit 1; }
 for p in "${NODES[@]}"; do redis-cli -p "$p" FLUSHALL >/dev/null; done
 printf 'redis-benchmark --cluster -P 64, 50 connections: '
-redis-benchmark --cluster -p "${NODES[0]}" -q -P 64 -c 50 -n "$ROWS" -r 1000000 "${HSET_ARGS[@]/item:__rand_int__/item:{tag}:__rand_int__}" 2>&1 | tr '\r' '\n' | grep -v '^ *$' | tail -1 | sed 's/.*: //'
+CLUSTER_ARGS=("${HSET_ARGS[@]}")
+CLUSTER_ARGS[1]='item:{tag}:__rand_int__'
+redis-benchmark --cluster -p "${NODES[0]}" -q -P 64 -c 50 -n "$ROWS" -r 1000000 "${CLUSTER_ARGS[@]}" 2>&1 | tr '\r' '\n' | grep -v '^ *$' | tail -1 | sed 's/.*: //'
