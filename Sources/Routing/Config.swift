@@ -1,5 +1,8 @@
 import BinlogCore
 import Yams
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// The whole pipeline configuration (DESIGN.md, "Configuration"). Every key is
 /// validated when the file is read; unknown keys and wrong types name their key path.
@@ -143,8 +146,9 @@ public struct TableMapping: Sendable {
 }
 
 extension PipelineConfig {
-    /// Reads and validates a YAML configuration.
-    public static func parse(yaml: String) throws -> PipelineConfig {
+    /// Reads and validates a YAML configuration. `${NAME}` and `${NAME:-default}` in
+    /// values are read from `environment` (the process environment when nil).
+    public static func parse(yaml: String, environment: ((String) -> String?)? = nil) throws -> PipelineConfig {
         let node: Node?
         do {
             node = try Yams.compose(yaml: yaml)
@@ -152,13 +156,15 @@ extension PipelineConfig {
             throw ConfigError("", "not valid YAML: \(error)")
         }
         guard let root = node else { throw ConfigError("", "the configuration is empty; see deploy/distributary.yml for an example") }
-        var r = Reader()
+        var r = Reader(environment: environment ?? { name in getenv(name).map { String(cString: $0) } })
         return try r.config(root)
     }
 }
 
 /// Walks the YAML tree, remembering key paths for errors.
 private struct Reader {
+    let environment: (String) -> String?
+
     func line(_ node: Node) -> Int? { node.mark?.line }
 
     func mapping(_ node: Node, _ path: String, allowed: [String], required: [String] = []) throws -> [String: Node] {
@@ -184,29 +190,72 @@ private struct Reader {
         return out
     }
 
+    /// A scalar's text with `${NAME}` / `${NAME:-default}` replaced from the environment
+    /// (`$$` is a literal `$`); nil for a mapping or a list.
+    func scalar(_ node: Node, _ path: String) throws -> String? {
+        guard case .scalar(let s) = node else { return nil }
+        let text = s.string
+        guard text.contains("$") else { return text }
+        var out = ""
+        var rest = Substring(text)
+        while let dollar = rest.firstIndex(of: "$") {
+            out += rest[..<dollar]
+            let after = rest[rest.index(after: dollar)...]
+            if after.first == "$" {
+                out += "$"
+                rest = after.dropFirst()
+            } else if after.first == "{", let close = after.firstIndex(of: "}") {
+                let inner = after[after.index(after: after.startIndex)..<close]
+                let name: Substring, fallback: Substring?
+                if let sep = inner.range(of: ":-") {
+                    name = inner[..<sep.lowerBound]
+                    fallback = inner[sep.upperBound...]
+                } else {
+                    name = inner
+                    fallback = nil
+                }
+                guard !name.isEmpty, name.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" }) else {
+                    throw ConfigError(path, line: line(node), "`${\(inner)}` is not a variable reference (use ${NAME} or ${NAME:-default}; $$ for a literal $)")
+                }
+                if let value = environment(String(name)) {
+                    out += value
+                } else if let fallback {
+                    out += fallback
+                } else {
+                    throw ConfigError(path, line: line(node), "environment variable \(name) is not set (export it, or give a default: ${\(name):-value})")
+                }
+                rest = after[after.index(after: close)...]
+            } else {
+                out += "$"
+                rest = after
+            }
+        }
+        return out + rest
+    }
+
     func string(_ node: Node, _ path: String) throws -> String {
-        guard case .scalar(let s) = node, !s.string.isEmpty else {
+        guard let s = try scalar(node, path), !s.isEmpty else {
             throw ConfigError(path, line: line(node), "expected a non-empty string")
         }
-        return s.string
+        return s
     }
 
     func boolean(_ node: Node, _ path: String) throws -> Bool {
-        guard case .scalar(let s) = node, let v = Bool(s.string.lowercased()) else {
+        guard let s = try scalar(node, path), let v = Bool(s.lowercased()) else {
             throw ConfigError(path, line: line(node), "expected true or false")
         }
         return v
     }
 
     func integer<T: FixedWidthInteger>(_ node: Node, _ path: String, _ type: T.Type, min: T = 0) throws -> T {
-        guard case .scalar(let s) = node, let v = T(s.string), v >= min else {
+        guard let s = try scalar(node, path), let v = T(s), v >= min else {
             throw ConfigError(path, line: line(node), "expected a whole number from \(min) to \(T.max), got `\(node.string ?? "?")`")
         }
         return v
     }
 
     func seconds(_ node: Node, _ path: String, min: Double, max: Double) throws -> Double {
-        guard case .scalar(let s) = node, let v = Double(s.string), v >= min, v <= max else {
+        guard let s = try scalar(node, path), let v = Double(s), v >= min, v <= max else {
             throw ConfigError(path, line: line(node), "expected a number of seconds from \(min) to \(max), got `\(node.string ?? "?")`")
         }
         return v

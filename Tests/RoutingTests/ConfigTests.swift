@@ -104,6 +104,28 @@ final class ConfigTests: XCTestCase {
         XCTAssertEqual(try PipelineConfig.parse(yaml: Self.valid.replacingOccurrences(of: url, with: "  url: redis://u:p/1@127.0.0.1:7001\n  cluster: true")).redis?.cluster, true)
     }
 
+    func testEnvironmentInterpolation() throws {
+        let env = ["REDIS_URL": "redis://:s3cr$t@10.0.0.5:6380/0", "SID": "77", "EMPTY": ""]
+        let yaml = Self.valid
+            .replacingOccurrences(of: "  url: redis://127.0.0.1:6379/0", with: "  url: ${REDIS_URL}")
+            .replacingOccurrences(of: "server_id: 4201", with: "server_id: ${SID}")
+            .replacingOccurrences(of: "host: 127.0.0.1", with: "host: ${DB_HOST:-db.internal}")
+        let c = try PipelineConfig.parse(yaml: yaml, environment: { env[$0] })
+        XCTAssertEqual(c.redis?.url, "redis://:s3cr$t@10.0.0.5:6380/0", "a value's own $ is not expanded again")
+        XCTAssertEqual(c.source.serverID, 77)
+        XCTAssertEqual(c.source.host, "db.internal")
+        let literal = try PipelineConfig.parse(yaml: Self.valid.replacingOccurrences(of: "host: 127.0.0.1", with: "host: a$$b$c"), environment: { _ in nil })
+        XCTAssertEqual(literal.source.host, "a$b$c")
+        do {
+            _ = try PipelineConfig.parse(yaml: Self.valid.replacingOccurrences(of: "server_id: 4201", with: "server_id: ${NOPE}"), environment: { _ in nil })
+            XCTFail("an unset variable must be an error")
+        } catch let error as ConfigError {
+            XCTAssertEqual(error.keyPath, "source.server_id")
+            XCTAssertTrue(error.message.contains("NOPE is not set"), error.message)
+        }
+        assertError(Self.valid.replacingOccurrences(of: "host: 127.0.0.1", with: "host: ${bad name}"), path: "source.host", contains: "not a variable reference")
+    }
+
     func testMissingRequiredKey() {
         assertError(Self.valid.replacingOccurrences(of: "  server_id: 4201\n", with: ""), path: "source.server_id", contains: "required")
         assertError(Self.valid.replacingOccurrences(of: "      key: \"product:{id}\"\n", with: ""), path: "tables.shop.products.redis.key", contains: "required")

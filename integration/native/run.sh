@@ -173,6 +173,23 @@ bad "missing column names its path" "tables.itest.products.redis.columns[1]" "$(
 bad "missing index field names its path" "tables.itest.products.index.fields.descr" "$(sed 's/description: text/descr: text/' "$WORK/good.yml")"
 bad "missing table names its path" "tables.itest.nothere" "$(sed 's/itest.orders:/itest.nothere:/' "$WORK/good.yml")"
 
+echo "== config check (no server contacted)"
+out=$("$DISTRIBUTARY" config check --config "$WORK/good.yml" 2>&1); status=$?
+check "config check: a valid file exits 0" "0" "$status"
+check_contains "config check: lists the tables" "itest.products → redis hash" "$out"
+sed 's|  url: redis://127.0.0.1:[0-9]*/0|  url: ${DST_TEST_REDIS_URL}|' "$WORK/good.yml" >"$WORK/env.yml"
+out=$(DST_TEST_REDIS_URL="redis://app:hunter2@127.0.0.1:1/0" "$DISTRIBUTARY" config check --config "$WORK/env.yml" 2>&1); status=$?
+check "config check: \${VAR} is read from the environment" "0" "$status"
+check_contains "config check: the password is masked" "redis://app:***@127.0.0.1:1/0" "$out"
+check "config check: the password is never printed" "0" "$(grep -c hunter2 <<<"$out")"
+out=$(env -u DST_TEST_REDIS_URL "$DISTRIBUTARY" config check --config "$WORK/env.yml" 2>&1); status=$?
+check "config check: an unset variable exits 1" "1" "$status"
+check_contains "config check: names the key and the variable" "redis.url" "$out"
+check_contains "config check: says the variable is not set" "DST_TEST_REDIS_URL is not set" "$out"
+sed 's/mode: hash/mode: hashh/' "$WORK/good.yml" >"$WORK/bad.yml"
+out=$("$DISTRIBUTARY" config check --config "$WORK/bad.yml" 2>&1); status=$?
+check "config check: an invalid file exits 1 naming the key" "1 1" "$status $(grep -c 'tables.itest.products.redis.mode' <<<"$out")"
+
 echo "== wrong server settings"
 sql "SET GLOBAL binlog_format = 'STATEMENT'; SET GLOBAL binlog_row_image = 'MINIMAL'"
 out=$("$DISTRIBUTARY" run --config "$WORK/good.yml" 2>&1); status=$?
