@@ -33,6 +33,13 @@ public final class Pipeline: @unchecked Sendable {
     private var userStopRequested = false
     private var failure: Error?
     private var queue = BlockingQueue<StreamedTransaction>(capacity: 256)
+    /// Counters and gauges served at `GET /metrics`.
+    public let metrics = PipelineMetrics()
+    // Readiness, under `stopLock`: whether the reader streams, transactions read but not yet
+    // applied, and the commit time of the first transaction of the batch being applied.
+    private var streaming = false
+    private var pending = 0
+    private var applyingSince: UInt32?
 
     /// A sink lost its connection (Redis restarted or the network dropped): the pipeline
     /// reconnects it, re-reads its checkpoint and replays from there.
@@ -226,11 +233,44 @@ public final class Pipeline: @unchecked Sendable {
     }
 
     private func fail(_ error: Error) {
+        metrics.error(Self.kind(of: error))
         stopLock.lock()
         if failure == nil { failure = error }
         stopRequested = true
         stopLock.unlock()
         queue.close()
+    }
+
+    private func setStreaming(_ on: Bool) {
+        stopLock.lock()
+        streaming = on
+        stopLock.unlock()
+    }
+
+    /// For `GET /ready`: ready while the reader streams and the sinks are within `maxLag`
+    /// seconds of the source (every transaction read applied counts as no lag).
+    public func readiness(maxLag: Double) -> Readiness {
+        stopLock.lock()
+        let (streaming, pending, since, stopped) = (self.streaming, self.pending, self.applyingSince, self.stopRequested)
+        stopLock.unlock()
+        if stopped { return Readiness(ready: false, lagSeconds: nil, detail: "stopping") }
+        guard streaming else { return Readiness(ready: false, lagSeconds: nil, detail: "not streaming from the source (connecting or reconnecting)") }
+        if pending == 0 { return Readiness(ready: true, lagSeconds: 0, detail: "caught up") }
+        let lag = since.map { max(0, Date().timeIntervalSince1970 - Double($0)) } ?? 0
+        return lag <= maxLag
+            ? Readiness(ready: true, lagSeconds: lag, detail: "applying; \(pending) transactions queued")
+            : Readiness(ready: false, lagSeconds: lag, detail: "behind the source by \(Int(lag)) s (http.ready_max_lag is \(maxLag) s); \(pending) transactions queued")
+    }
+
+    /// The kind of an error, for `distributary_errors_total{kind}`.
+    static func kind(of error: Error) -> String {
+        switch error {
+        case let e as SinkError: return "sink_\(e.code)"
+        case is SinkConnectionLost: return "sink_connect"
+        case is SourceError: return "source"
+        case is PipelineError: return "pipeline"
+        default: return "other"
+        }
     }
 
     /// Runs until `requestStop` or a failure; throws the failure. When a sink loses its
@@ -255,6 +295,7 @@ public final class Pipeline: @unchecked Sendable {
                         throw PipelineError("\(lost); gave up after \(max) reconnect attempts (source.reconnect.max_attempts). Last error: \(cause)")
                     }
                     let delay = policy.delay(afterFailures: failures, random: Double.random(in: 0...1))
+                    metrics.reconnect(lost.sink)
                     logger.warning("sink connection failed; reconnecting", metadata: [
                         "sink": "\(lost.sink)", "cause": "\(cause)", "attempt": "\(failures)", "delay_s": "\(String(format: "%.2f", delay))"])
                     var waited = 0.0
@@ -304,6 +345,9 @@ public final class Pipeline: @unchecked Sendable {
         stopLock.lock()
         failure = nil
         stopRequested = userStopRequested
+        streaming = false
+        pending = 0
+        applyingSince = nil
         stopLock.unlock()
         queue = BlockingQueue<StreamedTransaction>(capacity: 256)
     }
@@ -349,9 +393,12 @@ public final class Pipeline: @unchecked Sendable {
             notice: { notice in
                 switch notice {
                 case .connected(let from, let serverID, let attempt):
+                    self.setStreaming(true)
                     logger.info(attempt == 0 ? "streaming binlog" : "reconnected; streaming binlog", metadata: [
                         "from": "\(from)", "server_id": "\(serverID)", "attempt": "\(attempt)"])
                 case .retrying(let cause, let attempt, let delay, let resume):
+                    self.setStreaming(false)
+                    self.metrics.reconnect("source")
                     logger.warning("source connection failed; reconnecting", metadata: [
                         "cause": "\(cause.message)", "attempt": "\(attempt)",
                         "delay_s": "\(String(format: "%.2f", delay))", "resume_from": "\(resume)"])
@@ -364,6 +411,8 @@ public final class Pipeline: @unchecked Sendable {
             try follower.run(from: readerStart, shouldStop: { [self] in shouldStop }) { transaction, after in
                 var transaction = transaction
                 try namer.fill(&transaction)
+                metrics.read(transaction)
+                stopLock.lock(); pending += 1; stopLock.unlock()
                 return queue.push(StreamedTransaction(transaction: transaction, after: after))
             }
         } catch {
@@ -386,7 +435,9 @@ public final class Pipeline: @unchecked Sendable {
                     batch.append(next)
                     rows += next.transaction.changes.count
                 }
+                stopLock.lock(); applyingSince = first.transaction.timestamp; stopLock.unlock()
                 try apply(batch)
+                stopLock.lock(); applyingSince = nil; pending -= batch.count; stopLock.unlock()
             }
             stopLock.lock()
             let failed = failure != nil
@@ -418,8 +469,12 @@ public final class Pipeline: @unchecked Sendable {
             let mark = marks[ObjectIdentifier(sink)]!
             let firstNew = routed.firstIndex { !mark.holds(end: $0.end, gtid: $0.gtid) } ?? routed.endIndex
             if firstNew == routed.endIndex { continue }
+            let started = DispatchTime.now().uptimeNanoseconds
             do {
                 try sink.apply(routed[firstNew...], checkpoint: checkpoint, checkpointAfter: checkpointAfter)
+                let rows = routed[firstNew...].reduce(0) { $0 + $1.rowCount }
+                metrics.applied(sink: sink.name, transactions: routed.count - firstNew, rows: rows,
+                                nanoseconds: DispatchTime.now().uptimeNanoseconds - started, sourceTimestamp: checkpoint.timestamp)
             } catch let error as SinkError where error.code == .connect {
                 throw SinkConnectionLost(sink: sink.name, cause: error)
             } catch {

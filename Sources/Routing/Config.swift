@@ -98,6 +98,17 @@ public struct IndexConfig: Sendable {
 public struct HTTPConfig: Sendable {
     public var host: String
     public var port: Int
+    /// `GET /ready` answers 200 while the sinks are within this many seconds of the source.
+    public var readyMaxLag: Double = 10
+    /// Where the API key comes from (an environment variable's name, or a file whose first
+    /// line is the key); with neither, the API is open (it listens on loopback by default).
+    public var apiKeyEnv: String?
+    public var apiKeyFile: String?
+
+    public init(host: String, port: Int) {
+        self.host = host
+        self.port = port
+    }
 }
 
 public enum RedisMode: String, Sendable, CaseIterable {
@@ -321,12 +332,20 @@ private struct Reader {
         }
         var http = HTTPConfig(host: "127.0.0.1", port: 7700)
         if let node = top["http"] {
-            let m = try mapping(node, "http", allowed: ["listen"], required: ["listen"])
-            let listen = try string(m["listen"]!, "http.listen")
-            guard let colon = listen.lastIndex(of: ":"), let port = Int(listen[listen.index(after: colon)...]), (0...65535).contains(port) else {
-                throw ConfigError("http.listen", line: line(m["listen"]!), "`\(listen)` is not host:port (e.g. 127.0.0.1:7700)")
+            let m = try mapping(node, "http", allowed: ["listen", "ready_max_lag", "api_key_env", "api_key_file"])
+            if let l = m["listen"] {
+                let listen = try string(l, "http.listen")
+                guard let colon = listen.lastIndex(of: ":"), let port = Int(listen[listen.index(after: colon)...]), (0...65535).contains(port) else {
+                    throw ConfigError("http.listen", line: line(l), "`\(listen)` is not host:port (e.g. 127.0.0.1:7700)")
+                }
+                http = HTTPConfig(host: String(listen[..<colon]), port: port)
             }
-            http = HTTPConfig(host: String(listen[..<colon]), port: port)
+            if let n = m["ready_max_lag"] { http.readyMaxLag = try seconds(n, "http.ready_max_lag", min: 0.1, max: 86400) }
+            if let n = m["api_key_env"] { http.apiKeyEnv = try string(n, "http.api_key_env") }
+            if let n = m["api_key_file"] { http.apiKeyFile = try string(n, "http.api_key_file") }
+            if http.apiKeyEnv != nil, http.apiKeyFile != nil {
+                throw ConfigError("http.api_key_file", line: line(node), "give the API key either through api_key_env or api_key_file, not both")
+            }
         }
         var batchRows = 5000
         if let node = top["batch_rows"] { batchRows = try integer(node, "batch_rows", Int.self, min: 1) }

@@ -56,6 +56,7 @@ struct Run: AsyncParsableCommand {
 
     func run() async throws {
         let config = try options.load()
+        let apiKey = try Self.apiKey(config.http)
         let logger = makeLogger(level: logLevel)
         let pipeline: Pipeline
         do {
@@ -64,8 +65,11 @@ struct Run: AsyncParsableCommand {
             throw Failure(message: "\(error)")
         }
         let store = pipeline.indexStore
+        let router = HTTPAPI.router(snapshot: { store?.snapshot() })
+        let maxLag = config.http.readyMaxLag
+        HTTPAPI.addOperations(to: router, metrics: pipeline.metrics, readiness: { pipeline.readiness(maxLag: maxLag) })
         let app = Application(
-            router: HTTPAPI.router(snapshot: { store?.snapshot() }),
+            responder: HTTPAPI.responder(router, apiKey: apiKey),
             configuration: .init(address: .hostname(config.http.host, port: config.http.port), serverName: "distributary"),
             logger: logger)
         let group = ServiceGroup(configuration: .init(
@@ -80,6 +84,26 @@ struct Run: AsyncParsableCommand {
         } catch {
             throw Failure(message: "\(error)")
         }
+    }
+}
+
+extension Run {
+    /// The API key from `http.api_key_env` or `http.api_key_file`, or nil (no key).
+    static func apiKey(_ http: HTTPConfig) throws -> String? {
+        if let name = http.apiKeyEnv {
+            guard let key = ProcessInfo.processInfo.environment[name], !key.isEmpty else {
+                throw Failure(message: "http.api_key_env names \(name), but that environment variable is not set or empty: export it, or remove http.api_key_env to run without an API key")
+            }
+            return key
+        }
+        if let path = http.apiKeyFile {
+            guard let text = try? String(contentsOfFile: path, encoding: .utf8),
+                  let key = text.split(separator: "\n").first.map({ $0.trimmingCharacters(in: .whitespaces) }), !key.isEmpty else {
+                throw Failure(message: "http.api_key_file: cannot read an API key from \(path) (its first line must hold the key; check the path and permissions)")
+            }
+            return key
+        }
+        return nil
     }
 }
 

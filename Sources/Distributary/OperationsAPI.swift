@@ -1,0 +1,65 @@
+import BinlogCore
+import Foundation
+import Hummingbird
+
+/// What `GET /ready` reports.
+public struct Readiness: Sendable {
+    public var ready: Bool
+    /// Seconds between the source's commit of the last applied transaction and now, when
+    /// the sinks are behind; 0 when every transaction read has been applied.
+    public var lagSeconds: Double?
+    public var detail: String
+
+    public init(ready: Bool, lagSeconds: Double?, detail: String) {
+        self.ready = ready
+        self.lagSeconds = lagSeconds
+        self.detail = detail
+    }
+}
+
+extension HTTPAPI {
+    /// Adds `GET /metrics` (Prometheus text) and `GET /ready` (200 when caught up within
+    /// `http.ready_max_lag`, 503 otherwise).
+    public static func addOperations(to router: Hummingbird.Router<BasicRequestContext>, metrics: PipelineMetrics?,
+                                     readiness: @escaping @Sendable () -> Readiness) {
+        router.get("/metrics") { _, _ -> Response in
+            Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+                     body: .init(byteBuffer: ByteBuffer(bytes: metrics?.render() ?? [])))
+        }
+        router.get("/ready") { _, _ -> Response in
+            let r = readiness()
+            var body = "{\"ready\":\(r.ready)"
+            if let lag = r.lagSeconds { body += ",\"lag_seconds\":\(lag.isFinite ? String(format: "%.3f", lag) : "null")" }
+            body += ",\"detail\":"
+            JSONText.appendString(r.detail, to: &body)
+            return json(r.ready ? .ok : .serviceUnavailable, body + "}")
+        }
+    }
+}
+
+extension HTTPAPI {
+    /// The router's responder, with an API key: every request but `GET /health` needs
+    /// `Authorization: Bearer KEY`, else 401.
+    public static func responder(_ router: Hummingbird.Router<BasicRequestContext>, apiKey: String?) -> CallbackResponder<BasicRequestContext> {
+        let inner = router.buildResponder()
+        guard let apiKey else { return CallbackResponder { try await inner.respond(to: $0, context: $1) } }
+        let key = Array(apiKey.utf8)
+        return CallbackResponder { request, context in
+            if request.uri.path == "/health" { return try await inner.respond(to: request, context: context) }
+            guard let header = request.headers[.authorization], header.hasPrefix("Bearer "),
+                  keysEqual(Array(header.utf8.dropFirst(7)), key) else {
+                return Response(status: .unauthorized,
+                                headers: [.contentType: "application/json", .wwwAuthenticate: "Bearer"],
+                                body: .init(byteBuffer: ByteBuffer(string: "{\"error\":\"missing or wrong API key: send Authorization: Bearer <key> (http.api_key_env / http.api_key_file)\"}")))
+            }
+            return try await inner.respond(to: request, context: context)
+        }
+    }
+
+    /// Compares in time independent of where the bytes differ.
+    static func keysEqual(_ a: [UInt8], _ b: [UInt8]) -> Bool {
+        var diff = UInt8(a.count == b.count ? 0 : 1)
+        for i in 0..<max(a.count, b.count) { diff |= (i < a.count ? a[i] : 0) ^ (i < b.count ? b[i] : 0) }
+        return diff == 0
+    }
+}

@@ -1,0 +1,114 @@
+import BinlogCore
+import Foundation
+import Metrics
+import Prometheus
+
+/// The pipeline's metrics, created through swift-metrics on a Prometheus registry of their
+/// own (no global bootstrap: several pipelines, e.g. in tests, keep separate counts) and
+/// served as Prometheus text at `GET /metrics`.
+public final class PipelineMetrics: @unchecked Sendable {
+    public let registry: PrometheusCollectorRegistry
+    private let factory: PrometheusMetricsFactory
+
+    let transactionsRead: Metrics.Counter
+    let bytesRead: Metrics.Counter
+    /// Rows read, by table and change kind; touched by the reader thread only.
+    private var rowsRead: [String: Metrics.Counter] = [:]
+    private let lock = NSLock()
+    private var sinkMetrics: [String: SinkMetrics] = [:]
+    private var reconnects: [String: Metrics.Counter] = [:]
+    private var errors: [String: Metrics.Counter] = [:]
+
+    struct SinkMetrics {
+        let transactions: Metrics.Counter
+        let rows: Metrics.Recorder
+        let duration: Metrics.Timer
+        let lag: Metrics.Gauge
+        let checkpointTimestamp: Metrics.Gauge
+    }
+
+    public init() {
+        registry = PrometheusCollectorRegistry()
+        var factory = PrometheusMetricsFactory(registry: registry)
+        factory.defaultValueHistogramBuckets = [1, 10, 100, 500, 1000, 2000, 5000, 10000, 50000]
+        factory.defaultDurationHistogramBuckets = [.milliseconds(1), .milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50),
+                                                   .milliseconds(100), .milliseconds(250), .milliseconds(500), .seconds(1), .seconds(5)]
+        self.factory = factory
+        transactionsRead = Metrics.Counter(label: "distributary_source_transactions_total", factory: factory)
+        bytesRead = Metrics.Counter(label: "distributary_source_bytes_total", factory: factory)
+    }
+
+    /// A transaction the reader handed to the sinks.
+    func read(_ t: Transaction) {
+        transactionsRead.increment()
+        if t.start.file == t.end.file, t.end.offset > t.start.offset { bytesRead.increment(by: Int64(t.end.offset - t.start.offset)) }
+        var i = 0
+        let changes = t.changes
+        while i < changes.count {
+            // Consecutive changes of one table and kind are counted together.
+            let table = changes[i].table, kind = changes[i].kind
+            var n = 1
+            while i + n < changes.count, changes[i + n].kind == kind, changes[i + n].table.tableID == table.tableID { n += 1 }
+            let key = "\(table.schema).\(table.table)/\(kind)"
+            let counter: Metrics.Counter
+            if let c = rowsRead[key] { counter = c } else {
+                counter = Metrics.Counter(label: "distributary_source_rows_total",
+                                  dimensions: [("table", "\(table.schema).\(table.table)"), ("type", "\(kind)")], factory: factory)
+                rowsRead[key] = counter
+            }
+            counter.increment(by: n)
+            i += n
+        }
+    }
+
+    private func sink(_ name: String) -> SinkMetrics {
+        lock.lock()
+        defer { lock.unlock() }
+        if let m = sinkMetrics[name] { return m }
+        let d = [("sink", name)]
+        let m = SinkMetrics(
+            transactions: Metrics.Counter(label: "distributary_sink_transactions_total", dimensions: d, factory: factory),
+            rows: Metrics.Recorder(label: "distributary_sink_batch_rows", dimensions: d, aggregate: true, factory: factory),
+            duration: Metrics.Timer(label: "distributary_sink_batch_duration_seconds", dimensions: d, factory: factory),
+            lag: Metrics.Gauge(label: "distributary_sink_lag_seconds", dimensions: d, factory: factory),
+            checkpointTimestamp: Metrics.Gauge(label: "distributary_sink_checkpoint_timestamp_seconds", dimensions: d, factory: factory))
+        sinkMetrics[name] = m
+        return m
+    }
+
+    /// A batch a sink applied: its transactions and rows, how long it took, and the commit
+    /// time of its last transaction (lag = now − that time).
+    func applied(sink name: String, transactions: Int, rows: Int, nanoseconds: UInt64, sourceTimestamp: UInt32) {
+        let m = sink(name)
+        m.transactions.increment(by: transactions)
+        m.rows.record(rows)
+        m.duration.recordNanoseconds(Int64(clamping: nanoseconds))
+        m.checkpointTimestamp.record(Double(sourceTimestamp))
+        if sourceTimestamp > 0 { m.lag.record(max(0, Date().timeIntervalSince1970 - Double(sourceTimestamp))) }
+    }
+
+    /// A lost connection that is being retried (`source` or a sink's name).
+    func reconnect(_ connection: String) {
+        lock.lock()
+        let counter = reconnects[connection] ?? Metrics.Counter(label: "distributary_reconnects_total", dimensions: [("connection", connection)], factory: factory)
+        reconnects[connection] = counter
+        lock.unlock()
+        counter.increment()
+    }
+
+    /// An error that stopped the pipeline or a connection, by kind.
+    func error(_ kind: String) {
+        lock.lock()
+        let counter = errors[kind] ?? Metrics.Counter(label: "distributary_errors_total", dimensions: [("kind", kind)], factory: factory)
+        errors[kind] = counter
+        lock.unlock()
+        counter.increment()
+    }
+
+    /// Prometheus text format.
+    public func render() -> [UInt8] {
+        var buffer: [UInt8] = []
+        registry.emit(into: &buffer)
+        return buffer
+    }
+}
