@@ -37,13 +37,25 @@ struct Failure: Error, CustomStringConvertible {
     var description: String { message }
 }
 
-func makeLogger(level: String) -> Logger {
+func makeLogger(level: String, format: LogFormat = .text) -> Logger {
+    let level = Logger.Level(rawValue: level) ?? .info
     LoggingSystem.bootstrap { label in
-        var handler = StreamLogHandler.standardError(label: label)
-        handler.logLevel = Logger.Level(rawValue: level) ?? .info
-        return handler
+        switch format {
+        case .text:
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        case .json:
+            var handler = JSONLogHandler(label: label)
+            handler.logLevel = level
+            return handler
+        }
     }
     return Logger(label: "distributary")
+}
+
+enum LogFormat: String, ExpressibleByArgument, CaseIterable {
+    case text, json
 }
 
 struct Run: AsyncParsableCommand {
@@ -53,11 +65,13 @@ struct Run: AsyncParsableCommand {
     @OptionGroup var options: ConfigOption
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel: String = "info"
+    @Option(help: "Log lines as human-readable text or as one JSON object per line: text, json.")
+    var logFormat: LogFormat = .text
 
     func run() async throws {
         let config = try options.load()
         let apiKey = try Self.apiKey(config.http)
-        let logger = makeLogger(level: logLevel)
+        let logger = makeLogger(level: logLevel, format: logFormat)
         let pipeline: Pipeline
         do {
             pipeline = try Pipeline(config: config, logger: logger)

@@ -40,9 +40,9 @@ search_total() { curl -fsS "http://127.0.0.1:$HTTP_PORT/indexes/$1/search?q=$(py
 search_ids() { curl -fsS "http://127.0.0.1:$HTTP_PORT/indexes/$1/search?limit=100&q=$(python3 -c 'import sys,urllib.parse;print(urllib.parse.quote(sys.argv[1]))' "$2")" | python3 -c 'import json,sys;print(" ".join(sorted(h["id"] for h in json.load(sys.stdin)["hits"])))'; }
 
 REPLICATOR_PID=""
-# start_replicator CONFIG LOG
+# start_replicator CONFIG LOG [RUN-OPTIONS...]
 start_replicator() {
-    "$DISTRIBUTARY" run --config "$1" >>"$2" 2>&1 &
+    "$DISTRIBUTARY" run --config "$1" "${@:3}" >>"$2" 2>&1 &
     REPLICATOR_PID=$!
     for _ in $(seq 1 100); do
         curl -fsS "http://127.0.0.1:$HTTP_PORT/health" >/dev/null 2>&1 && return 0

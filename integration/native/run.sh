@@ -162,7 +162,7 @@ echo "== metrics, readiness and the API key"
 write_config "$WORK/ops-base.yml"
 sed 's/^  listen: \(.*\)$/  listen: \1\n  api_key_env: DST_TEST_API_KEY\n  ready_max_lag: 1.5/' "$WORK/ops-base.yml" >"$WORK/ops.yml"
 export DST_TEST_API_KEY="k-$RANDOM-$RANDOM"
-start_replicator "$WORK/ops.yml" "$LOG" || fail "ops: replicator starts"
+start_replicator "$WORK/ops.yml" "$WORK/ops.log" --log-format json || fail "ops: replicator starts"
 api() { curl -sS -H "Authorization: Bearer $DST_TEST_API_KEY" "$@"; }
 metric() { # metric NAME LABEL... : the value of the sample that has every label
     api "http://127.0.0.1:$HTTP_PORT/metrics" | awk -v name="$1" -v labels="${*:2}" '
@@ -200,6 +200,12 @@ wait "$stall"
 eventually "ops: /ready is 200 again once Redis answers" "200" api -o /dev/null -w '%{http_code}' "http://127.0.0.1:$HTTP_PORT/ready"
 stop_replicator
 check "ops: SIGTERM exits 0" "0" "$STOP_STATUS"
+check "ops: --log-format json writes one JSON object per line" "ok" "$(python3 -c '
+import json, sys
+lines = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+ok = lines and all({"time", "level", "message"} <= set(l) for l in lines)
+ok = ok and any(l["message"] == "stopped cleanly" and "checkpoint" in l for l in lines)
+print("ok" if ok else lines)' "$WORK/ops.log" 2>&1)"
 out=$(env -u DST_TEST_API_KEY "$DISTRIBUTARY" run --config "$WORK/ops.yml" 2>&1); status=$?
 check "ops: an unset API key variable exits 1" "1" "$status"
 check_contains "ops: and names it" "DST_TEST_API_KEY" "$out"
