@@ -21,7 +21,9 @@ extension HTTPAPI {
     /// Adds `GET /metrics` (Prometheus text) and `GET /ready` (200 when caught up within
     /// `http.ready_max_lag`, 503 otherwise).
     public static func addOperations(to router: Hummingbird.Router<BasicRequestContext>, metrics: PipelineMetrics?,
-                                     readiness: @escaping @Sendable () -> Readiness) {
+                                     readiness: @escaping @Sendable () -> Readiness,
+                                     status: @escaping @Sendable () -> String = { "{\"running\":true}" }) {
+        router.get("/status") { _, _ -> Response in json(.ok, status()) }
         router.get("/metrics") { _, _ -> Response in
             Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
                      body: .init(byteBuffer: ByteBuffer(bytes: metrics?.render() ?? [])))

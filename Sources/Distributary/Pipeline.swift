@@ -40,6 +40,8 @@ public final class Pipeline: @unchecked Sendable {
     private var streaming = false
     private var pending = 0
     private var applyingSince: UInt32?
+    /// The last error seen (a retried connection loss or what stopped the pipeline), for `status`.
+    private var lastError: (time: Date, message: String)?
 
     /// A sink lost its connection (Redis restarted or the network dropped): the pipeline
     /// reconnects it, re-reads its checkpoint and replays from there.
@@ -234,11 +236,43 @@ public final class Pipeline: @unchecked Sendable {
 
     private func fail(_ error: Error) {
         metrics.error(Self.kind(of: error))
+        noteError("\(error)")
         stopLock.lock()
         if failure == nil { failure = error }
         stopRequested = true
         stopLock.unlock()
         queue.close()
+    }
+
+    private func noteError(_ message: String) {
+        stopLock.lock()
+        lastError = (Date(), message)
+        stopLock.unlock()
+    }
+
+    /// For `GET /status`: readiness, the last error, and each sink's applied position.
+    public func statusJSON(maxLag: Double) -> String {
+        let r = readiness(maxLag: maxLag)
+        stopLock.lock()
+        let error = lastError
+        let applied = lastApplied
+        stopLock.unlock()
+        var out = "{\"running\":true,\"ready\":\(r.ready),\"detail\":"
+        JSONText.appendString(r.detail, to: &out)
+        if let lag = r.lagSeconds { out += ",\"lag_seconds\":\(String(format: "%.3f", lag))" }
+        out += ",\"applied\":"
+        if let applied { JSONText.appendString(applied.description, to: &out) } else { out += "null" }
+        out += ",\"last_error\":"
+        if let error {
+            out += "{\"time\":"
+            JSONText.appendString(ISO8601DateFormatter().string(from: error.time), to: &out)
+            out += ",\"message\":"
+            JSONText.appendString(error.message, to: &out)
+            out += "}"
+        } else {
+            out += "null"
+        }
+        return out + "}"
     }
 
     private func setStreaming(_ on: Bool) {
@@ -296,6 +330,7 @@ public final class Pipeline: @unchecked Sendable {
                     }
                     let delay = policy.delay(afterFailures: failures, random: Double.random(in: 0...1))
                     metrics.reconnect(lost.sink)
+                    noteError("\(lost.sink) connection failed (retrying): \(cause)")
                     logger.warning("sink connection failed; reconnecting", metadata: [
                         "sink": "\(lost.sink)", "cause": "\(cause)", "attempt": "\(failures)", "delay_s": "\(String(format: "%.2f", delay))"])
                     var waited = 0.0
@@ -399,6 +434,7 @@ public final class Pipeline: @unchecked Sendable {
                 case .retrying(let cause, let attempt, let delay, let resume):
                     self.setStreaming(false)
                     self.metrics.reconnect("source")
+                    self.noteError("source connection failed (retrying): \(cause.message)")
                     logger.warning("source connection failed; reconnecting", metadata: [
                         "cause": "\(cause.message)", "attempt": "\(attempt)",
                         "delay_s": "\(String(format: "%.2f", delay))", "resume_from": "\(resume)"])
@@ -482,7 +518,7 @@ public final class Pipeline: @unchecked Sendable {
             }
             marks[ObjectIdentifier(sink)] = SinkMark(position: checkpoint.position, gtid: after.gtid, mysqlGTIDs: after.mysqlGTIDs)
         }
-        lastApplied = checkpoint
+        stopLock.lock(); lastApplied = checkpoint; stopLock.unlock()
         logger.debug("applied batch", metadata: ["transactions": "\(batch.count)", "checkpoint": "\(checkpoint)"])
     }
 }

@@ -12,7 +12,7 @@ struct DistributaryCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "distributary",
         abstract: "Follows a MySQL/MariaDB binlog and keeps Redis caches and a full-text index in step.",
-        subcommands: [Run.self, Search.self, Binlog.self, ConfigCommand.self])
+        subcommands: [Run.self, Status.self, Search.self, Binlog.self, ConfigCommand.self])
 }
 
 struct ConfigOption: ParsableArguments {
@@ -81,7 +81,8 @@ struct Run: AsyncParsableCommand {
         let store = pipeline.indexStore
         let router = HTTPAPI.router(snapshot: { store?.snapshot() })
         let maxLag = config.http.readyMaxLag
-        HTTPAPI.addOperations(to: router, metrics: pipeline.metrics, readiness: { pipeline.readiness(maxLag: maxLag) })
+        HTTPAPI.addOperations(to: router, metrics: pipeline.metrics, readiness: { pipeline.readiness(maxLag: maxLag) },
+                              status: { pipeline.statusJSON(maxLag: maxLag) })
         let app = Application(
             responder: HTTPAPI.responder(router, apiKey: apiKey),
             configuration: .init(address: .hostname(config.http.host, port: config.http.port), serverName: "distributary"),

@@ -200,6 +200,22 @@ wait "$stall"
 eventually "ops: /ready is 200 again once Redis answers" "200" api -o /dev/null -w '%{http_code}' "http://127.0.0.1:$HTTP_PORT/ready"
 stop_replicator
 check "ops: SIGTERM exits 0" "0" "$STOP_STATUS"
+out=$("$DISTRIBUTARY" status --config "$WORK/ops.yml" 2>&1); status=$?
+check "status: exit 0" "0" "$status"
+check_contains "status: the source's head" "head $(sql "SHOW MASTER STATUS" | awk '{print $1":"$2}')" "$out"
+check_contains "status: redis at the head" "redis     checkpoint $(sql "SHOW MASTER STATUS" | awk '{print $1":"$2}')" "$out"
+check_contains "status: the process is not running" "process   not running" "$out"
+sql "UPDATE itest.products SET price = 4 WHERE id = 30"
+out=$("$DISTRIBUTARY" status --config "$WORK/ops.yml" 2>&1)
+check_contains "status: a stopped replicator is behind by bytes" "behind " "$out"
+check "status: --json parses and has both sinks" "redis index 1" "$("$DISTRIBUTARY" status --config "$WORK/ops.yml" --json | python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+print(" ".join(d["sinks"]), int(d["sinks"]["redis"]["behind_bytes"] > 0 and d["process"]["running"] is False))')"
+start_replicator "$WORK/ops.yml" "$WORK/ops.log" --log-format json || fail "status: replicator restarts"
+eventually "status: caught up and running" "2 1" bash -c "'$DISTRIBUTARY' status --config '$WORK/ops.yml' | grep -c 'at the head' | tr '\n' ' '; '$DISTRIBUTARY' status --config '$WORK/ops.yml' | grep -c 'process   running'"
+check "status: the API key is not printed" "0" "$("$DISTRIBUTARY" status --config "$WORK/ops.yml" --json | grep -c "$DST_TEST_API_KEY")"
+stop_replicator
 check "ops: --log-format json writes one JSON object per line" "ok" "$(python3 -c '
 import json, sys
 lines = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
