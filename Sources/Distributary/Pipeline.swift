@@ -40,6 +40,11 @@ public final class Pipeline: @unchecked Sendable {
     private var streaming = false
     private var pending = 0
     private var applyingSince: UInt32?
+    /// Rows applied to every sink so far (progress reports).
+    private var rowsApplied = 0
+    /// Draw catch-up progress as a line redrawn in place (a terminal with text logs);
+    /// otherwise progress goes to the log every 10 s.
+    public var progressOnTerminal = false
     /// The last error seen (a retried connection loss or what stopped the pipeline), for `status`.
     private var lastError: (time: Date, message: String)?
 
@@ -312,6 +317,13 @@ public final class Pipeline: @unchecked Sendable {
     /// re-reads its checkpoint and starts reading again from the lowest checkpoint;
     /// every sink skips what it already holds, so the end state is exact.
     public func run() async throws {
+        let monitor = ProgressMonitor(options: connection, logger: logger, interval: 2, terminal: progressOnTerminal, metrics: metrics) { [self] in
+            stopLock.lock()
+            defer { stopLock.unlock() }
+            return (lastApplied?.position, rowsApplied)
+        }
+        monitor.start()
+        defer { monitor.stop() }
         let policy = ReconnectPolicy(initialDelaySeconds: config.source.reconnect.initialDelay,
                                      maxDelaySeconds: config.source.reconnect.maxDelay,
                                      maxAttempts: config.source.reconnect.maxAttempts)
@@ -518,7 +530,7 @@ public final class Pipeline: @unchecked Sendable {
             }
             marks[ObjectIdentifier(sink)] = SinkMark(position: checkpoint.position, gtid: after.gtid, mysqlGTIDs: after.mysqlGTIDs)
         }
-        stopLock.lock(); lastApplied = checkpoint; stopLock.unlock()
+        stopLock.lock(); lastApplied = checkpoint; rowsApplied += routed.reduce(0) { $0 + $1.rowCount }; stopLock.unlock()
         logger.debug("applied batch", metadata: ["transactions": "\(batch.count)", "checkpoint": "\(checkpoint)"])
     }
 }

@@ -105,6 +105,9 @@ public final class PipelineMetrics: @unchecked Sendable {
         counter.increment()
     }
 
+    /// A gauge without labels.
+    func gauge(_ name: String) -> Metrics.Gauge { Metrics.Gauge(label: name, factory: factory) }
+
     /// Prometheus text format.
     public func render() -> [UInt8] {
         var buffer: [UInt8] = []

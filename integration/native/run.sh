@@ -216,6 +216,16 @@ start_replicator "$WORK/ops.yml" "$WORK/ops.log" --log-format json || fail "stat
 eventually "status: caught up and running" "2 1" bash -c "'$DISTRIBUTARY' status --config '$WORK/ops.yml' | grep -c 'at the head' | tr '\n' ' '; '$DISTRIBUTARY' status --config '$WORK/ops.yml' | grep -c 'process   running'"
 check "status: the API key is not printed" "0" "$("$DISTRIBUTARY" status --config "$WORK/ops.yml" --json | grep -c "$DST_TEST_API_KEY")"
 stop_replicator
+echo "== catching up a backlog: progress"
+sql "INSERT INTO itest.products (id, name, description, price, status, stock) SELECT 100000 + seq, CONCAT('bulk ', seq), REPEAT('backlog text ', 20), 1, 'bulk', seq FROM itest.seq_1_to_40000;
+     UPDATE itest.products SET price = 2 WHERE status = 'bulk'"
+start_replicator "$WORK/ops-base.yml" "$WORK/progress.log" || fail "progress: replicator starts"
+eventually "progress: caught up (40,000 bulk rows in Redis)" "40000" bash -c "redis-cli -p $DST_REDIS_PORT --scan --pattern 'product:1?????' | wc -l"
+for _ in $(seq 1 600); do grep -q 'caught up with the source' "$WORK/progress.log" && break; sleep 0.1; done
+check "progress: then says it caught up (within 60 s)" "1" "$(grep -c 'caught up with the source' "$WORK/progress.log")"
+check_contains "progress: a catching-up line with rows/s, backlog, percentage and ETA" "catching up" "$(grep -E 'rows_per_s=[0-9]+ ' "$WORK/progress.log" | grep 'done_percent=' | grep 'eta=' | grep -m1 'behind_bytes=')"
+stop_replicator
+sql "DELETE FROM itest.products WHERE status = 'bulk'"
 check "ops: --log-format json writes one JSON object per line" "ok" "$(python3 -c '
 import json, sys
 lines = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
