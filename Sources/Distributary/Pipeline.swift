@@ -123,12 +123,20 @@ public final class Pipeline: @unchecked Sendable {
                                                "resume_by": "\(isMariaDB ? "gtid" : "file:pos")"])
 
         if let redis = config.redis {
-            sinks.append(try RedisCacheSink(config: redis, pipelineName: config.name, logger: logger))
+            sinks.append(try RedisCacheSink(config: redis, pipelineName: config.name, logger: logger,
+                                            mappings: MappingFingerprint.all(config, sink: "redis")))
         }
         if let index = config.index {
             let store = try IndexStore(directory: index.path, schemas: config.indexSchemas)
             indexStore = store
-            sinks.append(try SearchIndexSink(store: store))
+            sinks.append(try SearchIndexSink(store: store, mappings: MappingFingerprint.all(config, sink: "index")))
+        }
+        for sink in sinks {
+            let stale = MappingFingerprint.stale(stored: sink.mappings, current: MappingFingerprint.all(config, sink: sink.name))
+            if !stale.isEmpty {
+                logger.warning("the configuration changed for tables whose \(sink.name) data was built with another mapping (or none): rows not changed since keep the old form. Rebuild them with `distributary resync --config FILE --table DB.TABLE`; until then this warning repeats at every start", metadata: [
+                    "sink": "\(sink.name)", "tables": "\(stale.joined(separator: ", "))"])
+            }
         }
 
         func mark(at position: BinlogPosition) throws -> SinkMark {
@@ -368,7 +376,8 @@ public final class Pipeline: @unchecked Sendable {
     private func reconnect(sink name: String) throws {
         guard name == "redis", let redis = config.redis,
               let index = sinks.firstIndex(where: { $0.name == name }) else { return }
-        let sink = try RedisCacheSink(config: redis, pipelineName: config.name, logger: logger)
+        let sink = try RedisCacheSink(config: redis, pipelineName: config.name, logger: logger,
+                                      mappings: MappingFingerprint.all(config, sink: "redis"))
         guard let cp = sink.checkpoint else {
             throw PipelineError("Redis came back without the checkpoint distributary:\(config.name):checkpoint: its data was lost (a restart without persistence, or FLUSHALL), so the cache cannot be caught up from the log alone. Run `distributary resync --config FILE --table DB.TABLE` for the mapped tables, or delete the cache and start over with source.start: earliest")
         }

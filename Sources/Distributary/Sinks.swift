@@ -17,6 +17,17 @@ protocol Sink: AnyObject {
                checkpointAfter: (Int) -> Checkpoint) throws
     /// Stores any checkpoint `apply` held back (called on a clean stop).
     func flush() throws
+    /// Table → fingerprint of the mapping the stored data was built with (written with every
+    /// checkpoint; `MappingFingerprint`). A table whose fingerprint differs from the
+    /// configuration's needs a resync.
+    var mappings: [String: String] { get }
+}
+
+/// The mappings a sink's data reflects: the stored ones (tables no longer mapped dropped),
+/// or the current ones for a sink without a checkpoint or with one from before fingerprints.
+func dataMappings(stored fields: [String: String]?, current: [String: String]) -> [String: String] {
+    guard let fields, !fields.isEmpty, let text = fields["mappings"] else { return current }
+    return MappingFingerprint.decode(text).filter { current[$0.key] != nil }
 }
 
 /// The Redis cache: one MULTI/EXEC per batch, checkpoint inside it. A batch holds whole
@@ -36,7 +47,10 @@ final class RedisCacheSink: Sink {
     private let maxBytes: Int
 
     /// Connects to `config.url` (a cluster master with `config.cluster`); batch bounds from `config.batch*`.
-    init(config: RedisConfig, pipelineName: String, logger: Logger) throws {
+    let mappings: [String: String]
+    private let mappingsField: String
+
+    init(config: RedisConfig, pipelineName: String, logger: Logger, mappings current: [String: String]) throws {
         let url = try RedisURL(parsing: config.url)
         let key: String
         let stored: [String: String]?
@@ -55,6 +69,8 @@ final class RedisCacheSink: Sink {
         maxCommands = config.batchCommands
         maxBytes = config.batchBytes
         checkpoint = try stored.flatMap { try Checkpoint(fields: $0, sink: "redis (\(key))") }
+        mappings = dataMappings(stored: stored, current: current)
+        mappingsField = MappingFingerprint.encode(mappings)
     }
 
     func apply(_ transactions: ArraySlice<RoutedTransaction>, checkpoint: Checkpoint,
@@ -66,7 +82,7 @@ final class RedisCacheSink: Sink {
         for i in transactions.indices {
             let t = transactions[i].cache
             if i > first, commands > 0, commands + t.commandCount > maxCommands || bytes + t.byteCount > maxBytes {
-                batches.append((transactions[first..<i], checkpointAfter(i - 1).fields))
+                batches.append((transactions[first..<i], fields(checkpointAfter(i - 1))))
                 first = i
                 commands = 0
                 bytes = 0
@@ -74,7 +90,7 @@ final class RedisCacheSink: Sink {
             commands += t.commandCount
             bytes += t.byteCount
         }
-        batches.append((transactions[first...], checkpoint.fields))
+        batches.append((transactions[first...], fields(checkpoint)))
         switch writer {
         case .single(let sink):
             try sink.apply(batches.map { batch in
@@ -90,6 +106,12 @@ final class RedisCacheSink: Sink {
     }
 
     func flush() throws {}
+
+    private func fields(_ checkpoint: Checkpoint) -> [String: String] {
+        var f = checkpoint.fields
+        f["mappings"] = mappingsField
+        return f
+    }
 }
 
 /// The bundled index: upserts and deletes, then one commit whose manifest carries the checkpoint.
@@ -100,9 +122,14 @@ final class SearchIndexSink: Sink {
     private var lastCommit = Date.distantPast
     private var heldBack: Checkpoint?
 
-    init(store: IndexStore) throws {
+    let mappings: [String: String]
+    private let mappingsField: String
+
+    init(store: IndexStore, mappings current: [String: String]) throws {
         self.store = store
         checkpoint = try Checkpoint(fields: store.committedPayload, sink: "index")
+        mappings = dataMappings(stored: store.committedPayload, current: current)
+        mappingsField = MappingFingerprint.encode(mappings)
     }
 
     func apply(_ transactions: ArraySlice<RoutedTransaction>, checkpoint: Checkpoint,
@@ -122,7 +149,7 @@ final class SearchIndexSink: Sink {
         // A batch without index writes only moves the checkpoint: commit it at most once
         // a second (and when flushing at shutdown) to spare the disk.
         if wrote || Date().timeIntervalSince(lastCommit) >= 1 {
-            try store.commit(payload: checkpoint.fields)
+            try store.commit(payload: payload(checkpoint))
             lastCommit = Date()
             heldBack = nil
         } else {
@@ -132,9 +159,15 @@ final class SearchIndexSink: Sink {
 
     func flush() throws {
         if let checkpoint = heldBack {
-            try store.commit(payload: checkpoint.fields)
+            try store.commit(payload: payload(checkpoint))
             heldBack = nil
         }
+    }
+
+    private func payload(_ checkpoint: Checkpoint) -> [String: String] {
+        var f = checkpoint.fields
+        f["mappings"] = mappingsField
+        return f
     }
 
     static func document(id: String, fields: [(name: String, kind: IndexFieldKind, value: ColumnValue)],

@@ -19,6 +19,8 @@ public struct StatusReport: Sendable {
         /// Seconds since the source committed the checkpoint's transaction (0 at the head).
         /// The live lag, from the running process, is `lag_seconds` of `GET /status`.
         public var checkpointAge: Double?
+        /// Tables whose stored data was built with another mapping than the configuration's.
+        public var needsResync: [String] = []
     }
 
     public var pipeline: String
@@ -71,6 +73,8 @@ public struct StatusReport: Sendable {
                     : try RedisSink(url: url, pipelineName: config.name).readCheckpoint()
                 sink.checkpoint = try fields.flatMap { try Checkpoint(fields: $0, sink: "redis") }
                 if sink.checkpoint == nil { sink.error = "no checkpoint yet (the replicator has not written to this Redis)" }
+                let current = MappingFingerprint.all(config, sink: "redis")
+                sink.needsResync = MappingFingerprint.stale(stored: dataMappings(stored: fields, current: current), current: current)
             } catch {
                 sink.error = "\(error)"
             }
@@ -83,6 +87,8 @@ public struct StatusReport: Sendable {
                 let payload = try IndexStore.openReadOnly(directory: index.path).payload
                 sink.checkpoint = try Checkpoint(fields: payload, sink: "index")
                 if sink.checkpoint == nil { sink.error = "no checkpoint yet (no commit in \(index.path))" }
+                let current = MappingFingerprint.all(config, sink: "index")
+                sink.needsResync = MappingFingerprint.stale(stored: dataMappings(stored: payload, current: current), current: current)
             } catch {
                 sink.error = "\(error)"
             }
@@ -115,6 +121,9 @@ public struct StatusReport: Sendable {
             }
             lines.append(line)
             if sink.checkpoint != nil, let e = sink.error { lines.append("          error: \(e)") }
+            if !sink.needsResync.isEmpty {
+                lines.append("          needs resync (mapping changed since its data was built): \(sink.needsResync.joined(separator: ", "))")
+            }
         }
         return lines.joined(separator: "\n")
     }
@@ -146,7 +155,12 @@ public struct StatusReport: Sendable {
             }
             out += ",\"behind_bytes\":" + (sink.behindBytes.map(String.init) ?? "null")
             out += ",\"checkpoint_age_seconds\":" + (sink.checkpointAge.map { String(format: "%.1f", $0) } ?? "null")
-            out += ",\"error\":"
+            out += ",\"needs_resync\":["
+            for (j, t) in sink.needsResync.enumerated() {
+                if j > 0 { out += "," }
+                JSONText.appendString(t, to: &out)
+            }
+            out += "],\"error\":"
             if let e = sink.error { JSONText.appendString(e, to: &out) } else { out += "null" }
             out += "}"
         }

@@ -126,6 +126,22 @@ final class ConfigTests: XCTestCase {
         assertError(Self.valid.replacingOccurrences(of: "host: 127.0.0.1", with: "host: ${bad name}"), path: "source.host", contains: "not a variable reference")
     }
 
+    func testMappingFingerprints() throws {
+        let base = try PipelineConfig.parse(yaml: Self.valid)
+        let redis = MappingFingerprint.all(base, sink: "redis")
+        XCTAssertEqual(Set(redis.keys), ["shop.products", "shop.orders"])
+        XCTAssertEqual(MappingFingerprint.decode(MappingFingerprint.encode(redis)), redis)
+        XCTAssertEqual(redis.values.map(\.count), [16, 16])
+        // Same text, same fingerprint; a changed key template, mode, TTL or column list changes it.
+        XCTAssertEqual(MappingFingerprint.all(try PipelineConfig.parse(yaml: Self.valid), sink: "redis"), redis)
+        for edit in [("product:{id}", "p:{id}"), ("mode: json", "mode: hash"), ("mode: json", "mode: json\n      ttl: 60")] {
+            let changed = MappingFingerprint.all(try PipelineConfig.parse(yaml: Self.valid.replacingOccurrences(of: edit.0, with: edit.1)), sink: "redis")
+            XCTAssertEqual(MappingFingerprint.stale(stored: redis, current: changed).count, 1, "\(edit)")
+        }
+        XCTAssertEqual(MappingFingerprint.stale(stored: [:], current: redis), ["shop.orders", "shop.products"], "new mappings are stale")
+        XCTAssertEqual(MappingFingerprint.stale(stored: redis, current: redis), [])
+    }
+
     func testMissingRequiredKey() {
         assertError(Self.valid.replacingOccurrences(of: "  server_id: 4201\n", with: ""), path: "source.server_id", contains: "required")
         assertError(Self.valid.replacingOccurrences(of: "      key: \"product:{id}\"\n", with: ""), path: "tables.shop.products.redis.key", contains: "required")

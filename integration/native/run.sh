@@ -216,6 +216,21 @@ start_replicator "$WORK/ops.yml" "$WORK/ops.log" --log-format json || fail "stat
 eventually "status: caught up and running" "2 1" bash -c "'$DISTRIBUTARY' status --config '$WORK/ops.yml' | grep -c 'at the head' | tr '\n' ' '; '$DISTRIBUTARY' status --config '$WORK/ops.yml' | grep -c 'process   running'"
 check "status: the API key is not printed" "0" "$("$DISTRIBUTARY" status --config "$WORK/ops.yml" --json | grep -c "$DST_TEST_API_KEY")"
 stop_replicator
+echo "== a changed mapping names the tables to resync"
+sed 's/key: "product:{id}"/key: "prod:{id}"/' "$WORK/ops-base.yml" >"$WORK/changed.yml"
+check "mapping change: the edit took" "1" "$(grep -c 'prod:{id}' "$WORK/changed.yml")"
+start_replicator "$WORK/changed.yml" "$WORK/changed.log" || fail "mapping change: replicator starts"
+stop_replicator
+check_contains "mapping change: start-up warns and names the table" "tables=itest.products" "$(grep 'configuration changed' "$WORK/changed.log" | grep 'sink=redis')"
+check "mapping change: the index mapping did not change, no warning for it" "0" "$(grep 'configuration changed' "$WORK/changed.log" | grep -c 'sink=index')"
+check_contains "mapping change: status lists it" "needs resync (mapping changed since its data was built): itest.products" "$("$DISTRIBUTARY" status --config "$WORK/changed.yml")"
+start_replicator "$WORK/changed.yml" "$WORK/changed2.log" || fail "mapping change: replicator restarts"
+stop_replicator
+check "mapping change: the warning repeats at the next start" "1" "$(grep -c 'configuration changed' "$WORK/changed2.log")"
+start_replicator "$WORK/ops-base.yml" "$WORK/changed3.log" || fail "mapping change: replicator starts with the old mapping"
+stop_replicator
+check "mapping change: back to the mapping the data was built with, no warning" "0" "$(grep -c 'configuration changed' "$WORK/changed3.log")"
+
 echo "== catching up a backlog: progress"
 sql "INSERT INTO itest.products (id, name, description, price, status, stock) SELECT 100000 + seq, CONCAT('bulk ', seq), REPEAT('backlog text ', 20), 1, 'bulk', seq FROM itest.seq_1_to_40000;
      UPDATE itest.products SET price = 2 WHERE status = 'bulk'"
