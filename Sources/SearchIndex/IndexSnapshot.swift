@@ -90,12 +90,7 @@ public struct IndexSnapshot: Sendable {
         var best = TopHits(capacity: overflow ? Int.max : wanted)
         var total = 0
         for segmentIndex in view.segments.indices {
-            let matches = evaluator.evaluate(node, in: segmentIndex)
-            total += matches.docs.count
-            let ids = view.segments[segmentIndex].segment.ids
-            for (doc, score) in zip(matches.docs, matches.scores) {
-                best.offer(TopHits.Entry(score: score, id: ids[doc], segment: segmentIndex, doc: doc))
-            }
+            total += evaluator.collect(node, in: segmentIndex, into: &best)
         }
         let ranked = best.sorted()
         let start = min(max(offset, 0), ranked.count)
@@ -168,6 +163,13 @@ struct TopHits {
 
     init(capacity: Int) {
         self.capacity = capacity
+    }
+
+    /// Whether a hit with `score` may enter the kept hits (ties are decided by id in `offer`).
+    func wants(_ score: Double) -> Bool {
+        if heap.count < capacity { return true }
+        guard let worst = heap.first else { return false }
+        return score >= worst.score
     }
 
     mutating func offer(_ entry: Entry) {

@@ -1,0 +1,160 @@
+/// One clause of a top-level query, iterated document by document: either the postings of
+/// a term (scored lazily, only for documents that are collected) or the matches of any
+/// other clause, evaluated beforehand.
+struct ClauseCursor {
+    private let docs: [UInt32]
+    private let freqs: [UInt32]
+    private let lengths: [UInt32]
+    private let scores: [Double]
+    private let isTermPostings: Bool
+    private let usesLengths: Bool
+    private let weight: Double
+    private let average: Double
+    private(set) var position: Int
+    private let end: Int
+
+    /// The postings of `ordinal` in `field`, scored with BM25 (`weight` is the term's idf).
+    init(field: FieldIndex, ordinal: Int, weight: Double, average: Double) {
+        let range = field.postings(ordinal)
+        docs = field.docs
+        freqs = field.freqs
+        lengths = field.lengths
+        scores = []
+        isTermPostings = true
+        usesLengths = field.type == .text
+        self.weight = weight
+        self.average = average
+        position = range.lowerBound
+        end = range.upperBound
+    }
+
+    /// Already evaluated matches.
+    init(_ matches: Matches) {
+        docs = matches.docs.map { UInt32($0) }
+        freqs = []
+        lengths = []
+        scores = matches.scores
+        isTermPostings = false
+        usesLengths = false
+        weight = 0
+        average = 1
+        position = 0
+        end = docs.count
+    }
+
+    /// The number of documents left, an upper bound of the matches still to come.
+    var remaining: Int { end - position }
+
+    /// The current document, or `UInt32.max` once exhausted.
+    var doc: UInt32 { position < end ? docs[position] : UInt32.max }
+
+    /// The score of the current document.
+    var score: Double {
+        guard isTermPostings else { return scores[position] }
+        let frequency = Double(freqs[position])
+        let length = usesLengths ? Double(lengths[Int(docs[position])]) : average
+        return weight * frequency * (QueryEvaluator.k1 + 1)
+            / (frequency + QueryEvaluator.k1 * (1 - QueryEvaluator.b + QueryEvaluator.b * length / average))
+    }
+
+    mutating func next() { position += 1 }
+
+    /// Moves to the first document at or after `target`.
+    mutating func advance(to target: UInt32) {
+        position = QueryEvaluator.firstPosting(in: docs, from: position, to: end, atLeast: target)
+    }
+}
+
+extension QueryEvaluator {
+    /// Offers the matches of `node` in one segment to `best` and returns how many there
+    /// are. A boolean query (or a disjunction) is run document at a time over cursors of
+    /// its clauses: conjunctions leapfrog from their shortest clause, and a document's
+    /// score is computed only when it can enter `best`. Scores are summed in clause order,
+    /// as `evaluate` sums them.
+    func collect(_ node: QueryNode, in segmentIndex: Int, into best: inout TopHits) -> Int {
+        let segmentView = view.segments[segmentIndex]
+        var must: [QueryNode]
+        var should: [QueryNode]
+        var mustNot: [QueryNode]
+        switch node {
+        case .boolean(let mustClauses, let shouldClauses, let mustNotClauses):
+            (must, should, mustNot) = (mustClauses, shouldClauses, mustNotClauses)
+        case .any(let children):
+            (must, should, mustNot) = ([], children, [])
+        default:
+            (must, should, mustNot) = ([node], [], [])
+        }
+        var mustCursors = must.map { cursor($0, segmentView, segmentIndex) }
+        var shouldCursors = should.map { cursor($0, segmentView, segmentIndex) }
+        var mustNotCursors = mustNot.map { cursor($0, segmentView, segmentIndex) }
+        let ids = segmentView.segment.ids
+        var total = 0
+
+        func excluded(_ doc: UInt32) -> Bool {
+            for index in mustNotCursors.indices {
+                mustNotCursors[index].advance(to: doc)
+                if mustNotCursors[index].doc == doc { return true }
+            }
+            return false
+        }
+
+        if !mustCursors.isEmpty {
+            let lead = mustCursors.indices.min { mustCursors[$0].remaining < mustCursors[$1].remaining }!
+            var candidate = mustCursors[lead].doc
+            search: while candidate != UInt32.max {
+                for index in mustCursors.indices {
+                    mustCursors[index].advance(to: candidate)
+                    let doc = mustCursors[index].doc
+                    if doc != candidate {
+                        candidate = doc
+                        continue search
+                    }
+                }
+                if segmentView.isLive(Int(candidate)) && !excluded(candidate) {
+                    total += 1
+                    var score = 0.0
+                    for index in mustCursors.indices { score += mustCursors[index].score }
+                    for index in shouldCursors.indices {
+                        shouldCursors[index].advance(to: candidate)
+                        if shouldCursors[index].doc == candidate { score += shouldCursors[index].score }
+                    }
+                    offer(score, Int(candidate), segmentIndex, ids, &best)
+                }
+                mustCursors[lead].next()
+                candidate = mustCursors[lead].doc
+            }
+            return total
+        }
+
+        while true {
+            var doc = UInt32.max
+            for index in shouldCursors.indices where shouldCursors[index].doc < doc { doc = shouldCursors[index].doc }
+            guard doc != UInt32.max else { break }
+            let counted = segmentView.isLive(Int(doc)) && !excluded(doc)
+            var score = 0.0
+            for index in shouldCursors.indices where shouldCursors[index].doc == doc {
+                if counted { score += shouldCursors[index].score }
+                shouldCursors[index].next()
+            }
+            if counted {
+                total += 1
+                offer(score, Int(doc), segmentIndex, ids, &best)
+            }
+        }
+        return total
+    }
+
+    private func offer(_ score: Double, _ doc: Int, _ segmentIndex: Int, _ ids: [String], _ best: inout TopHits) {
+        if best.wants(score) { best.offer(TopHits.Entry(score: score, id: ids[doc], segment: segmentIndex, doc: doc)) }
+    }
+
+    private func cursor(_ node: QueryNode, _ segmentView: SegmentView, _ segmentIndex: Int) -> ClauseCursor {
+        if case .term(let name, let term) = node {
+            guard let field = segmentView.segment.fields[name], field.type != .number,
+                let ordinal = field.termOrdinal(term)
+            else { return ClauseCursor(Matches()) }
+            return ClauseCursor(field: field, ordinal: ordinal, weight: idf(name, term), average: averageLength(name))
+        }
+        return ClauseCursor(evaluate(node, in: segmentIndex))
+    }
+}
