@@ -16,48 +16,10 @@ struct Token: Equatable {
 /// ("東京都" → "東京", "京都"), a single ideograph stays a unigram.
 enum Analyzer {
     static func analyze(_ text: String) -> [Token] {
-        var tokens: [Token] = []
-        var word = String.UnicodeScalarView()
-        var ideographs: [Unicode.Scalar] = []
-
-        func emit(_ term: String) {
-            tokens.append(Token(term: term, position: tokens.count))
-        }
-        func flushWord() {
-            if !word.isEmpty {
-                emit(String(word))
-                word = String.UnicodeScalarView()
-            }
-        }
-        func flushIdeographs() {
-            if ideographs.count == 1 {
-                emit(String(Character(ideographs[0])))
-            } else if ideographs.count > 1 {
-                for index in 0..<(ideographs.count - 1) {
-                    var pair = String.UnicodeScalarView()
-                    pair.append(ideographs[index])
-                    pair.append(ideographs[index + 1])
-                    emit(String(pair))
-                }
-            }
-            ideographs.removeAll()
-        }
-
-        forEachFoldedScalar(of: text) { scalar in
-            if isBigrammed(scalar) {
-                flushWord()
-                ideographs.append(scalar)
-            } else if isWordScalar(scalar) {
-                flushIdeographs()
-                word.append(scalar)
-            } else {
-                flushWord()
-                flushIdeographs()
-            }
-        }
-        flushWord()
-        flushIdeographs()
-        return tokens
+        var collector = TokenCollector()
+        var scanner = TermScanner()
+        scanner.scan(text, into: &collector)
+        return collector.tokens
     }
 
     /// Lowercases and folds `text` without splitting it.
@@ -88,7 +50,7 @@ enum Analyzer {
         }
     }
 
-    private static let foldCache = FoldCache()
+    static let foldCache = FoldCache()
 
     /// The folded form of one non-ASCII scalar: lowercased, compatibility-decomposed,
     /// without the marks of folded scripts, recomposed, with `letterFolds` applied.
@@ -119,7 +81,7 @@ enum Analyzer {
         "ß": "ss", "æ": "ae", "œ": "oe", "ø": "o", "ł": "l", "đ": "d", "ð": "d", "þ": "th", "ı": "i", "ħ": "h",
     ]
 
-    private static func isWordScalar(_ scalar: Unicode.Scalar) -> Bool {
+    static func isWordScalar(_ scalar: Unicode.Scalar) -> Bool {
         if scalar.isASCII {
             return (0x61...0x7A).contains(scalar.value) || (0x30...0x39).contains(scalar.value)
         }
@@ -134,14 +96,14 @@ enum Analyzer {
     }
 
     /// Latin, Greek and Cyrillic: scripts whose accents are folded away.
-    private static func isFoldedScript(_ scalar: Unicode.Scalar) -> Bool {
+    static func isFoldedScript(_ scalar: Unicode.Scalar) -> Bool {
         let value = scalar.value
         return value < 0x0530 || (0x1E00...0x1FFF).contains(value) || (0x2C60...0x2C7F).contains(value)
             || (0xA720...0xA7FF).contains(value)
     }
 
     /// Han ideographs, Hiragana and Katakana: scripts written without spaces.
-    private static func isBigrammed(_ scalar: Unicode.Scalar) -> Bool {
+    static func isBigrammed(_ scalar: Unicode.Scalar) -> Bool {
         guard scalar.value >= 0x3040 else { return false }
         switch scalar.value {
         case 0x3040...0x30FF, 0x31F0...0x31FF, 0x3400...0x4DBF, 0x4E00...0x9FFF, 0xF900...0xFAFF, 0x20000...0x2FA1F:
@@ -153,7 +115,7 @@ enum Analyzer {
 }
 
 /// Folded forms of non-ASCII scalars, computed once per scalar and shared by all threads.
-private final class FoldCache: @unchecked Sendable {
+final class FoldCache: @unchecked Sendable {
     private let lock = NSLock()
     private var folds: [Unicode.Scalar: [Unicode.Scalar]] = [:]
 
@@ -162,5 +124,107 @@ private final class FoldCache: @unchecked Sendable {
         let computed = Analyzer.fold(scalar)
         lock.withLock { folds[scalar] = computed }
         return computed
+    }
+}
+
+/// Receives the terms of analyzed text as UTF-8 bytes, valid only during the call.
+protocol TermSink {
+    mutating func term(_ bytes: UnsafeBufferPointer<UInt8>, position: Int)
+}
+
+/// Collects terms as `Token`s (queries and tests; indexing takes the bytes directly).
+private struct TokenCollector: TermSink {
+    var tokens: [Token] = []
+
+    mutating func term(_ bytes: UnsafeBufferPointer<UInt8>, position: Int) {
+        tokens.append(Token(term: String(decoding: bytes, as: UTF8.self), position: position))
+    }
+}
+
+/// The analyzer's tokenizer (see `Analyzer`), reusable across values so that indexing
+/// allocates nothing per token: ASCII is lowercased and classified byte by byte, other
+/// scalars are folded through the shared cache; words are built in a reused byte buffer.
+struct TermScanner {
+    private var word: [UInt8] = []
+    private var ideographs: [Unicode.Scalar] = []
+    private var pair: [UInt8] = []
+    /// The number of terms of the last scanned value (the BM25 length).
+    private(set) var count = 0
+
+    /// Calls `sink.term` for every term of `text`, with positions 0, 1, 2, …
+    mutating func scan<Sink: TermSink>(_ text: String, into sink: inout Sink) {
+        count = 0
+        word.removeAll(keepingCapacity: true)
+        ideographs.removeAll(keepingCapacity: true)
+        var afterFoldedLetter = false
+        for scalar in text.unicodeScalars {
+            let value = scalar.value
+            if value < 0x80 {
+                afterFoldedLetter = true
+                if (0x61...0x7A).contains(value) || (0x30...0x39).contains(value) {
+                    if !ideographs.isEmpty { flushIdeographs(&sink) }
+                    word.append(UInt8(value))
+                } else if (0x41...0x5A).contains(value) {
+                    if !ideographs.isEmpty { flushIdeographs(&sink) }
+                    word.append(UInt8(value + 0x20))
+                } else {
+                    flushWord(&sink)
+                    flushIdeographs(&sink)
+                }
+                continue
+            }
+            if scalar.properties.generalCategory == .nonspacingMark {
+                if !afterFoldedLetter { accept(scalar, &sink) }
+                continue
+            }
+            for folded in Analyzer.foldCache.folded(scalar) { accept(folded, &sink) }
+            afterFoldedLetter = Analyzer.isFoldedScript(scalar)
+        }
+        flushWord(&sink)
+        flushIdeographs(&sink)
+    }
+
+    private mutating func accept<Sink: TermSink>(_ scalar: Unicode.Scalar, _ sink: inout Sink) {
+        if Analyzer.isBigrammed(scalar) {
+            flushWord(&sink)
+            ideographs.append(scalar)
+        } else if Analyzer.isWordScalar(scalar) {
+            if !ideographs.isEmpty { flushIdeographs(&sink) }
+            Self.appendUTF8(scalar, to: &word)
+        } else {
+            flushWord(&sink)
+            flushIdeographs(&sink)
+        }
+    }
+
+    private mutating func flushWord<Sink: TermSink>(_ sink: inout Sink) {
+        guard !word.isEmpty else { return }
+        let position = count
+        word.withUnsafeBufferPointer { sink.term($0, position: position) }
+        count += 1
+        word.removeAll(keepingCapacity: true)
+    }
+
+    private mutating func flushIdeographs<Sink: TermSink>(_ sink: inout Sink) {
+        guard !ideographs.isEmpty else { return }
+        if ideographs.count == 1 {
+            emitPair(ideographs[0], nil, &sink)
+        } else {
+            for index in 0..<(ideographs.count - 1) { emitPair(ideographs[index], ideographs[index + 1], &sink) }
+        }
+        ideographs.removeAll(keepingCapacity: true)
+    }
+
+    private mutating func emitPair<Sink: TermSink>(_ first: Unicode.Scalar, _ second: Unicode.Scalar?, _ sink: inout Sink) {
+        pair.removeAll(keepingCapacity: true)
+        Self.appendUTF8(first, to: &pair)
+        if let second { Self.appendUTF8(second, to: &pair) }
+        let position = count
+        pair.withUnsafeBufferPointer { sink.term($0, position: position) }
+        count += 1
+    }
+
+    private static func appendUTF8(_ scalar: Unicode.Scalar, to bytes: inout [UInt8]) {
+        if let encoded = UTF8.encode(scalar) { bytes.append(contentsOf: encoded) }
     }
 }

@@ -1,3 +1,5 @@
+import Foundation
+
 /// The inverted index of one field within a segment.
 ///
 /// Terms are sorted by their UTF-8 bytes. The postings of term `t` are the slice
@@ -287,28 +289,21 @@ final class Segment: Sendable {
 
 /// Accumulates documents (new ones, or the live documents of segments being merged)
 /// and builds an immutable `Segment`.
+///
+/// Terms are interned as bytes in a hash table per field (no String per token); each
+/// term's postings grow in arrays of their own and are sorted by term only in `build`.
 struct SegmentBuilder {
-    private struct TermPostings {
-        var docs: [UInt32] = []
-        var freqs: [UInt32] = []
-        var positions: [UInt32] = []
-
-        mutating func append(doc: UInt32, positions termPositions: [UInt32]) {
-            docs.append(doc)
-            freqs.append(UInt32(max(termPositions.count, 1)))
-            positions.append(contentsOf: termPositions)
-        }
-    }
-
-    private let schema: [String: FieldType]
+    private let names: [String]
+    private let types: [FieldType]
     private var ids: [String] = []
     private var stored: [[String: StoredValue]] = []
-    private var postings: [String: [String: TermPostings]] = [:]
-    private var lengths: [String: [UInt32]] = [:]
-    private var numbers: [String: [Double]] = [:]
+    private var fields: [FieldPostings]
+    private var scanner = TermScanner()
 
     init(fields schema: [String: FieldType]) {
-        self.schema = schema
+        names = schema.keys.sorted()
+        types = names.map { schema[$0]! }
+        fields = names.map { _ in FieldPostings() }
     }
 
     var isEmpty: Bool { ids.isEmpty }
@@ -318,26 +313,24 @@ struct SegmentBuilder {
         let doc = UInt32(ids.count)
         ids.append(document.id)
         stored.append(document.stored)
-        for (field, type) in schema {
-            let value = document.fields[field]
-            switch (type, value) {
+        for index in names.indices {
+            let value = document.fields[names[index]]
+            switch (types[index], value) {
             case (.text, .text(let text)?):
-                var byTerm: [String: [UInt32]] = [:]
-                let tokens = Analyzer.analyze(text)
-                for token in tokens { byTerm[token.term, default: []].append(UInt32(token.position)) }
-                for (term, termPositions) in byTerm {
-                    postings[field, default: [:]][term, default: TermPostings()].append(
-                        doc: doc, positions: termPositions)
-                }
-                lengths[field, default: []].append(UInt32(tokens.count))
+                fields[index].doc = doc
+                scanner.scan(text, into: &fields[index])
+                fields[index].lengths.append(UInt32(scanner.count))
             case (.text, _):
-                lengths[field, default: []].append(0)
-            case (.keyword, .keyword(let keyword)?):
-                postings[field, default: [:]][keyword, default: TermPostings()].append(doc: doc, positions: [])
+                fields[index].lengths.append(0)
+            case (.keyword, .keyword(var keyword)?):
+                keyword.withUTF8 { bytes in
+                    let term = fields[index].table.intern(bytes)
+                    fields[index].append(term: term, doc: doc, frequency: 1, positions: [])
+                }
             case (.number, .number(let number)?):
-                numbers[field, default: []].append(number)
+                fields[index].numbers.append(number)
             case (.number, _):
-                numbers[field, default: []].append(.nan)
+                fields[index].numbers.append(.nan)
             default:
                 break
             }
@@ -353,43 +346,41 @@ struct SegmentBuilder {
             ids.append(segment.ids[doc])
             stored.append(segment.stored[doc])
         }
-        for (field, type) in schema {
-            let source = segment.fields[field]
-            switch type {
+        for index in names.indices {
+            let source = segment.fields[names[index]]
+            switch types[index] {
             case .text, .keyword:
-                if type == .text {
-                    var fieldLengths = lengths.removeValue(forKey: field) ?? []
+                if types[index] == .text {
                     for doc in 0..<segment.docCount where remap[doc] >= 0 {
-                        fieldLengths.append(source?.lengths[doc] ?? 0)
+                        fields[index].lengths.append(source?.lengths[doc] ?? 0)
                     }
-                    lengths[field] = fieldLengths
                 }
                 guard let source else { continue }
-                var fieldPostings = postings.removeValue(forKey: field) ?? [:]
                 for ordinal in source.terms.indices {
-                    let term = source.terms[ordinal]
                     let range = source.postings(ordinal)
                     guard range.contains(where: { remap[Int(source.docs[$0])] >= 0 }) else { continue }
+                    var term = source.terms[ordinal]
+                    let termID = term.withUTF8 { fields[index].table.intern($0) }
                     for posting in range where remap[Int(source.docs[posting])] >= 0 {
-                        let newDoc = UInt32(remap[Int(source.docs[posting])])
-                        let termPositions = type == .text ? Array(source.positions(ofPosting: posting)) : []
-                        fieldPostings[term, default: TermPostings()].append(doc: newDoc, positions: termPositions)
+                        let positions = types[index] == .text ? source.positions(ofPosting: posting) : []
+                        fields[index].append(
+                            term: termID, doc: UInt32(remap[Int(source.docs[posting])]),
+                            frequency: source.freqs[posting], positions: positions)
                     }
                 }
-                postings[field] = fieldPostings
             case .number:
-                var values = numbers.removeValue(forKey: field) ?? []
                 for doc in 0..<segment.docCount where remap[doc] >= 0 {
-                    values.append(source?.numbers[doc] ?? .nan)
+                    fields[index].numbers.append(source?.numbers[doc] ?? .nan)
                 }
-                numbers[field] = values
             }
         }
     }
 
     func build(name: String) -> Segment {
-        var fields: [String: FieldIndex] = [:]
-        for (field, type) in schema {
+        var built: [String: FieldIndex] = [:]
+        for index in names.indices {
+            let type = types[index]
+            let field = fields[index]
             var terms: [String] = []
             var postingStart: [Int] = [0]
             var docs: [UInt32] = []
@@ -397,10 +388,12 @@ struct SegmentBuilder {
             var positionStart: [Int] = type == .text ? [0] : []
             var positions: [UInt32] = []
             if type != .number {
-                let fieldPostings = postings[field] ?? [:]
-                terms = fieldPostings.keys.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
-                for term in terms {
-                    let entry = fieldPostings[term]!
+                let order = field.table.sortedIDs()
+                terms.reserveCapacity(order.count)
+                postingStart.reserveCapacity(order.count + 1)
+                for termID in order {
+                    let entry = field.postings[termID]
+                    terms.append(field.table.string(termID))
                     docs.append(contentsOf: entry.docs)
                     freqs.append(contentsOf: entry.freqs)
                     postingStart.append(docs.count)
@@ -414,12 +407,123 @@ struct SegmentBuilder {
                     }
                 }
             }
-            fields[field] = FieldIndex(
+            built[names[index]] = FieldIndex(
                 type: type, terms: terms, postingStart: postingStart, docs: docs, freqs: freqs,
                 positionStart: positionStart, positions: positions,
-                lengths: type == .text ? (lengths[field] ?? Array(repeating: 0, count: ids.count)) : [],
-                numbers: type == .number ? (numbers[field] ?? Array(repeating: .nan, count: ids.count)) : [])
+                lengths: type == .text ? padded(field.lengths, with: 0) : [],
+                numbers: type == .number ? padded(field.numbers, with: .nan) : [])
         }
-        return Segment(name: name, ids: ids, stored: stored, fields: fields)
+        return Segment(name: name, ids: ids, stored: stored, fields: built)
+    }
+
+    private func padded<Value>(_ values: [Value], with filler: Value) -> [Value] {
+        values.count == ids.count ? values : values + Array(repeating: filler, count: ids.count - values.count)
+    }
+}
+
+/// The postings of one field being built, by interned term number.
+private struct FieldPostings: TermSink {
+    struct TermPostings {
+        var docs: [UInt32] = []
+        var freqs: [UInt32] = []
+        var positions: [UInt32] = []
+    }
+
+    var table = TermTable()
+    var postings: [TermPostings] = []
+    var lengths: [UInt32] = []
+    var numbers: [Double] = []
+    /// The document whose text is being scanned.
+    var doc: UInt32 = 0
+
+    mutating func term(_ bytes: UnsafeBufferPointer<UInt8>, position: Int) {
+        let termID = table.intern(bytes)
+        if termID == postings.count { postings.append(TermPostings()) }
+        if postings[termID].docs.last == doc {
+            postings[termID].freqs[postings[termID].freqs.count - 1] += 1
+        } else {
+            postings[termID].docs.append(doc)
+            postings[termID].freqs.append(1)
+        }
+        postings[termID].positions.append(UInt32(position))
+    }
+
+    mutating func append(term termID: Int, doc: UInt32, frequency: UInt32, positions: ArraySlice<UInt32>) {
+        if termID == postings.count { postings.append(TermPostings()) }
+        postings[termID].docs.append(doc)
+        postings[termID].freqs.append(frequency)
+        postings[termID].positions.append(contentsOf: positions)
+    }
+}
+
+/// A set of byte strings numbered in insertion order (0, 1, 2, …): an open-addressing
+/// hash table over one byte arena, so interning a known term allocates nothing.
+struct TermTable {
+    private var bytes: [UInt8] = []
+    private var starts: [Int] = [0]
+    private var hashes: [UInt64] = []
+    private var slots = [Int32](repeating: -1, count: 1024)
+
+    var count: Int { hashes.count }
+
+    /// The number of `key`, adding it if new.
+    mutating func intern(_ key: UnsafeBufferPointer<UInt8>) -> Int {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in key { hash = (hash ^ UInt64(byte)) &* 0x0000_0100_0000_01B3 }
+        let mask = slots.count - 1
+        var slot = Int(truncatingIfNeeded: hash ^ (hash >> 29)) & mask
+        while true {
+            let id = Int(slots[slot])
+            if id < 0 { break }
+            if hashes[id] == hash && matches(id, key) { return id }
+            slot = (slot + 1) & mask
+        }
+        let id = hashes.count
+        bytes.append(contentsOf: key)
+        starts.append(bytes.count)
+        hashes.append(hash)
+        slots[slot] = Int32(id)
+        if hashes.count * 2 > slots.count { grow() }
+        return id
+    }
+
+    private func matches(_ id: Int, _ key: UnsafeBufferPointer<UInt8>) -> Bool {
+        let start = starts[id]
+        guard starts[id + 1] - start == key.count else { return false }
+        return bytes.withUnsafeBufferPointer { stored in
+            key.isEmpty || memcmp(stored.baseAddress! + start, key.baseAddress!, key.count) == 0
+        }
+    }
+
+    private mutating func grow() {
+        slots = [Int32](repeating: -1, count: slots.count * 2)
+        let mask = slots.count - 1
+        for id in hashes.indices {
+            var slot = Int(truncatingIfNeeded: hashes[id] ^ (hashes[id] >> 29)) & mask
+            while slots[slot] >= 0 { slot = (slot + 1) & mask }
+            slots[slot] = Int32(id)
+        }
+    }
+
+    func string(_ id: Int) -> String {
+        String(decoding: bytes[starts[id]..<starts[id + 1]], as: UTF8.self)
+    }
+
+    /// The numbers of all entries, ordered by their bytes.
+    func sortedIDs() -> [Int] {
+        bytes.withUnsafeBufferPointer { arena in
+            Array(hashes.indices).sorted { left, right in
+                let leftStart = starts[left]
+                let leftCount = starts[left + 1] - leftStart
+                let rightStart = starts[right]
+                let rightCount = starts[right + 1] - rightStart
+                let common = min(leftCount, rightCount)
+                if common > 0 {
+                    let order = memcmp(arena.baseAddress! + leftStart, arena.baseAddress! + rightStart, common)
+                    if order != 0 { return order < 0 }
+                }
+                return leftCount < rightCount
+            }
+        }
     }
 }
