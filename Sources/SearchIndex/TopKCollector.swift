@@ -10,6 +10,9 @@ struct ClauseCursor {
     private let usesLengths: Bool
     private let weight: Double
     private let average: Double
+    /// No document of this clause scores more: idf·(k1 + 1) for a term, the best
+    /// evaluated score otherwise.
+    let maxScore: Double
     private(set) var position: Int
     private let end: Int
 
@@ -24,6 +27,7 @@ struct ClauseCursor {
         usesLengths = field.type == .text
         self.weight = weight
         self.average = average
+        maxScore = weight * (QueryEvaluator.k1 + 1)
         position = range.lowerBound
         end = range.upperBound
     }
@@ -38,6 +42,7 @@ struct ClauseCursor {
         usesLengths = false
         weight = 0
         average = 1
+        maxScore = matches.scores.max() ?? 0
         position = 0
         end = docs.count
     }
@@ -90,14 +95,6 @@ extension QueryEvaluator {
         let ids = segmentView.segment.ids
         var total = 0
 
-        func excluded(_ doc: UInt32) -> Bool {
-            for index in mustNotCursors.indices {
-                mustNotCursors[index].advance(to: doc)
-                if mustNotCursors[index].doc == doc { return true }
-            }
-            return false
-        }
-
         if !mustCursors.isEmpty {
             let lead = mustCursors.indices.min { mustCursors[$0].remaining < mustCursors[$1].remaining }!
             var candidate = mustCursors[lead].doc
@@ -110,7 +107,7 @@ extension QueryEvaluator {
                         continue search
                     }
                 }
-                if segmentView.isLive(Int(candidate)) && !excluded(candidate) {
+                if segmentView.isLive(Int(candidate)) && !Self.excluded(candidate, &mustNotCursors) {
                     total += 1
                     var score = 0.0
                     for index in mustCursors.indices { score += mustCursors[index].score }
@@ -126,22 +123,33 @@ extension QueryEvaluator {
             return total
         }
 
-        while true {
-            var doc = UInt32.max
-            for index in shouldCursors.indices where shouldCursors[index].doc < doc { doc = shouldCursors[index].doc }
-            guard doc != UInt32.max else { break }
-            let counted = segmentView.isLive(Int(doc)) && !excluded(doc)
-            var score = 0.0
-            for index in shouldCursors.indices where shouldCursors[index].doc == doc {
-                if counted { score += shouldCursors[index].score }
-                shouldCursors[index].next()
-            }
-            if counted {
-                total += 1
-                offer(score, Int(doc), segmentIndex, ids, &best)
+        shouldCursors.withUnsafeMutableBufferPointer { cursors in
+            while true {
+                var doc = UInt32.max
+                for index in cursors.indices where cursors[index].doc < doc { doc = cursors[index].doc }
+                guard doc != UInt32.max else { break }
+                if segmentView.isLive(Int(doc)) && !Self.excluded(doc, &mustNotCursors) {
+                    total += 1
+                    var bound = 0.0
+                    for index in cursors.indices where cursors[index].doc == doc { bound += cursors[index].maxScore }
+                    if best.wants(bound) {
+                        var score = 0.0
+                        for index in cursors.indices where cursors[index].doc == doc { score += cursors[index].score }
+                        offer(score, Int(doc), segmentIndex, ids, &best)
+                    }
+                }
+                for index in cursors.indices where cursors[index].doc == doc { cursors[index].next() }
             }
         }
         return total
+    }
+
+    private static func excluded(_ doc: UInt32, _ cursors: inout [ClauseCursor]) -> Bool {
+        for index in cursors.indices {
+            cursors[index].advance(to: doc)
+            if cursors[index].doc == doc { return true }
+        }
+        return false
     }
 
     private func offer(_ score: Double, _ doc: Int, _ segmentIndex: Int, _ ids: [String], _ best: inout TopHits) {
