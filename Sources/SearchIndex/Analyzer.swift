@@ -127,16 +127,17 @@ final class FoldCache: @unchecked Sendable {
     }
 }
 
-/// Receives the terms of analyzed text as UTF-8 bytes, valid only during the call.
+/// Receives the terms of analyzed text as UTF-8 bytes, valid only during the call, with
+/// the range of UTF-8 offsets of the original text they come from.
 protocol TermSink {
-    mutating func term(_ bytes: UnsafeBufferPointer<UInt8>, position: Int)
+    mutating func term(_ bytes: UnsafeBufferPointer<UInt8>, position: Int, source: Range<Int>)
 }
 
 /// Collects terms as `Token`s (queries and tests; indexing takes the bytes directly).
 private struct TokenCollector: TermSink {
     var tokens: [Token] = []
 
-    mutating func term(_ bytes: UnsafeBufferPointer<UInt8>, position: Int) {
+    mutating func term(_ bytes: UnsafeBufferPointer<UInt8>, position: Int, source: Range<Int>) {
         tokens.append(Token(term: String(decoding: bytes, as: UTF8.self), position: position))
     }
 }
@@ -146,8 +147,14 @@ private struct TokenCollector: TermSink {
 /// scalars are folded through the shared cache; words are built in a reused byte buffer.
 struct TermScanner {
     private var word: [UInt8] = []
+    private var wordStart = 0
+    private var wordEnd = 0
     private var ideographs: [Unicode.Scalar] = []
+    private var ideographStarts: [Int] = []
     private var pair: [UInt8] = []
+    /// The UTF-8 offset of the scalar being scanned, and the offset after it.
+    private var offset = 0
+    private var nextOffset = 0
     /// The number of terms of the last scanned value (the BM25 length).
     private(set) var count = 0
 
@@ -156,17 +163,25 @@ struct TermScanner {
         count = 0
         word.removeAll(keepingCapacity: true)
         ideographs.removeAll(keepingCapacity: true)
+        ideographStarts.removeAll(keepingCapacity: true)
         var afterFoldedLetter = false
+        nextOffset = 0
         for scalar in text.unicodeScalars {
             let value = scalar.value
+            offset = nextOffset
+            nextOffset += UTF8.width(scalar)
             if value < 0x80 {
                 afterFoldedLetter = true
                 if (0x61...0x7A).contains(value) || (0x30...0x39).contains(value) {
                     if !ideographs.isEmpty { flushIdeographs(&sink) }
+                    if word.isEmpty { wordStart = offset }
                     word.append(UInt8(value))
+                    wordEnd = nextOffset
                 } else if (0x41...0x5A).contains(value) {
                     if !ideographs.isEmpty { flushIdeographs(&sink) }
+                    if word.isEmpty { wordStart = offset }
                     word.append(UInt8(value + 0x20))
+                    wordEnd = nextOffset
                 } else {
                     flushWord(&sink)
                     flushIdeographs(&sink)
@@ -188,9 +203,12 @@ struct TermScanner {
         if Analyzer.isBigrammed(scalar) {
             flushWord(&sink)
             ideographs.append(scalar)
+            ideographStarts.append(offset)
         } else if Analyzer.isWordScalar(scalar) {
             if !ideographs.isEmpty { flushIdeographs(&sink) }
+            if word.isEmpty { wordStart = offset }
             Self.appendUTF8(scalar, to: &word)
+            wordEnd = nextOffset
         } else {
             flushWord(&sink)
             flushIdeographs(&sink)
@@ -200,7 +218,8 @@ struct TermScanner {
     private mutating func flushWord<Sink: TermSink>(_ sink: inout Sink) {
         guard !word.isEmpty else { return }
         let position = count
-        word.withUnsafeBufferPointer { sink.term($0, position: position) }
+        let source = wordStart..<wordEnd
+        word.withUnsafeBufferPointer { sink.term($0, position: position, source: source) }
         count += 1
         word.removeAll(keepingCapacity: true)
     }
@@ -208,19 +227,23 @@ struct TermScanner {
     private mutating func flushIdeographs<Sink: TermSink>(_ sink: inout Sink) {
         guard !ideographs.isEmpty else { return }
         if ideographs.count == 1 {
-            emitPair(ideographs[0], nil, &sink)
+            emitPair(0, single: true, &sink)
         } else {
-            for index in 0..<(ideographs.count - 1) { emitPair(ideographs[index], ideographs[index + 1], &sink) }
+            for index in 0..<(ideographs.count - 1) { emitPair(index, single: false, &sink) }
         }
         ideographs.removeAll(keepingCapacity: true)
+        ideographStarts.removeAll(keepingCapacity: true)
     }
 
-    private mutating func emitPair<Sink: TermSink>(_ first: Unicode.Scalar, _ second: Unicode.Scalar?, _ sink: inout Sink) {
+    /// Emits the ideograph at `index` alone, or with the next one.
+    private mutating func emitPair<Sink: TermSink>(_ index: Int, single: Bool, _ sink: inout Sink) {
         pair.removeAll(keepingCapacity: true)
-        Self.appendUTF8(first, to: &pair)
-        if let second { Self.appendUTF8(second, to: &pair) }
+        Self.appendUTF8(ideographs[index], to: &pair)
+        let last = single ? index : index + 1
+        if !single { Self.appendUTF8(ideographs[last], to: &pair) }
+        let source = ideographStarts[index]..<(ideographStarts[last] + UTF8.width(ideographs[last]))
         let position = count
-        pair.withUnsafeBufferPointer { sink.term($0, position: position) }
+        pair.withUnsafeBufferPointer { sink.term($0, position: position, source: source) }
         count += 1
     }
 

@@ -436,7 +436,7 @@ private struct FieldPostings: TermSink {
     /// The document whose text is being scanned.
     var doc: UInt32 = 0
 
-    mutating func term(_ bytes: UnsafeBufferPointer<UInt8>, position: Int) {
+    mutating func term(_ bytes: UnsafeBufferPointer<UInt8>, position: Int, source: Range<Int>) {
         let termID = table.intern(bytes)
         if termID == postings.count { postings.append(TermPostings()) }
         if postings[termID].docs.last == doc {

@@ -71,13 +71,19 @@ struct ClauseCursor {
 }
 
 extension QueryEvaluator {
-    /// Offers the matches of `node` in one segment to `best` and returns how many there
-    /// are. A boolean query (or a disjunction) is run document at a time over cursors of
-    /// its clauses: conjunctions leapfrog from their shortest clause, and a document's
-    /// score is computed only when it can enter `best`. Scores are summed in clause order,
-    /// as `evaluate` sums them.
-    func collect(_ node: QueryNode, in segmentIndex: Int, into best: inout TopHits) -> Int {
+    /// Offers the matches of `node` that also match every one of `filters` in one segment
+    /// to `best` and returns how many there are. A boolean query (or a disjunction) is run
+    /// document at a time over cursors of its clauses: conjunctions leapfrog from their
+    /// shortest clause, and a document's score is computed only when it can enter `best`.
+    /// Scores are summed in clause order, as `evaluate` sums them; filters do not score.
+    /// Hits are ranked by score, or by the number field of `sort`.
+    func collect(
+        _ node: QueryNode, filters: [QueryNode] = [], sort: SearchSort = .score, in segmentIndex: Int,
+        into best: inout TopHits
+    ) -> Int {
         let segmentView = view.segments[segmentIndex]
+        var ranking = Ranking(sort: sort, segment: segmentView.segment)
+        var filterCursors = filters.map { cursor($0, segmentView, segmentIndex) }
         var must: [QueryNode]
         var should: [QueryNode]
         var mustNot: [QueryNode]
@@ -107,7 +113,9 @@ extension QueryEvaluator {
                         continue search
                     }
                 }
-                if segmentView.isLive(Int(candidate)) && !Self.excluded(candidate, &mustNotCursors) {
+                if segmentView.isLive(Int(candidate)) && !Self.excluded(candidate, &mustNotCursors)
+                    && Self.included(candidate, &filterCursors)
+                {
                     total += 1
                     var score = 0.0
                     for index in mustCursors.indices { score += mustCursors[index].score }
@@ -115,7 +123,7 @@ extension QueryEvaluator {
                         shouldCursors[index].advance(to: candidate)
                         if shouldCursors[index].doc == candidate { score += shouldCursors[index].score }
                     }
-                    offer(score, Int(candidate), segmentIndex, ids, &best)
+                    offer(score, ranking.key(Int(candidate), score: score), Int(candidate), segmentIndex, ids, &best)
                 }
                 mustCursors[lead].next()
                 candidate = mustCursors[lead].doc
@@ -128,14 +136,20 @@ extension QueryEvaluator {
                 var doc = UInt32.max
                 for index in cursors.indices where cursors[index].doc < doc { doc = cursors[index].doc }
                 guard doc != UInt32.max else { break }
-                if segmentView.isLive(Int(doc)) && !Self.excluded(doc, &mustNotCursors) {
+                if segmentView.isLive(Int(doc)) && !Self.excluded(doc, &mustNotCursors)
+                    && Self.included(doc, &filterCursors)
+                {
                     total += 1
                     var bound = 0.0
-                    for index in cursors.indices where cursors[index].doc == doc { bound += cursors[index].maxScore }
+                    if ranking.byScore {
+                        for index in cursors.indices where cursors[index].doc == doc { bound += cursors[index].maxScore }
+                    } else {
+                        bound = ranking.key(Int(doc), score: 0)
+                    }
                     if best.wants(bound) {
                         var score = 0.0
                         for index in cursors.indices where cursors[index].doc == doc { score += cursors[index].score }
-                        offer(score, Int(doc), segmentIndex, ids, &best)
+                        offer(score, ranking.key(Int(doc), score: score), Int(doc), segmentIndex, ids, &best)
                     }
                 }
                 for index in cursors.indices where cursors[index].doc == doc { cursors[index].next() }
@@ -152,8 +166,20 @@ extension QueryEvaluator {
         return false
     }
 
-    private func offer(_ score: Double, _ doc: Int, _ segmentIndex: Int, _ ids: [String], _ best: inout TopHits) {
-        if best.wants(score) { best.offer(TopHits.Entry(score: score, id: ids[doc], segment: segmentIndex, doc: doc)) }
+    private static func included(_ doc: UInt32, _ cursors: inout [ClauseCursor]) -> Bool {
+        for index in cursors.indices {
+            cursors[index].advance(to: doc)
+            if cursors[index].doc != doc { return false }
+        }
+        return true
+    }
+
+    private func offer(
+        _ score: Double, _ key: Double, _ doc: Int, _ segmentIndex: Int, _ ids: [String], _ best: inout TopHits
+    ) {
+        if best.wants(key) {
+            best.offer(TopHits.Entry(score: score, id: ids[doc], segment: segmentIndex, doc: doc, key: key))
+        }
     }
 
     private func cursor(_ node: QueryNode, _ segmentView: SegmentView, _ segmentIndex: Int) -> ClauseCursor {
@@ -164,5 +190,32 @@ extension QueryEvaluator {
             return ClauseCursor(field: field, ordinal: ordinal, weight: idf(name, term), average: averageLength(name))
         }
         return ClauseCursor(evaluate(node, in: segmentIndex))
+    }
+}
+
+/// The ranking key of a hit (greater ranks first): its score, or the value of a number
+/// field (negated for ascending order); documents without the value rank last.
+private struct Ranking {
+    let byScore: Bool
+    private let values: [Double]
+    private let descending: Bool
+
+    init(sort: SearchSort, segment: Segment) {
+        switch sort {
+        case .score:
+            byScore = true
+            values = []
+            descending = true
+        case .number(let field, let descending):
+            byScore = false
+            values = segment.fields[field]?.numbers ?? Array(repeating: .nan, count: segment.docCount)
+            self.descending = descending
+        }
+    }
+
+    func key(_ doc: Int, score: Double) -> Double {
+        guard !byScore else { return score }
+        let value = values[doc]
+        return value.isNaN ? -.infinity : descending ? value : -value
     }
 }
