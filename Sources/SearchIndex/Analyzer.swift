@@ -15,9 +15,9 @@ struct Token: Equatable {
 /// everything else; runs of Han ideographs and kana become overlapping bigrams
 /// ("東京都" → "東京", "京都"), a single ideograph stays a unigram.
 enum Analyzer {
-    static func analyze(_ text: String) -> [Token] {
+    static func analyze(_ text: String, _ analysis: TextAnalysis = .standard) -> [Token] {
         var collector = TokenCollector()
-        var scanner = TermScanner()
+        var scanner = TermScanner(analysis)
         scanner.scan(text, into: &collector)
         return collector.tokens
     }
@@ -155,12 +155,30 @@ struct TermScanner {
     /// The UTF-8 offset of the scalar being scanned, and the offset after it.
     private var offset = 0
     private var nextOffset = 0
-    /// The number of terms of the last scanned value (the BM25 length).
+    /// The number of positions of the last scanned value (stop words take one too).
     private(set) var count = 0
+    /// The number of terms of the last scanned value (the BM25 length).
+    private(set) var emitted = 0
+    private let stemEnglish: Bool
+    private let englishStopWords: Bool
+
+    init(_ analysis: TextAnalysis = .standard) {
+        stemEnglish = analysis.stem == .english
+        englishStopWords = analysis.stopWords == .english
+    }
+
+    /// Lucene's English stop words.
+    private static let englishStops: Set<[UInt8]> = Set(
+        [
+            "a", "an", "and", "are", "as", "at", "be", "but", "by", "for", "if", "in", "into", "is", "it", "no", "not",
+            "of", "on", "or", "such", "that", "the", "their", "then", "there", "these", "they", "this", "to", "was",
+            "will", "with",
+        ].map { Array($0.utf8) })
 
     /// Calls `sink.term` for every term of `text`, with positions 0, 1, 2, …
     mutating func scan<Sink: TermSink>(_ text: String, into sink: inout Sink) {
         count = 0
+        emitted = 0
         word.removeAll(keepingCapacity: true)
         ideographs.removeAll(keepingCapacity: true)
         ideographStarts.removeAll(keepingCapacity: true)
@@ -217,11 +235,16 @@ struct TermScanner {
 
     private mutating func flushWord<Sink: TermSink>(_ sink: inout Sink) {
         guard !word.isEmpty else { return }
+        defer {
+            count += 1
+            word.removeAll(keepingCapacity: true)
+        }
+        if englishStopWords && word.count <= 5 && Self.englishStops.contains(word) { return }
+        if stemEnglish { EnglishStemmer.stem(&word) }
         let position = count
         let source = wordStart..<wordEnd
         word.withUnsafeBufferPointer { sink.term($0, position: position, source: source) }
-        count += 1
-        word.removeAll(keepingCapacity: true)
+        emitted += 1
     }
 
     private mutating func flushIdeographs<Sink: TermSink>(_ sink: inout Sink) {
@@ -245,6 +268,7 @@ struct TermScanner {
         let position = count
         pair.withUnsafeBufferPointer { sink.term($0, position: position, source: source) }
         count += 1
+        emitted += 1
     }
 
     private static func appendUTF8(_ scalar: Unicode.Scalar, to bytes: inout [UInt8]) {

@@ -3,8 +3,8 @@
 /// few dozen words in 50,000 stem differently), on lowercase ASCII words held
 /// as bytes: "running" → "run", "generously" → "generous", "skies" → "sky".
 ///
-/// Words with a byte outside a–z (and apostrophe) are left as they are. It works in place
-/// on the caller's buffer, allocating nothing.
+/// Words with a byte outside a–z (and apostrophe) are left as they are; others are
+/// replaced in the caller's buffer.
 enum EnglishStemmer {
     private static let a = UInt8(ascii: "a"), e = UInt8(ascii: "e"), i = UInt8(ascii: "i"), o = UInt8(ascii: "o")
     private static let u = UInt8(ascii: "u"), y = UInt8(ascii: "y"), bigY = UInt8(ascii: "Y")

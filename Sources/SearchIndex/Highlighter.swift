@@ -10,6 +10,7 @@ struct Highlighter {
     static let leadingTerms = 4
 
     private let fields: [String]
+    private let schema: IndexSchema
     private var terms: [String: Set<String>] = [:]
     private var prefixes: [String: [String]] = [:]
 
@@ -22,13 +23,14 @@ struct Highlighter {
             }
         }
         self.fields = fields
+        self.schema = schema
         collect(node)
     }
 
     private mutating func collect(_ node: QueryNode) {
         switch node {
         case .term(let field, let term): terms[field, default: []].insert(term)
-        case .phrase(let field, let phraseTerms): terms[field, default: []].formUnion(phraseTerms)
+        case .phrase(let field, let phraseTerms, _): terms[field, default: []].formUnion(phraseTerms)
         case .prefix(let field, let prefix): prefixes[field, default: []].append(prefix)
         case .any(let children): children.forEach { collect($0) }
         case .boolean(let must, let should, _): (must + should).forEach { collect($0) }
@@ -41,7 +43,8 @@ struct Highlighter {
         var result: [String: String] = [:]
         for field in fields {
             guard case .string(let text)? = values[field],
-                let snippet = snippet(text, terms: terms[field] ?? [], prefixes: prefixes[field] ?? [])
+                let snippet = snippet(
+                    text, terms: terms[field] ?? [], prefixes: prefixes[field] ?? [], analysis: schema.analysis(of: field))
             else { continue }
             result[field] = snippet
         }
@@ -60,10 +63,10 @@ struct Highlighter {
     }
 
     /// The snippet of `text`, or nil when no term of it matches.
-    func snippet(_ text: String, terms: Set<String>, prefixes: [String]) -> String? {
+    func snippet(_ text: String, terms: Set<String>, prefixes: [String], analysis: TextAnalysis) -> String? {
         guard !terms.isEmpty || !prefixes.isEmpty else { return nil }
         var matcher = Matcher(terms: terms, prefixes: prefixes)
-        var scanner = TermScanner()
+        var scanner = TermScanner(analysis)
         scanner.scan(text, into: &matcher)
         let tokens = matcher.tokens
         guard let first = tokens.firstIndex(where: \.matched) else { return nil }

@@ -152,7 +152,7 @@ public final class IndexStore: @unchecked Sendable {
             for (indexName, changes) in pending.sorted(by: { $0.key < $1.key }) where !changes.isEmpty {
                 guard let view = current[indexName] else { continue }
                 var segments = Self.applyDeletes(changes.keys, to: view, generation: next.generation)
-                var builder = SegmentBuilder(fields: view.schema.fields)
+                var builder = SegmentBuilder(schema: view.schema)
                 for id in changes.keys.sorted(by: { $0.utf8.lexicographicallyPrecedes($1.utf8) }) {
                     if case .upsert(let document) = changes[id] { builder.add(document) }
                 }
@@ -250,7 +250,7 @@ public final class IndexStore: @unchecked Sendable {
         _ segments: [SegmentView], positions: [Int], schema: IndexSchema, name: String
     ) -> (segments: [SegmentView], segment: Segment?) {
         let merged = Set(positions)
-        var builder = SegmentBuilder(fields: schema.fields)
+        var builder = SegmentBuilder(schema: schema)
         var result: [SegmentView] = []
         for (index, segmentView) in segments.enumerated() {
             if merged.contains(index) {

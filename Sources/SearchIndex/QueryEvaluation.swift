@@ -4,8 +4,9 @@ import Foundation
 indirect enum QueryNode {
     /// A term of a text field (BM25) or the exact value of a keyword field.
     case term(field: String, term: String)
-    /// Analyzed terms at consecutive positions of a text field.
-    case phrase(field: String, terms: [String])
+    /// Analyzed terms of a text field at these positions relative to each other
+    /// (consecutive, except where stop words were removed).
+    case phrase(field: String, terms: [String], positions: [Int])
     /// Every term of the field starting with `prefix` (constant score).
     case prefix(field: String, prefix: String)
     /// Number field values in a range; nil bounds are open (constant score).
@@ -32,7 +33,7 @@ struct QueryResolver {
         case .term(let field, let text, let position), .phrase(let field, let text, let position):
             return try anyOf(fields(field, position: position)) { name, type in
                 switch type {
-                case .text: return textNode(name, Analyzer.analyze(text).map(\.term))
+                case .text: return textNode(name, Analyzer.analyze(text, schema.analysis(of: name)))
                 case .keyword: return .term(field: name, term: text)
                 case .number: return try numberEquals(name, text, position: position)
                 }
@@ -97,11 +98,11 @@ struct QueryResolver {
         return nodes.count == 1 ? nodes[0] : .any(nodes)
     }
 
-    private func textNode(_ field: String, _ terms: [String]) -> QueryNode {
-        switch terms.count {
+    private func textNode(_ field: String, _ tokens: [Token]) -> QueryNode {
+        switch tokens.count {
         case 0: return .none
-        case 1: return .term(field: field, term: terms[0])
-        default: return .phrase(field: field, terms: terms)
+        case 1: return .term(field: field, term: tokens[0].term)
+        default: return .phrase(field: field, terms: tokens.map(\.term), positions: tokens.map(\.position))
         }
     }
 
@@ -215,8 +216,8 @@ final class QueryEvaluator {
             return result
         case .term(let name, let term):
             return termMatches(name, term, segmentView)
-        case .phrase(let name, let terms):
-            return phraseMatches(name, terms, segmentView)
+        case .phrase(let name, let terms, let positions):
+            return phraseMatches(name, terms, positions, segmentView)
         case .prefix(let name, let prefix):
             guard let field = segmentView.segment.fields[name], field.type != .number else { return Matches() }
             var matched = [Bool](repeating: false, count: segmentView.segment.docCount)
@@ -272,7 +273,9 @@ final class QueryEvaluator {
     /// Documents holding `terms` at consecutive positions: the postings are intersected
     /// by leapfrogging from the shortest list, then the positions of each document are
     /// merged (both sorted) to keep the phrase's start positions.
-    private func phraseMatches(_ name: String, _ terms: [String], _ segmentView: SegmentView) -> Matches {
+    private func phraseMatches(
+        _ name: String, _ terms: [String], _ termPositions: [Int], _ segmentView: SegmentView
+    ) -> Matches {
         guard let field = segmentView.segment.fields[name], field.type == .text else { return Matches() }
         var ranges: [Range<Int>] = []
         for term in terms {
@@ -304,7 +307,7 @@ final class QueryEvaluator {
             starts.append(contentsOf: field.positions(ofPosting: index(cursors, lead, 0)))
             for termIndex in 1..<ranges.count where !starts.isEmpty {
                 let positions = field.positions(ofPosting: index(cursors, lead, termIndex))
-                let offset = UInt32(termIndex)
+                let offset = UInt32(termPositions[termIndex] - termPositions[0])
                 kept.removeAll(keepingCapacity: true)
                 var next = positions.startIndex
                 for start in starts {

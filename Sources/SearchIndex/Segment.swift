@@ -298,12 +298,17 @@ struct SegmentBuilder {
     private var ids: [String] = []
     private var stored: [[String: StoredValue]] = []
     private var fields: [FieldPostings]
-    private var scanner = TermScanner()
+    private var scanners: [TermScanner]
 
-    init(fields schema: [String: FieldType]) {
+    init(fields schema: [String: FieldType], analysis: [String: TextAnalysis] = [:]) {
         names = schema.keys.sorted()
         types = names.map { schema[$0]! }
         fields = names.map { _ in FieldPostings() }
+        scanners = names.map { TermScanner(analysis[$0] ?? .standard) }
+    }
+
+    init(schema: IndexSchema) {
+        self.init(fields: schema.fields, analysis: schema.analysis)
     }
 
     var isEmpty: Bool { ids.isEmpty }
@@ -318,8 +323,8 @@ struct SegmentBuilder {
             switch (types[index], value) {
             case (.text, .text(let text)?):
                 fields[index].doc = doc
-                scanner.scan(text, into: &fields[index])
-                fields[index].lengths.append(UInt32(scanner.count))
+                scanners[index].scan(text, into: &fields[index])
+                fields[index].lengths.append(UInt32(scanners[index].emitted))
             case (.text, _):
                 fields[index].lengths.append(0)
             case (.keyword, .keyword(var keyword)?):
