@@ -8,13 +8,18 @@ struct ClauseCursor {
     private let scores: [Double]
     private let isTermPostings: Bool
     private let usesLengths: Bool
-    private let weight: Double
+    /// idf·(k1 + 1), k1·(1 − b), and k1·b / average length: BM25 with its constants folded.
+    private let scale: Double
+    private let base: Double
+    private let perLength: Double
     private let average: Double
     /// No document of this clause scores more: idf·(k1 + 1) for a term, the best
     /// evaluated score otherwise.
     let maxScore: Double
     private(set) var position: Int
     private let end: Int
+    /// The current document, or `UInt32.max` once exhausted.
+    private(set) var doc: UInt32
 
     /// The postings of `ordinal` in `field`, scored with BM25 (`weight` is the term's idf).
     init(field: FieldIndex, ordinal: Int, weight: Double, average: Double) {
@@ -25,11 +30,14 @@ struct ClauseCursor {
         scores = []
         isTermPostings = true
         usesLengths = field.type == .text
-        self.weight = weight
+        scale = weight * (QueryEvaluator.k1 + 1)
+        base = QueryEvaluator.k1 * (1 - QueryEvaluator.b)
+        perLength = QueryEvaluator.k1 * QueryEvaluator.b / average
         self.average = average
         maxScore = weight * (QueryEvaluator.k1 + 1)
         position = range.lowerBound
         end = range.upperBound
+        doc = position < end ? docs[position] : UInt32.max
     }
 
     /// Already evaluated matches.
@@ -40,33 +48,37 @@ struct ClauseCursor {
         scores = matches.scores
         isTermPostings = false
         usesLengths = false
-        weight = 0
+        scale = 0
+        base = 0
+        perLength = 0
         average = 1
         maxScore = matches.scores.max() ?? 0
         position = 0
         end = docs.count
+        doc = docs.first ?? UInt32.max
     }
 
     /// The number of documents left, an upper bound of the matches still to come.
     var remaining: Int { end - position }
 
-    /// The current document, or `UInt32.max` once exhausted.
-    var doc: UInt32 { position < end ? docs[position] : UInt32.max }
-
     /// The score of the current document.
     var score: Double {
         guard isTermPostings else { return scores[position] }
         let frequency = Double(freqs[position])
-        let length = usesLengths ? Double(lengths[Int(docs[position])]) : average
-        return weight * frequency * (QueryEvaluator.k1 + 1)
-            / (frequency + QueryEvaluator.k1 * (1 - QueryEvaluator.b + QueryEvaluator.b * length / average))
+        let length = usesLengths ? Double(lengths[Int(doc)]) : average
+        return scale * frequency / (frequency + base + perLength * length)
     }
 
-    mutating func next() { position += 1 }
+    mutating func next() {
+        position += 1
+        doc = position < end ? docs[position] : UInt32.max
+    }
 
     /// Moves to the first document at or after `target`.
     mutating func advance(to target: UInt32) {
+        guard doc < target else { return }
         position = QueryEvaluator.firstPosting(in: docs, from: position, to: end, atLeast: target)
+        doc = position < end ? docs[position] : UInt32.max
     }
 }
 
@@ -113,8 +125,8 @@ extension QueryEvaluator {
                         continue search
                     }
                 }
-                if segmentView.isLive(Int(candidate)) && !Self.excluded(candidate, &mustNotCursors)
-                    && Self.included(candidate, &filterCursors)
+                if segmentView.isLive(Int(candidate)) && (mustNotCursors.isEmpty || !Self.excluded(candidate, &mustNotCursors))
+                    && (filterCursors.isEmpty || Self.included(candidate, &filterCursors))
                 {
                     total += 1
                     var score = 0.0
@@ -136,8 +148,8 @@ extension QueryEvaluator {
                 var doc = UInt32.max
                 for index in cursors.indices where cursors[index].doc < doc { doc = cursors[index].doc }
                 guard doc != UInt32.max else { break }
-                if segmentView.isLive(Int(doc)) && !Self.excluded(doc, &mustNotCursors)
-                    && Self.included(doc, &filterCursors)
+                if segmentView.isLive(Int(doc)) && (mustNotCursors.isEmpty || !Self.excluded(doc, &mustNotCursors))
+                    && (filterCursors.isEmpty || Self.included(doc, &filterCursors))
                 {
                     total += 1
                     var bound = 0.0
