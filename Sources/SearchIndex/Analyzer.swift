@@ -22,34 +22,6 @@ enum Analyzer {
         return collector.tokens
     }
 
-    /// Lowercases and folds `text` without splitting it.
-    static func normalize(_ text: String) -> String {
-        var result = String.UnicodeScalarView()
-        forEachFoldedScalar(of: text) { result.append($0) }
-        return String(result)
-    }
-
-    /// Calls `body` with the folded scalars of `text`: ASCII directly, other scalars
-    /// through a cache of their folded forms; a combining mark after a Latin, Greek or
-    /// Cyrillic letter is dropped.
-    private static func forEachFoldedScalar(of text: String, _ body: (Unicode.Scalar) -> Void) {
-        var afterFoldedLetter = false
-        for scalar in text.unicodeScalars {
-            let value = scalar.value
-            if value < 0x80 {
-                body((0x41...0x5A).contains(value) ? Unicode.Scalar(UInt8(value + 0x20)) : scalar)
-                afterFoldedLetter = true
-                continue
-            }
-            if scalar.properties.generalCategory == .nonspacingMark {
-                if !afterFoldedLetter { body(scalar) }
-                continue
-            }
-            for folded in foldCache.folded(scalar) { body(folded) }
-            afterFoldedLetter = isFoldedScript(scalar)
-        }
-    }
-
     static let foldCache = FoldCache()
 
     /// The folded form of one non-ASCII scalar: lowercased, compatibility-decomposed,
@@ -182,30 +154,48 @@ struct TermScanner {
         word.removeAll(keepingCapacity: true)
         ideographs.removeAll(keepingCapacity: true)
         ideographStarts.removeAll(keepingCapacity: true)
+        var text = text
+        text.withUTF8 { scanBytes($0, &sink) }
+        flushWord(&sink)
+        flushIdeographs(&sink)
+    }
+
+    /// Scans valid UTF-8: ASCII byte by byte, other scalars decoded and folded.
+    private mutating func scanBytes<Sink: TermSink>(_ bytes: UnsafeBufferPointer<UInt8>, _ sink: inout Sink) {
         var afterFoldedLetter = false
-        nextOffset = 0
-        for scalar in text.unicodeScalars {
-            let value = scalar.value
-            offset = nextOffset
-            nextOffset += UTF8.width(scalar)
-            if value < 0x80 {
+        var index = 0
+        while index < bytes.count {
+            let byte = bytes[index]
+            if byte < 0x80 {
                 afterFoldedLetter = true
-                if (0x61...0x7A).contains(value) || (0x30...0x39).contains(value) {
+                let lower = byte | 0x20
+                if (0x61...0x7A).contains(lower) || (0x30...0x39).contains(byte) {
                     if !ideographs.isEmpty { flushIdeographs(&sink) }
-                    if word.isEmpty { wordStart = offset }
-                    word.append(UInt8(value))
-                    wordEnd = nextOffset
-                } else if (0x41...0x5A).contains(value) {
-                    if !ideographs.isEmpty { flushIdeographs(&sink) }
-                    if word.isEmpty { wordStart = offset }
-                    word.append(UInt8(value + 0x20))
-                    wordEnd = nextOffset
-                } else {
+                    if word.isEmpty { wordStart = index }
+                    word.append((0x41...0x5A).contains(byte) ? lower : byte)
+                    wordEnd = index + 1
+                } else if !word.isEmpty || !ideographs.isEmpty {
                     flushWord(&sink)
                     flushIdeographs(&sink)
                 }
+                index += 1
                 continue
             }
+            var length = 4
+            var value = UInt32(byte & 0x07)
+            if byte < 0xE0 {
+                length = 2
+                value = UInt32(byte & 0x1F)
+            } else if byte < 0xF0 {
+                length = 3
+                value = UInt32(byte & 0x0F)
+            }
+            length = min(length, bytes.count - index)
+            for continuation in 1..<max(length, 1) { value = value << 6 | UInt32(bytes[index + continuation] & 0x3F) }
+            let scalar = Unicode.Scalar(value) ?? "\u{FFFD}"
+            offset = index
+            nextOffset = index + length
+            index += max(length, 1)
             if scalar.properties.generalCategory == .nonspacingMark {
                 if !afterFoldedLetter { accept(scalar, &sink) }
                 continue
@@ -213,8 +203,6 @@ struct TermScanner {
             for folded in Analyzer.foldCache.folded(scalar) { accept(folded, &sink) }
             afterFoldedLetter = Analyzer.isFoldedScript(scalar)
         }
-        flushWord(&sink)
-        flushIdeographs(&sink)
     }
 
     private mutating func accept<Sink: TermSink>(_ scalar: Unicode.Scalar, _ sink: inout Sink) {

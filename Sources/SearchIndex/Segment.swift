@@ -432,6 +432,17 @@ private struct FieldPostings: TermSink {
         var docs: [UInt32] = []
         var freqs: [UInt32] = []
         var positions: [UInt32] = []
+
+        /// Counts one more occurrence in `doc` (the last document, or a new one).
+        mutating func occurrence(in doc: UInt32, at position: UInt32) {
+            if docs.last == doc {
+                freqs[freqs.count - 1] += 1
+            } else {
+                docs.append(doc)
+                freqs.append(1)
+            }
+            positions.append(position)
+        }
     }
 
     var table = TermTable()
@@ -444,13 +455,7 @@ private struct FieldPostings: TermSink {
     mutating func term(_ bytes: UnsafeBufferPointer<UInt8>, position: Int, source: Range<Int>) {
         let termID = table.intern(bytes)
         if termID == postings.count { postings.append(TermPostings()) }
-        if postings[termID].docs.last == doc {
-            postings[termID].freqs[postings[termID].freqs.count - 1] += 1
-        } else {
-            postings[termID].docs.append(doc)
-            postings[termID].freqs.append(1)
-        }
-        postings[termID].positions.append(UInt32(position))
+        postings[termID].occurrence(in: doc, at: UInt32(position))
     }
 
     mutating func append(term termID: Int, doc: UInt32, frequency: UInt32, positions: ArraySlice<UInt32>) {
