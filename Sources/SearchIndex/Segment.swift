@@ -96,11 +96,20 @@ final class Segment: Sendable {
     // MARK: - File format
 
     private static let magic: [UInt8] = Array("DSEG".utf8)
-    private static let version: UInt32 = 1
+    static let version: UInt32 = 2
+
+    /// Postings are written in blocks of this many documents.
+    static let blockSize = 128
 
     /// The segment file: magic, version, ids, stored fields, then per field (sorted by
-    /// name) its type, its term dictionary with delta-coded postings, frequencies and
-    /// positions, and its norms or numeric values; a checksum ends the file.
+    /// name) its type, its term dictionary (each term as the length of the prefix it shares
+    /// with the previous one and the rest) with each term's postings, and its norms or
+    /// numeric values; a checksum ends the file.
+    ///
+    /// Postings come in blocks of `blockSize` documents: the document number deltas
+    /// bit-packed at the width of the block's largest, then the frequencies (minus one)
+    /// likewise; a last, partial block is written as varint pairs. Text fields follow each
+    /// block with the varint position deltas of its documents.
     func encoded() -> [UInt8] {
         var writer = ByteWriter()
         writer.write(Self.magic)
@@ -131,23 +140,16 @@ final class Segment: Sendable {
             switch field.type {
             case .text, .keyword:
                 writer.writeVarint(field.terms.count)
+                var previousTerm: [UInt8] = []
                 for ordinal in field.terms.indices {
-                    writer.writeString(field.terms[ordinal])
-                    let range = field.postings(ordinal)
-                    writer.writeVarint(range.count)
-                    var previous: UInt32 = 0
-                    for posting in range {
-                        writer.writeVarint(UInt64(field.docs[posting] - previous))
-                        previous = field.docs[posting]
-                        writer.writeVarint(UInt64(field.freqs[posting]))
-                        if field.type == .text {
-                            var previousPosition: UInt32 = 0
-                            for position in field.positions(ofPosting: posting) {
-                                writer.writeVarint(UInt64(position - previousPosition))
-                                previousPosition = position
-                            }
-                        }
-                    }
+                    let term = Array(field.terms[ordinal].utf8)
+                    var shared = 0
+                    while shared < min(term.count, previousTerm.count), term[shared] == previousTerm[shared] { shared += 1 }
+                    writer.writeVarint(shared)
+                    writer.writeVarint(term.count - shared)
+                    writer.write(Array(term[shared...]))
+                    previousTerm = term
+                    Self.encodePostings(field, field.postings(ordinal), into: &writer)
                 }
                 if field.type == .text {
                     for length in field.lengths { writer.writeVarint(UInt64(length)) }
@@ -167,6 +169,42 @@ final class Segment: Sendable {
         return writer.bytes
     }
 
+    private static func encodePostings(_ field: FieldIndex, _ range: Range<Int>, into writer: inout ByteWriter) {
+        writer.writeVarint(range.count)
+        var previous: UInt32 = 0
+        var start = range.lowerBound
+        var deltas = [UInt32](repeating: 0, count: blockSize)
+        var frequencies = [UInt32](repeating: 0, count: blockSize)
+        while start < range.upperBound {
+            let end = min(start + blockSize, range.upperBound)
+            if end - start == blockSize {
+                for posting in start..<end {
+                    deltas[posting - start] = field.docs[posting] - previous
+                    frequencies[posting - start] = field.freqs[posting] - 1
+                    previous = field.docs[posting]
+                }
+                writer.writePacked(deltas)
+                writer.writePacked(frequencies)
+            } else {
+                for posting in start..<end {
+                    writer.writeVarint(UInt64(field.docs[posting] - previous))
+                    writer.writeVarint(UInt64(field.freqs[posting]))
+                    previous = field.docs[posting]
+                }
+            }
+            if field.type == .text {
+                for posting in start..<end {
+                    var previousPosition: UInt32 = 0
+                    for position in field.positions(ofPosting: posting) {
+                        writer.writeVarint(UInt64(position - previousPosition))
+                        previousPosition = position
+                    }
+                }
+            }
+            start = end
+        }
+    }
+
     private static func typeCode(_ type: FieldType) -> UInt8 {
         switch type {
         case .text: return 0
@@ -181,7 +219,9 @@ final class Segment: Sendable {
         var reader = try ByteReader(bytes: bytes, path: path)
         guard Array(try reader.readBytes(4)) == magic else { throw reader.fail("not a segment file (bad magic)") }
         let version = try reader.readUInt32()
-        guard version == Self.version else { throw reader.fail("unsupported segment version \(version)") }
+        guard version == Self.version else {
+            throw reader.fail("segment format version \(version) is not the version \(Self.version) this release reads (indexes made by other releases are not converted)")
+        }
         let docCount = try reader.readCount(max: min(reader.remaining, Int(UInt32.max)))
         var ids: [String] = []
         ids.reserveCapacity(docCount)
@@ -231,34 +271,62 @@ final class Segment: Sendable {
         switch type {
         case .text, .keyword:
             let termCount = try reader.readCount(max: reader.remaining)
+            var previousTerm: [UInt8] = []
+            var deltas = [UInt32](repeating: 0, count: blockSize)
+            var frequencies = [UInt32](repeating: 0, count: blockSize)
             for _ in 0..<termCount {
-                let term = try reader.readString()
-                if let last = terms.last, !last.utf8.lexicographicallyPrecedes(term.utf8) {
+                let shared = try reader.readCount(max: previousTerm.count)
+                let suffixLength = try reader.readCount(max: reader.remaining)
+                var termBytes = Array(previousTerm[..<shared])
+                termBytes.append(contentsOf: try reader.readBytes(suffixLength))
+                guard let term = String(validating: termBytes, as: UTF8.self) else { throw reader.fail("invalid UTF-8 term") }
+                if !terms.isEmpty, !previousTerm.lexicographicallyPrecedes(termBytes) {
                     throw reader.fail("term dictionary out of order")
                 }
                 terms.append(term)
+                previousTerm = termBytes
                 let postingCount = try reader.readCount(max: min(docCount, reader.remaining))
                 var doc: UInt64 = 0
-                for index in 0..<postingCount {
-                    let delta = try reader.readVarint()
-                    guard index == 0 || delta > 0 else { throw reader.fail("postings out of order") }
-                    doc += delta
-                    guard doc < UInt64(docCount) else { throw reader.fail("posting for document \(doc) of \(docCount)") }
-                    let freq = try reader.readCount(max: type == .text ? reader.remaining : 1)
-                    guard freq > 0 else { throw reader.fail("zero term frequency") }
-                    docs.append(UInt32(doc))
-                    freqs.append(UInt32(freq))
-                    if type == .text {
-                        var position: UInt64 = 0
-                        for positionIndex in 0..<freq {
-                            let positionDelta = try reader.readVarint()
-                            guard positionIndex == 0 || positionDelta > 0 else { throw reader.fail("positions out of order") }
-                            position += positionDelta
-                            guard position <= UInt64(UInt32.max) else { throw reader.fail("position too large") }
-                            positions.append(UInt32(position))
+                var decoded = 0
+                while decoded < postingCount {
+                    let count = min(blockSize, postingCount - decoded)
+                    if count == blockSize {
+                        try reader.readPacked(into: &deltas)
+                        try reader.readPacked(into: &frequencies)
+                    } else {
+                        for index in 0..<count {
+                            deltas[index] = UInt32(try reader.readCount(max: docCount))
+                            let frequency = try reader.readCount(max: Int(UInt32.max))
+                            guard frequency > 0 else { throw reader.fail("zero term frequency") }
+                            frequencies[index] = UInt32(frequency - 1)
                         }
-                        positionStart.append(positions.count)
                     }
+                    for index in 0..<count {
+                        guard decoded + index == 0 || deltas[index] > 0 else { throw reader.fail("postings out of order") }
+                        doc += UInt64(deltas[index])
+                        guard doc < UInt64(docCount) else { throw reader.fail("posting for document \(doc) of \(docCount)") }
+                        guard frequencies[index] < UInt32.max else { throw reader.fail("term frequency too large") }
+                        let frequency = frequencies[index] + 1
+                        guard type == .text || frequency == 1 else { throw reader.fail("keyword frequency \(frequency)") }
+                        docs.append(UInt32(doc))
+                        freqs.append(frequency)
+                    }
+                    if type == .text {
+                        for index in 0..<count {
+                            let frequency = Int(freqs[freqs.count - count + index])
+                            guard frequency <= reader.remaining else { throw reader.fail("more positions than bytes") }
+                            var position: UInt64 = 0
+                            for positionIndex in 0..<frequency {
+                                let positionDelta = try reader.readVarint()
+                                guard positionIndex == 0 || positionDelta > 0 else { throw reader.fail("positions out of order") }
+                                position += positionDelta
+                                guard position <= UInt64(UInt32.max) else { throw reader.fail("position too large") }
+                                positions.append(UInt32(position))
+                            }
+                            positionStart.append(positions.count)
+                        }
+                    }
+                    decoded += count
                 }
                 postingStart.append(docs.count)
             }

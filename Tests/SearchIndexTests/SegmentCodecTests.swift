@@ -37,6 +37,51 @@ final class SegmentCodecTests: XCTestCase {
         }
     }
 
+    func testFullBlocksArePacked() throws {
+        var builder = SegmentBuilder(fields: ["body": .text])
+        for doc in 0..<700 {
+            builder.add(Document(id: "d\(doc)", fields: ["body": .text(doc % 3 == 0 ? "common common rare\(doc)" : "common")]))
+        }
+        let segment = builder.build(name: "s")
+        let field = segment.fields["body"]!
+        XCTAssertEqual(field.postings(field.termOrdinal("common")!).count, 700, "five full blocks and a partial one")
+        let decoded = try Segment.decode(segment.encoded(), name: "s", path: "test").fields["body"]!
+        XCTAssertEqual(decoded.docs, field.docs)
+        XCTAssertEqual(decoded.freqs, field.freqs)
+        XCTAssertEqual(decoded.positions, field.positions)
+        XCTAssertEqual(decoded.terms, field.terms)
+    }
+
+    func testPackedValuesRoundTripAtEveryWidth() throws {
+        var random = ReferenceScorerTests.Random(state: 3)
+        for width in 0...32 {
+            let values = (0..<128).map { _ in width == 0 ? 0 : UInt32(truncatingIfNeeded: random.next()) >> UInt32(32 - width) }
+            var writer = ByteWriter()
+            writer.writePacked(values)
+            writer.finishWithChecksum()
+            var reader = try ByteReader(bytes: writer.bytes, path: "test")
+            var decoded = [UInt32](repeating: 1, count: 128)
+            try reader.readPacked(into: &decoded)
+            XCTAssertEqual(decoded, values, "width \(width)")
+            XCTAssertTrue(reader.isAtEnd)
+        }
+    }
+
+    func testSegmentsOfAnotherFormatVersionAskForARebuild() {
+        var builder = SegmentBuilder(fields: ["body": .text])
+        builder.add(Document(id: "a", fields: ["body": .text("hello")]))
+        var writer = ByteWriter()
+        var bytes = builder.build(name: "s").encoded()
+        bytes.removeLast(8)
+        bytes[4] = 1
+        writer.write(bytes)
+        writer.finishWithChecksum()
+        XCTAssertThrowsError(try Segment.decode(writer.bytes, name: "s", path: "/x/s.seg")) { error in
+            let message = (error as? SearchError)?.message ?? ""
+            XCTAssertTrue(message.contains("version 1") && message.contains("rebuild the index"), message)
+        }
+    }
+
     func testBuilderKeepsPostingsSortedWithFrequenciesAndPositions() {
         var builder = SegmentBuilder(fields: ["body": .text])
         builder.add(Document(id: "a", fields: ["body": .text("b a b c b")]))
