@@ -143,6 +143,14 @@ extension QueryEvaluator {
             return total
         }
 
+        if shouldCursors.count == 2 && mustNotCursors.isEmpty && filterCursors.isEmpty && segmentView.deletes == nil
+            && ranking.byScore
+        {
+            var first = shouldCursors[0]
+            var second = shouldCursors[1]
+            return twoClauseUnion(&first, &second, segmentIndex, ids, &best)
+        }
+
         shouldCursors.withUnsafeMutableBufferPointer { cursors in
             while true {
                 var doc = UInt32.max
@@ -165,6 +173,52 @@ extension QueryEvaluator {
                     }
                 }
                 for index in cursors.indices where cursors[index].doc == doc { cursors[index].next() }
+            }
+        }
+        return total
+    }
+
+    /// The disjunction of two clauses in a segment without deletes (MaxScore with an exact
+    /// count): documents are merged and scored while a document of one clause alone may
+    /// still enter the top k; once the top k's worst beats both clauses' bounds, only
+    /// documents of both can enter, so the rest is counted from the lists' lengths and
+    /// only their intersection is walked (leapfrogging) and scored.
+    private func twoClauseUnion(
+        _ a: inout ClauseCursor, _ b: inout ClauseCursor, _ segmentIndex: Int, _ ids: [String], _ best: inout TopHits
+    ) -> Int {
+        var total = 0
+        let single = max(a.maxScore, b.maxScore)
+        let both = a.maxScore + b.maxScore
+        while a.doc != UInt32.max || b.doc != UInt32.max {
+            guard best.wants(single) else { break }
+            total += 1
+            if a.doc == b.doc {
+                let doc = Int(a.doc)
+                if best.wants(both) { offer(a.score + b.score, a.score + b.score, doc, segmentIndex, ids, &best) }
+                a.next()
+                b.next()
+            } else if a.doc < b.doc {
+                if best.wants(a.maxScore) { offer(a.score, a.score, Int(a.doc), segmentIndex, ids, &best) }
+                a.next()
+            } else {
+                if best.wants(b.maxScore) { offer(b.score, b.score, Int(b.doc), segmentIndex, ids, &best) }
+                b.next()
+            }
+        }
+        total += a.remaining + b.remaining
+        while a.doc != UInt32.max && b.doc != UInt32.max {
+            if a.doc < b.doc {
+                a.advance(to: b.doc)
+            } else if b.doc < a.doc {
+                b.advance(to: a.doc)
+            } else {
+                total -= 1
+                if best.wants(both) {
+                    let score = a.score + b.score
+                    offer(score, score, Int(a.doc), segmentIndex, ids, &best)
+                }
+                a.next()
+                b.next()
             }
         }
         return total
