@@ -6,6 +6,8 @@
 #   integration/bench/index-vs-tantivy.sh [COPIES] [--commit-every N]
 #
 # ROUNDS (default 2) runs of each engine, alternating; the table shows each engine's best.
+# Then freshness (ours only): FRESH_RATE changes/s (default 5000) for FRESH_SECONDS (10) on
+# the indexed corpus, a commit every FRESH_COMMIT_MS (50): change → searchable p50/p99.
 # Needs the Translation-en list (as root: apt-get -o Acquire::Languages=en update) and
 # PyPI (a virtual environment with the `tantivy` package is made in
 # DST_BENCH_CACHE, default ~/.cache/distributary-bench). Builds Benchmarks/ in release.
@@ -51,3 +53,7 @@ for ((round = 1; round <= ROUNDS; round++)); do
 done
 echo "== results"
 python3 integration/bench/index/report.py "$(IFS=,; echo "${OURS[*]}")" "$(IFS=,; echo "${THEIRS[*]}")"
+echo "== freshness"
+rm -rf "$WORK/fresh"
+Benchmarks/.build/release/index-bench "$WORK" "$WORK/fresh" --freshness "${FRESH_RATE:-5000}" "${FRESH_SECONDS:-10}" \
+    --commit-ms "${FRESH_COMMIT_MS:-50}"

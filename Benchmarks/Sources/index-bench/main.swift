@@ -13,12 +13,20 @@ import Darwin
 // integration/bench/index/tantivy_bench.py:
 //
 //   index-bench CORPUS_DIR INDEX_DIR [--commit-every N]
+//   index-bench CORPUS_DIR INDEX_DIR --freshness RATE SECONDS [--commit-ms MS]
 //
 // Indexing time covers upserts and commits (documents are parsed from JSON first); by
 // default everything is committed once, as the tantivy script does; --commit-every N
 // commits every N documents, as the pipeline does with its batches. Each query is parsed
 // and searched (top 10 and the total count), timed one by one; every query runs 5 times
 // after a warm-up pass.
+//
+// --freshness: indexes the corpus, then changes RATE documents per second for SECONDS
+// (each change re-upserts a corpus document with a new unique word), committing every MS
+// milliseconds (default 50) on the same thread, as the pipeline's index sink does with its
+// batches, and prints the p50/p99/max time from a change's arrival (its scheduled time) to
+// the end of the commit that makes it searchable; each commit's last change is searched
+// for in the new snapshot to check it is there.
 
 struct Line: Decodable {
     var id: String
@@ -63,6 +71,65 @@ let queries: [(kind: String, text: String)] = queriesText.split(separator: "\n")
 }
 
 let schema = IndexSchema(fields: ["text": .text], stored: [])
+if let flag = arguments.firstIndex(of: "--freshness"), flag + 2 < arguments.count,
+    let rate = Double(arguments[flag + 1]), let seconds = Double(arguments[flag + 2]), rate > 0, seconds > 0
+{
+    var commitMilliseconds = 50.0
+    if let option = arguments.firstIndex(of: "--commit-ms"), option + 1 < arguments.count,
+        let value = Double(arguments[option + 1]), value > 0
+    {
+        commitMilliseconds = value
+    }
+    try freshness(
+        documents: documents, schema: schema, directory: indexDirectory, rate: rate, seconds: seconds,
+        commitMilliseconds: commitMilliseconds)
+    exit(0)
+}
+
+func freshness(
+    documents: [Document], schema: IndexSchema, directory: String, rate: Double, seconds: Double, commitMilliseconds: Double
+) throws {
+    let store = try IndexStore(directory: directory, schemas: ["bench": schema])
+    for document in documents { try store.upsert(index: "bench", document: document) }
+    try store.commit(payload: [:])
+    let changes = Int(rate * seconds)
+    var arrivals: [UInt64] = []
+    var latencies: [Double] = []
+    var commitTimes: [Double] = []
+    var missing = 0
+    let start = now()
+    var lastCommit = start
+    for change in 0..<changes {
+        let arrival = start + UInt64(Double(change) / rate * 1e9)
+        while true {
+            let current = now()
+            guard current < arrival else { break }
+            if arrival - current > 200_000 { usleep(UInt32((arrival - current) / 2000)) }
+        }
+        var document = documents[change % documents.count]
+        if case .text(let text)? = document.fields["text"] { document.fields["text"] = .text(text + " fresh\(change)") }
+        try store.upsert(index: "bench", document: document)
+        arrivals.append(arrival)
+        if Double(now() - lastCommit) / 1e6 >= commitMilliseconds || change == changes - 1 {
+            let began = now()
+            try store.commit(payload: ["change": String(change)])
+            let visible = now()
+            commitTimes.append(Double(visible - began) / 1e6)
+            for time in arrivals { latencies.append(Double(visible - time) / 1e6) }
+            arrivals.removeAll(keepingCapacity: true)
+            lastCommit = visible
+            if try store.snapshot().search(index: "bench", query: "fresh\(change)", limit: 1).total != 1 { missing += 1 }
+        }
+    }
+    let elapsed = Double(now() - start) / 1e9
+    latencies.sort()
+    commitTimes.sort()
+    func percentile(_ values: [Double], _ p: Double) -> Double { values[min(values.count - 1, Int(p * Double(values.count)))] }
+    print("freshness: \(changes) changes in \(String(format: "%.2f", elapsed)) s (\(Int(Double(changes) / elapsed))/s) on an index of \(documents.count) documents, \(commitTimes.count) commits every \(Int(commitMilliseconds)) ms")
+    print(String(format: "  change → searchable: p50 %.1f ms, p99 %.1f ms, max %.1f ms", percentile(latencies, 0.5), percentile(latencies, 0.99), latencies.last ?? 0))
+    print(String(format: "  commit duration: p50 %.1f ms, p99 %.1f ms, max %.1f ms", percentile(commitTimes, 0.5), percentile(commitTimes, 0.99), commitTimes.last ?? 0))
+    print("  live documents at the end: \(try store.snapshot().documentCount(index: "bench")) (the corpus repeats a few package names); changes not found after their commit: \(missing)")
+}
 let started = now()
 let store = try IndexStore(directory: indexDirectory, schemas: ["bench": schema])
 var sinceCommit = 0
