@@ -245,6 +245,7 @@ final class ReferenceScorerTests: IndexTestCase {
             }
             try store.commit(payload: [:])
         }
+        store.waitForMerges()
         let snapshot = store.snapshot()
         XCTAssertEqual(try snapshot.documentCount(index: "docs"), model.count)
         for (id, entry) in model {
