@@ -303,6 +303,25 @@ final class QueryEvaluator {
             }
             cursors[lead] += 1
             guard segmentView.isLive(Int(doc)) else { continue }
+            if ranges.count == 2 {
+                // Two terms: count the first's positions followed by the second's, no copies.
+                let first = field.positions(ofPosting: index(cursors, lead, 0))
+                let second = field.positions(ofPosting: index(cursors, lead, 1))
+                let offset = UInt32(termPositions[1] - termPositions[0])
+                var next = second.startIndex
+                var frequency = 0
+                for start in first {
+                    let wanted = start + offset
+                    while next < second.endIndex && second[next] < wanted { next += 1 }
+                    if next == second.endIndex { break }
+                    if second[next] == wanted { frequency += 1 }
+                }
+                if frequency > 0 {
+                    let length = Double(field.lengths[Int(doc)])
+                    result.append(Int(doc), weight * Self.tf(Double(frequency), length: length, average: average))
+                }
+                continue
+            }
             starts.removeAll(keepingCapacity: true)
             starts.append(contentsOf: field.positions(ofPosting: index(cursors, lead, 0)))
             for termIndex in 1..<ranges.count where !starts.isEmpty {

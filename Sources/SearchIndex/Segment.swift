@@ -33,14 +33,32 @@ struct FieldIndex: Sendable {
         return start..<end
     }
 
+    /// The first ordinal whose term is not below `key` (binary search comparing UTF-8 bytes).
     private func lowerBound(_ key: String) -> Int {
-        var low = 0
-        var high = terms.count
-        while low < high {
-            let middle = (low + high) / 2
-            if terms[middle].utf8.lexicographicallyPrecedes(key.utf8) { low = middle + 1 } else { high = middle }
+        var key = key
+        return key.withUTF8 { keyBytes in
+            var low = 0
+            var high = terms.count
+            while low < high {
+                let middle = (low + high) / 2
+                if Self.precedes(terms[middle], keyBytes) { low = middle + 1 } else { high = middle }
+            }
+            return low
         }
-        return low
+    }
+
+    private static func precedes(_ term: String, _ key: UnsafeBufferPointer<UInt8>) -> Bool {
+        if let order = term.utf8.withContiguousStorageIfAvailable({ bytes -> Bool in
+            let common = min(bytes.count, key.count)
+            if common > 0, let left = bytes.baseAddress, let right = key.baseAddress {
+                let compared = memcmp(left, right, common)
+                if compared != 0 { return compared < 0 }
+            }
+            return bytes.count < key.count
+        }) {
+            return order
+        }
+        return term.utf8.lexicographicallyPrecedes(key)
     }
 
     func postings(_ ordinal: Int) -> Range<Int> { postingStart[ordinal]..<postingStart[ordinal + 1] }
