@@ -171,3 +171,19 @@ func fnv1a(_ bytes: ArraySlice<UInt8>) -> UInt64 {
     }
     return hash
 }
+
+/// Whether `left` sorts before `right` by UTF-8 bytes (the order of ids and terms),
+/// comparing contiguous storage with memcmp.
+func utf8Precedes(_ left: String, _ right: String) -> Bool {
+    let order = left.utf8.withContiguousStorageIfAvailable { leftBytes in
+        right.utf8.withContiguousStorageIfAvailable { rightBytes -> Bool in
+            let common = min(leftBytes.count, rightBytes.count)
+            if common > 0, let l = leftBytes.baseAddress, let r = rightBytes.baseAddress {
+                let compared = memcmp(l, r, common)
+                if compared != 0 { return compared < 0 }
+            }
+            return leftBytes.count < rightBytes.count
+        }
+    }
+    return (order ?? nil) ?? left.utf8.lexicographicallyPrecedes(right.utf8)
+}

@@ -217,7 +217,7 @@ struct TopHits {
         }
 
         func ranks(before other: Entry) -> Bool {
-            key != other.key ? key > other.key : id.utf8.lexicographicallyPrecedes(other.id.utf8)
+            key != other.key ? key > other.key : utf8Precedes(id, other.id)
         }
     }
 

@@ -161,7 +161,7 @@ public final class IndexStore: @unchecked Sendable {
                 guard let view = current[indexName] else { continue }
                 var segments = Self.applyDeletes(changes.keys, to: view, generation: next.generation)
                 var builder = SegmentBuilder(schema: view.schema)
-                for id in changes.keys.sorted(by: { $0.utf8.lexicographicallyPrecedes($1.utf8) }) {
+                for id in changes.keys.sorted(by: utf8Precedes) {
                     if case .upsert(let document) = changes[id] { builder.add(document) }
                 }
                 if !builder.isEmpty {
