@@ -11,6 +11,8 @@ let package = Package(
         // For Benchmarks/ (redis-apply).
         .library(name: "Routing", targets: ["Routing"]),
         .library(name: "RedisSink", targets: ["RedisSink"]),
+        // For Benchmarks/ (index-bench).
+        .library(name: "SearchIndex", targets: ["SearchIndex"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),

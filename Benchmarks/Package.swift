@@ -48,5 +48,10 @@ let package = Package(
             .product(name: "Routing", package: rootIdentity),
             .product(name: "RedisSink", package: rootIdentity),
         ]),
+        // Indexes a JSONL corpus with SearchIndex and times queries on it
+        // (integration/bench/index-vs-tantivy.sh runs it next to tantivy).
+        .executableTarget(name: "index-bench", dependencies: [
+            .product(name: "SearchIndex", package: rootIdentity),
+        ]),
     ]
 )

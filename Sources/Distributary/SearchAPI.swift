@@ -4,7 +4,8 @@ import Hummingbird
 import SearchIndex
 
 /// JSON rendering of search results (DESIGN.md, HTTP contract):
-/// `{"total": N, "hits": [{"id": "…", "score": 1.5, "fields": {…}}]}`.
+/// `{"total": N, "hits": [{"id": "…", "score": 1.5, "fields": {…}}]}`; a hit gets
+/// `"highlights": {field: snippet}` when snippets were asked for and found.
 public enum SearchJSON {
     public static func render(_ results: SearchResults) -> String {
         var out = "{\"total\":\(results.total),\"hits\":["
@@ -23,7 +24,18 @@ public enum SearchJSON {
                 case .double(let v): out += v.isFinite ? String(v) : "null"
                 }
             }
-            out += "}}"
+            out += "}"
+            if !hit.highlights.isEmpty {
+                out += ",\"highlights\":{"
+                for (j, (name, snippet)) in hit.highlights.sorted(by: { $0.key < $1.key }).enumerated() {
+                    if j > 0 { out += "," }
+                    JSONText.appendString(name, to: &out)
+                    out += ":"
+                    JSONText.appendString(snippet, to: &out)
+                }
+                out += "}"
+            }
+            out += "}"
         }
         out += "]}"
         return out
@@ -38,6 +50,11 @@ public enum SearchJSON {
 }
 
 /// The HTTP API: search, health. Served while `run` streams.
+///
+/// Search parameters: `q` (the query), `limit`, `offset`, `filter` (a query every hit
+/// must also match, not scored: `status:active`, `price:[10 TO 20]`), `sort` (a number
+/// field, ascending; `-field` for descending), `highlight` (comma-separated stored text
+/// fields to return snippets of). Field errors answer 400 like syntax errors.
 public enum HTTPAPI {
     public static func router(snapshot: @escaping @Sendable () -> IndexSnapshot?) -> Hummingbird.Router<BasicRequestContext> {
         let router = Hummingbird.Router()
@@ -58,13 +75,22 @@ public enum HTTPAPI {
             guard let snapshot = snapshot() else {
                 return json(.notFound, SearchJSON.error("this pipeline has no index configured"))
             }
+            var options = SearchOptions(limit: limit, offset: offset)
+            if let sort = params["sort"], !sort.isEmpty {
+                options.sort = sort.hasPrefix("-") ? .number(field: String(sort.dropFirst()), descending: true) : .number(field: sort, descending: false)
+            }
+            if let filter = params["filter"], !filter.isEmpty { options.filters = [filter] }
+            if let highlight = params["highlight"], !highlight.isEmpty {
+                options.highlight = highlight.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+            }
             do {
-                let results = try snapshot.search(index: name, query: query, limit: limit, offset: offset)
+                let results = try snapshot.search(index: name, query: query, options: options)
                 return json(.ok, SearchJSON.render(results))
             } catch let error as SearchError {
                 switch error.code {
                 case .unknownIndex: return json(.notFound, SearchJSON.error(error.description))
-                case .querySyntax, .unknownField: return json(.badRequest, SearchJSON.error(error.description, position: error.position))
+                case .querySyntax, .unknownField, .fieldType:
+                    return json(.badRequest, SearchJSON.error(error.description, position: error.position))
                 default: return json(.internalServerError, SearchJSON.error(error.description))
                 }
             }

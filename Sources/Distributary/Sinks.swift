@@ -213,6 +213,11 @@ extension PipelineConfig {
             }
             var schema = schemas[ix.name] ?? IndexSchema(fields: [:], stored: [])
             schema.fields.merge(fields) { a, _ in a }
+            for (name, steps) in ix.analysis where schema.analysis[name] == nil {
+                schema.analysis[name] = TextAnalysis(
+                    stem: steps.stem.flatMap { TextAnalysis.Language(rawValue: $0.rawValue) },
+                    stopWords: steps.stopWords.flatMap { TextAnalysis.Language(rawValue: $0.rawValue) })
+            }
             for s in ix.stored where !schema.stored.contains(s) { schema.stored.append(s) }
             schemas[ix.name] = schema
         }

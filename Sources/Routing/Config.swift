@@ -141,6 +141,25 @@ public struct IndexTableConfig: Sendable {
     public var fields: [(name: String, kind: IndexFieldKind)]
     /// Columns stored and returned with hits.
     public var stored: [String]
+    /// Text fields given optional analysis steps in the long form
+    /// `{type: text, stem: english, stop_words: english}`.
+    public var analysis: [String: IndexTextAnalysis] = [:]
+}
+
+/// A language of the index's stemmers and stop word lists, as the config names it.
+public enum IndexLanguage: String, Sendable, CaseIterable {
+    case english
+}
+
+/// Optional analysis steps of a text field: stop word removal and stemming.
+public struct IndexTextAnalysis: Sendable, Equatable {
+    public var stem: IndexLanguage?
+    public var stopWords: IndexLanguage?
+
+    public init(stem: IndexLanguage? = nil, stopWords: IndexLanguage? = nil) {
+        self.stem = stem
+        self.stopWords = stopWords
+    }
 }
 
 public struct TableMapping: Sendable {
@@ -175,6 +194,14 @@ extension PipelineConfig {
 /// Walks the YAML tree, remembering key paths for errors.
 private struct Reader {
     let environment: (String) -> String?
+
+    /// An index mapping's fields as comparable text: name, kind and analysis steps.
+    static func describeFields(_ index: IndexTableConfig) -> [String] {
+        index.fields.map { field in
+            let steps = index.analysis[field.name].map { " stem=\($0.stem?.rawValue ?? "-") stop_words=\($0.stopWords?.rawValue ?? "-")" } ?? ""
+            return "\(field.name):\(field.kind)\(steps)"
+        }
+    }
 
     func line(_ node: Node) -> Int? { node.mark?.line }
 
@@ -370,13 +397,13 @@ private struct Reader {
         if index == nil, let t = tables.first(where: { $0.index != nil }) {
             throw ConfigError("\(t.keyPath).index", line: t.line, "the table maps to an index but the config has no top-level `index:` section with a `path`")
         }
-        var fieldsByIndex: [String: (String, [(name: String, kind: IndexFieldKind)])] = [:]
+        var fieldsByIndex: [String: (String, [String])] = [:]
         for t in tables {
             guard let ix = t.index else { continue }
-            if let (other, fields) = fieldsByIndex[ix.name], fields.map({ "\($0.name):\($0.kind)" }) != ix.fields.map({ "\($0.name):\($0.kind)" }) {
+            if let (other, fields) = fieldsByIndex[ix.name], fields != Self.describeFields(ix) {
                 throw ConfigError("\(t.keyPath).index.fields", line: t.line, "index `\(ix.name)` is also fed by \(other) with different fields; tables sharing an index must declare the same fields")
             }
-            fieldsByIndex[ix.name] = (t.qualifiedName, ix.fields)
+            fieldsByIndex[ix.name] = (t.qualifiedName, Self.describeFields(ix))
         }
         return PipelineConfig(name: name, source: source, redis: redis, index: index, http: http, tables: tables, batchRows: batchRows)
     }
@@ -497,15 +524,33 @@ private struct Reader {
                 throw ConfigError("\(ip).name", line: line(im["name"]!), "index names may hold only letters, digits, `_` and `-`")
             }
             guard case .mapping(let fm) = im["fields"]!, !fm.isEmpty else {
-                throw ConfigError("\(ip).fields", line: line(im["fields"]!), "expected a mapping of column: text|keyword|number")
+                throw ConfigError("\(ip).fields", line: line(im["fields"]!), "expected a mapping of column: text|keyword|number (or {type: text, stem: english, stop_words: english})")
             }
             var fields: [(name: String, kind: IndexFieldKind)] = []
+            var analysis: [String: IndexTextAnalysis] = [:]
             for (k, v) in fm {
                 let column = try string(k, "\(ip).fields")
-                fields.append((column, try oneOf(v, "\(ip).fields.\(column)", IndexFieldKind.self)))
+                let fp = "\(ip).fields.\(column)"
+                guard case .mapping = v else {
+                    fields.append((column, try oneOf(v, fp, IndexFieldKind.self)))
+                    continue
+                }
+                let am = try mapping(v, fp, allowed: ["type", "stem", "stop_words"], required: ["type"])
+                let kind = try oneOf(am["type"]!, "\(fp).type", IndexFieldKind.self)
+                let steps = IndexTextAnalysis(
+                    stem: try am["stem"].map { try oneOf($0, "\(fp).stem", IndexLanguage.self) },
+                    stopWords: try am["stop_words"].map { try oneOf($0, "\(fp).stop_words", IndexLanguage.self) })
+                if steps != IndexTextAnalysis() {
+                    guard kind == .text else {
+                        throw ConfigError(fp, line: line(v), "`stem` and `stop_words` apply to text fields only; make `\(column)` a text field or remove them")
+                    }
+                    analysis[column] = steps
+                }
+                fields.append((column, kind))
             }
             index = IndexTableConfig(name: name, fields: fields,
-                                     stored: try im["stored"].map { try stringList($0, "\(ip).stored") } ?? [])
+                                     stored: try im["stored"].map { try stringList($0, "\(ip).stored") } ?? [],
+                                     analysis: analysis)
         }
         return TableMapping(schema: schema, table: table, redis: redis, index: index, line: line(node))
     }

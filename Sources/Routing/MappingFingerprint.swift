@@ -21,7 +21,10 @@ public enum MappingFingerprint {
             text += ";fields=\(r.fieldNames?.joined(separator: ",") ?? "");ttl=\(r.ttl ?? 0)"
         case "index":
             guard let i = t.index else { return nil }
-            text = "index=\(i.name);fields=\(i.fields.map { "\($0.name):\($0.kind.rawValue)" }.joined(separator: ","))"
+            text = "index=\(i.name);fields=" + i.fields.map { field in
+                let steps = i.analysis[field.name].map { ":stem=\($0.stem?.rawValue ?? "-"):stop=\($0.stopWords?.rawValue ?? "-")" } ?? ""
+                return "\(field.name):\(field.kind.rawValue)\(steps)"
+            }.joined(separator: ",")
             text += ";stored=\(i.stored.joined(separator: ","))"
         default:
             return nil

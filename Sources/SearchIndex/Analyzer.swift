@@ -15,80 +15,14 @@ struct Token: Equatable {
 /// everything else; runs of Han ideographs and kana become overlapping bigrams
 /// ("東京都" → "東京", "京都"), a single ideograph stays a unigram.
 enum Analyzer {
-    static func analyze(_ text: String) -> [Token] {
-        var tokens: [Token] = []
-        var word = String.UnicodeScalarView()
-        var ideographs: [Unicode.Scalar] = []
-
-        func emit(_ term: String) {
-            tokens.append(Token(term: term, position: tokens.count))
-        }
-        func flushWord() {
-            if !word.isEmpty {
-                emit(String(word))
-                word = String.UnicodeScalarView()
-            }
-        }
-        func flushIdeographs() {
-            if ideographs.count == 1 {
-                emit(String(Character(ideographs[0])))
-            } else if ideographs.count > 1 {
-                for index in 0..<(ideographs.count - 1) {
-                    var pair = String.UnicodeScalarView()
-                    pair.append(ideographs[index])
-                    pair.append(ideographs[index + 1])
-                    emit(String(pair))
-                }
-            }
-            ideographs.removeAll()
-        }
-
-        forEachFoldedScalar(of: text) { scalar in
-            if isBigrammed(scalar) {
-                flushWord()
-                ideographs.append(scalar)
-            } else if isWordScalar(scalar) {
-                flushIdeographs()
-                word.append(scalar)
-            } else {
-                flushWord()
-                flushIdeographs()
-            }
-        }
-        flushWord()
-        flushIdeographs()
-        return tokens
+    static func analyze(_ text: String, _ analysis: TextAnalysis = .standard) -> [Token] {
+        var collector = TokenCollector()
+        var scanner = TermScanner(analysis)
+        scanner.scan(text, into: &collector)
+        return collector.tokens
     }
 
-    /// Lowercases and folds `text` without splitting it.
-    static func normalize(_ text: String) -> String {
-        var result = String.UnicodeScalarView()
-        forEachFoldedScalar(of: text) { result.append($0) }
-        return String(result)
-    }
-
-    /// Calls `body` with the folded scalars of `text`: ASCII directly, other scalars
-    /// through a cache of their folded forms; a combining mark after a Latin, Greek or
-    /// Cyrillic letter is dropped.
-    private static func forEachFoldedScalar(of text: String, _ body: (Unicode.Scalar) -> Void) {
-        var afterFoldedLetter = false
-        for scalar in text.unicodeScalars {
-            let value = scalar.value
-            if value < 0x80 {
-                body((0x41...0x5A).contains(value) ? Unicode.Scalar(UInt8(value + 0x20)) : scalar)
-                afterFoldedLetter = true
-                continue
-            }
-            if scalar.properties.generalCategory == .nonspacingMark {
-                if !afterFoldedLetter { body(scalar) }
-                continue
-            }
-            for folded in foldCache.folded(scalar) { body(folded) }
-            afterFoldedLetter = isFoldedScript(scalar)
-        }
-    }
-
-    private static let foldCache = FoldCache()
+    static let foldCache = FoldCache()
 
     /// The folded form of one non-ASCII scalar: lowercased, compatibility-decomposed,
     /// without the marks of folded scripts, recomposed, with `letterFolds` applied.
@@ -119,7 +53,7 @@ enum Analyzer {
         "ß": "ss", "æ": "ae", "œ": "oe", "ø": "o", "ł": "l", "đ": "d", "ð": "d", "þ": "th", "ı": "i", "ħ": "h",
     ]
 
-    private static func isWordScalar(_ scalar: Unicode.Scalar) -> Bool {
+    static func isWordScalar(_ scalar: Unicode.Scalar) -> Bool {
         if scalar.isASCII {
             return (0x61...0x7A).contains(scalar.value) || (0x30...0x39).contains(scalar.value)
         }
@@ -134,14 +68,14 @@ enum Analyzer {
     }
 
     /// Latin, Greek and Cyrillic: scripts whose accents are folded away.
-    private static func isFoldedScript(_ scalar: Unicode.Scalar) -> Bool {
+    static func isFoldedScript(_ scalar: Unicode.Scalar) -> Bool {
         let value = scalar.value
         return value < 0x0530 || (0x1E00...0x1FFF).contains(value) || (0x2C60...0x2C7F).contains(value)
             || (0xA720...0xA7FF).contains(value)
     }
 
     /// Han ideographs, Hiragana and Katakana: scripts written without spaces.
-    private static func isBigrammed(_ scalar: Unicode.Scalar) -> Bool {
+    static func isBigrammed(_ scalar: Unicode.Scalar) -> Bool {
         guard scalar.value >= 0x3040 else { return false }
         switch scalar.value {
         case 0x3040...0x30FF, 0x31F0...0x31FF, 0x3400...0x4DBF, 0x4E00...0x9FFF, 0xF900...0xFAFF, 0x20000...0x2FA1F:
@@ -153,7 +87,7 @@ enum Analyzer {
 }
 
 /// Folded forms of non-ASCII scalars, computed once per scalar and shared by all threads.
-private final class FoldCache: @unchecked Sendable {
+final class FoldCache: @unchecked Sendable {
     private let lock = NSLock()
     private var folds: [Unicode.Scalar: [Unicode.Scalar]] = [:]
 
@@ -162,5 +96,170 @@ private final class FoldCache: @unchecked Sendable {
         let computed = Analyzer.fold(scalar)
         lock.withLock { folds[scalar] = computed }
         return computed
+    }
+}
+
+/// Receives the terms of analyzed text as UTF-8 bytes, valid only during the call, with
+/// the range of UTF-8 offsets of the original text they come from.
+protocol TermSink {
+    mutating func term(_ bytes: UnsafeBufferPointer<UInt8>, position: Int, source: Range<Int>)
+}
+
+/// Collects terms as `Token`s (queries and tests; indexing takes the bytes directly).
+private struct TokenCollector: TermSink {
+    var tokens: [Token] = []
+
+    mutating func term(_ bytes: UnsafeBufferPointer<UInt8>, position: Int, source: Range<Int>) {
+        tokens.append(Token(term: String(decoding: bytes, as: UTF8.self), position: position))
+    }
+}
+
+/// The analyzer's tokenizer (see `Analyzer`), reusable across values so that indexing
+/// allocates nothing per token: ASCII is lowercased and classified byte by byte, other
+/// scalars are folded through the shared cache; words are built in a reused byte buffer.
+struct TermScanner {
+    private var word: [UInt8] = []
+    private var wordStart = 0
+    private var wordEnd = 0
+    private var ideographs: [Unicode.Scalar] = []
+    private var ideographStarts: [Int] = []
+    private var pair: [UInt8] = []
+    /// The UTF-8 offset of the scalar being scanned, and the offset after it.
+    private var offset = 0
+    private var nextOffset = 0
+    /// The number of positions of the last scanned value (stop words take one too).
+    private(set) var count = 0
+    /// The number of terms of the last scanned value (the BM25 length).
+    private(set) var emitted = 0
+    private let stemEnglish: Bool
+    private let englishStopWords: Bool
+
+    init(_ analysis: TextAnalysis = .standard) {
+        stemEnglish = analysis.stem == .english
+        englishStopWords = analysis.stopWords == .english
+    }
+
+    /// Lucene's English stop words.
+    private static let englishStops: Set<[UInt8]> = Set(
+        [
+            "a", "an", "and", "are", "as", "at", "be", "but", "by", "for", "if", "in", "into", "is", "it", "no", "not",
+            "of", "on", "or", "such", "that", "the", "their", "then", "there", "these", "they", "this", "to", "was",
+            "will", "with",
+        ].map { Array($0.utf8) })
+
+    /// Calls `sink.term` for every term of `text`, with positions 0, 1, 2, …
+    mutating func scan<Sink: TermSink>(_ text: String, into sink: inout Sink) {
+        count = 0
+        emitted = 0
+        word.removeAll(keepingCapacity: true)
+        ideographs.removeAll(keepingCapacity: true)
+        ideographStarts.removeAll(keepingCapacity: true)
+        var text = text
+        text.withUTF8 { scanBytes($0, &sink) }
+        flushWord(&sink)
+        flushIdeographs(&sink)
+    }
+
+    /// Scans valid UTF-8: ASCII byte by byte, other scalars decoded and folded.
+    private mutating func scanBytes<Sink: TermSink>(_ bytes: UnsafeBufferPointer<UInt8>, _ sink: inout Sink) {
+        var afterFoldedLetter = false
+        var index = 0
+        while index < bytes.count {
+            let byte = bytes[index]
+            if byte < 0x80 {
+                afterFoldedLetter = true
+                let lower = byte | 0x20
+                if (0x61...0x7A).contains(lower) || (0x30...0x39).contains(byte) {
+                    if !ideographs.isEmpty { flushIdeographs(&sink) }
+                    if word.isEmpty { wordStart = index }
+                    word.append((0x41...0x5A).contains(byte) ? lower : byte)
+                    wordEnd = index + 1
+                } else if !word.isEmpty || !ideographs.isEmpty {
+                    flushWord(&sink)
+                    flushIdeographs(&sink)
+                }
+                index += 1
+                continue
+            }
+            var length = 4
+            var value = UInt32(byte & 0x07)
+            if byte < 0xE0 {
+                length = 2
+                value = UInt32(byte & 0x1F)
+            } else if byte < 0xF0 {
+                length = 3
+                value = UInt32(byte & 0x0F)
+            }
+            length = min(length, bytes.count - index)
+            for continuation in 1..<max(length, 1) { value = value << 6 | UInt32(bytes[index + continuation] & 0x3F) }
+            let scalar = Unicode.Scalar(value) ?? "\u{FFFD}"
+            offset = index
+            nextOffset = index + length
+            index += max(length, 1)
+            if scalar.properties.generalCategory == .nonspacingMark {
+                if !afterFoldedLetter { accept(scalar, &sink) }
+                continue
+            }
+            for folded in Analyzer.foldCache.folded(scalar) { accept(folded, &sink) }
+            afterFoldedLetter = Analyzer.isFoldedScript(scalar)
+        }
+    }
+
+    private mutating func accept<Sink: TermSink>(_ scalar: Unicode.Scalar, _ sink: inout Sink) {
+        if Analyzer.isBigrammed(scalar) {
+            flushWord(&sink)
+            ideographs.append(scalar)
+            ideographStarts.append(offset)
+        } else if Analyzer.isWordScalar(scalar) {
+            if !ideographs.isEmpty { flushIdeographs(&sink) }
+            if word.isEmpty { wordStart = offset }
+            Self.appendUTF8(scalar, to: &word)
+            wordEnd = nextOffset
+        } else {
+            flushWord(&sink)
+            flushIdeographs(&sink)
+        }
+    }
+
+    private mutating func flushWord<Sink: TermSink>(_ sink: inout Sink) {
+        guard !word.isEmpty else { return }
+        defer {
+            count += 1
+            word.removeAll(keepingCapacity: true)
+        }
+        if englishStopWords && word.count <= 5 && Self.englishStops.contains(word) { return }
+        if stemEnglish { EnglishStemmer.stem(&word) }
+        let position = count
+        let source = wordStart..<wordEnd
+        word.withUnsafeBufferPointer { sink.term($0, position: position, source: source) }
+        emitted += 1
+    }
+
+    private mutating func flushIdeographs<Sink: TermSink>(_ sink: inout Sink) {
+        guard !ideographs.isEmpty else { return }
+        if ideographs.count == 1 {
+            emitPair(0, single: true, &sink)
+        } else {
+            for index in 0..<(ideographs.count - 1) { emitPair(index, single: false, &sink) }
+        }
+        ideographs.removeAll(keepingCapacity: true)
+        ideographStarts.removeAll(keepingCapacity: true)
+    }
+
+    /// Emits the ideograph at `index` alone, or with the next one.
+    private mutating func emitPair<Sink: TermSink>(_ index: Int, single: Bool, _ sink: inout Sink) {
+        pair.removeAll(keepingCapacity: true)
+        Self.appendUTF8(ideographs[index], to: &pair)
+        let last = single ? index : index + 1
+        if !single { Self.appendUTF8(ideographs[last], to: &pair) }
+        let source = ideographStarts[index]..<(ideographStarts[last] + UTF8.width(ideographs[last]))
+        let position = count
+        pair.withUnsafeBufferPointer { sink.term($0, position: position, source: source) }
+        count += 1
+        emitted += 1
+    }
+
+    private static func appendUTF8(_ scalar: Unicode.Scalar, to bytes: inout [UInt8]) {
+        if let encoded = UTF8.encode(scalar) { bytes.append(contentsOf: encoded) }
     }
 }

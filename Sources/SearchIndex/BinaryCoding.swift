@@ -35,6 +35,26 @@ struct ByteWriter {
         bytes.append(contentsOf: utf8)
     }
 
+    /// Appends `values` bit-packed: one byte with the bit width of the largest, then the
+    /// values' low `width` bits, least significant first (`values.count · width / 8` bytes
+    /// for a count that is a multiple of 8).
+    mutating func writePacked(_ values: [UInt32]) {
+        let width = UInt64(32 - (values.reduce(0, |).leadingZeroBitCount))
+        bytes.append(UInt8(width))
+        var buffer: UInt64 = 0
+        var filled: UInt64 = 0
+        for value in values {
+            buffer |= UInt64(value) << filled
+            filled += width
+            while filled >= 8 {
+                bytes.append(UInt8(truncatingIfNeeded: buffer))
+                buffer >>= 8
+                filled -= 8
+            }
+        }
+        if filled > 0 { bytes.append(UInt8(truncatingIfNeeded: buffer)) }
+    }
+
     /// Appends the checksum of everything written so far.
     mutating func finishWithChecksum() { writeUInt64(fnv1a(bytes[...])) }
 }
@@ -108,6 +128,27 @@ struct ByteReader {
         return Int(value)
     }
 
+    /// Reads what `writePacked` wrote for `values.count` values into `values`.
+    mutating func readPacked(into values: inout [UInt32]) throws {
+        let width = UInt64(try readByte())
+        guard width <= 32 else { throw fail("bit width \(width) of a packed block") }
+        let raw = try readBytes((values.count * Int(width) + 7) / 8)
+        var buffer: UInt64 = 0
+        var filled: UInt64 = 0
+        var next = raw.startIndex
+        let mask: UInt64 = width == 64 ? .max : (1 << width) - 1
+        for index in values.indices {
+            while filled < width {
+                buffer |= UInt64(raw[next]) << filled
+                next += 1
+                filled += 8
+            }
+            values[index] = UInt32(truncatingIfNeeded: buffer & mask)
+            buffer >>= width
+            filled -= width
+        }
+    }
+
     mutating func readDouble() throws -> Double { Double(bitPattern: try readUInt64()) }
 
     mutating func readString() throws -> String {
@@ -129,4 +170,20 @@ func fnv1a(_ bytes: ArraySlice<UInt8>) -> UInt64 {
         hash = hash &* 0x0000_0100_0000_01B3
     }
     return hash
+}
+
+/// Whether `left` sorts before `right` by UTF-8 bytes (the order of ids and terms),
+/// comparing contiguous storage with memcmp.
+func utf8Precedes(_ left: String, _ right: String) -> Bool {
+    let order = left.utf8.withContiguousStorageIfAvailable { leftBytes in
+        right.utf8.withContiguousStorageIfAvailable { rightBytes -> Bool in
+            let common = min(leftBytes.count, rightBytes.count)
+            if common > 0, let l = leftBytes.baseAddress, let r = rightBytes.baseAddress {
+                let compared = memcmp(l, r, common)
+                if compared != 0 { return compared < 0 }
+            }
+            return leftBytes.count < rightBytes.count
+        }
+    }
+    return (order ?? nil) ?? left.utf8.lexicographicallyPrecedes(right.utf8)
 }

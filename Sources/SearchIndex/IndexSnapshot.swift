@@ -82,25 +82,37 @@ public struct IndexSnapshot: Sendable {
     /// Runs `query` (Lucene classic syntax) against `index`: the total number of matching
     /// documents and the hits from `offset`, at most `limit`, by BM25 score descending then id.
     public func search(index: String, query: String, limit: Int = 10, offset: Int = 0) throws -> SearchResults {
+        try search(index: index, query: query, options: SearchOptions(limit: limit, offset: offset))
+    }
+
+    /// Runs `query` against `index` with filters, a sort order and highlighted snippets
+    /// (see `SearchOptions`). Field names of the options are checked like the query's.
+    public func search(index: String, query: String, options: SearchOptions) throws -> SearchResults {
         let view = try view(index)
-        let parsed = try QueryParser.parse(query)
-        let node = try QueryResolver(schema: view.schema).resolve(parsed)
+        let resolver = QueryResolver(schema: view.schema)
+        let node = try resolver.resolve(try QueryParser.parse(query))
+        let filters = try options.filters.map { try resolver.resolve(try QueryParser.parse($0)) }
+        if case .number(let field, _) = options.sort {
+            guard view.schema.fields[field] == .number else {
+                throw SearchError(
+                    code: view.schema.fields[field] == nil ? .unknownField : .fieldType,
+                    message: "cannot sort by '\(field)': only number fields sort hits, and the index's number fields are \(view.schema.fields.filter { $0.value == .number }.keys.sorted().joined(separator: ", ")); sort by one of them or leave the sort out")
+            }
+        }
+        let highlighter = try options.highlight.isEmpty ? nil : Highlighter(node: node, fields: options.highlight, schema: view.schema)
         let evaluator = QueryEvaluator(view: view)
-        let (wanted, overflow) = max(offset, 0).addingReportingOverflow(max(limit, 0))
+        let (wanted, overflow) = max(options.offset, 0).addingReportingOverflow(max(options.limit, 0))
         var best = TopHits(capacity: overflow ? Int.max : wanted)
         var total = 0
         for segmentIndex in view.segments.indices {
-            let matches = evaluator.evaluate(node, in: segmentIndex)
-            total += matches.docs.count
-            let ids = view.segments[segmentIndex].segment.ids
-            for (doc, score) in zip(matches.docs, matches.scores) {
-                best.offer(TopHits.Entry(score: score, id: ids[doc], segment: segmentIndex, doc: doc))
-            }
+            total += evaluator.collect(node, filters: filters, sort: options.sort, in: segmentIndex, into: &best)
         }
         let ranked = best.sorted()
-        let start = min(max(offset, 0), ranked.count)
+        let start = min(max(options.offset, 0), ranked.count)
         let hits = ranked[start...].map { entry in
-            SearchHit(id: entry.id, score: entry.score, fields: view.segments[entry.segment].segment.stored[entry.doc])
+            let fields = view.segments[entry.segment].segment.stored[entry.doc]
+            return SearchHit(
+                id: entry.id, score: entry.score, fields: fields, highlights: highlighter?.highlights(fields) ?? [:])
         }
         return SearchResults(total: total, hits: hits)
     }
@@ -136,16 +148,52 @@ public struct SearchResults: Sendable {
     }
 }
 
-/// One matching document: its primary key, its BM25 score and its stored fields.
+/// One matching document: its primary key, its BM25 score, its stored fields, and the
+/// highlighted snippets asked for (`SearchOptions.highlight`).
 public struct SearchHit: Sendable {
     public var id: String
     public var score: Double
     public var fields: [String: StoredValue]
+    /// Field name → a snippet of its stored text around the matched terms, HTML-escaped,
+    /// with each match in `<em>…</em>`; fields without a match are absent.
+    public var highlights: [String: String]
 
-    public init(id: String, score: Double, fields: [String: StoredValue]) {
+    public init(id: String, score: Double, fields: [String: StoredValue], highlights: [String: String] = [:]) {
         self.id = id
         self.score = score
         self.fields = fields
+        self.highlights = highlights
+    }
+}
+
+/// How hits are ranked.
+public enum SearchSort: Sendable, Equatable {
+    /// BM25 score descending, then id.
+    case score
+    /// The value of a number field (documents without one last), then id.
+    case number(field: String, descending: Bool)
+}
+
+/// What a search returns besides the query's matches.
+public struct SearchOptions: Sendable {
+    /// The number of hits to return, from `offset` in the ranking.
+    public var limit: Int
+    public var offset: Int
+    public var sort: SearchSort
+    /// Queries (same syntax) that every hit must also match, without changing its score:
+    /// keyword filters such as `status:active`, ranges such as `price:[10 TO 20]`.
+    public var filters: [String]
+    /// Stored text fields to return highlighted snippets of.
+    public var highlight: [String]
+
+    public init(
+        limit: Int = 10, offset: Int = 0, sort: SearchSort = .score, filters: [String] = [], highlight: [String] = []
+    ) {
+        self.limit = limit
+        self.offset = offset
+        self.sort = sort
+        self.filters = filters
+        self.highlight = highlight
     }
 }
 
@@ -157,9 +205,19 @@ struct TopHits {
         var id: String
         var segment: Int
         var doc: Int
+        /// What ranks the hit (greater first): its score, or its sort value.
+        var key: Double
+
+        init(score: Double, id: String, segment: Int, doc: Int, key: Double? = nil) {
+            self.score = score
+            self.id = id
+            self.segment = segment
+            self.doc = doc
+            self.key = key ?? score
+        }
 
         func ranks(before other: Entry) -> Bool {
-            score != other.score ? score > other.score : id.utf8.lexicographicallyPrecedes(other.id.utf8)
+            key != other.key ? key > other.key : utf8Precedes(id, other.id)
         }
     }
 
@@ -168,6 +226,14 @@ struct TopHits {
 
     init(capacity: Int) {
         self.capacity = capacity
+    }
+
+    /// Whether a hit with ranking key `key` may enter the kept hits (ties are decided by
+    /// id in `offer`).
+    func wants(_ key: Double) -> Bool {
+        if heap.count < capacity { return true }
+        guard let worst = heap.first else { return false }
+        return key >= worst.key
     }
 
     mutating func offer(_ entry: Entry) {

@@ -9,11 +9,14 @@ import Foundation
 /// - `snapshot()` returns the last commit and never waits for a running commit.
 /// - One writer per directory, across processes (an exclusive `flock` on `LOCK`); a
 ///   second writer gets a `locked` error. Readers (`openReadOnly`) take no lock.
-/// - Segments are merged within the commit on a tiered policy: segments are grouped in
+/// - Segments are merged in the background on a tiered policy: segments are grouped in
 ///   size tiers (⌊log₈ live documents⌋) and the 8 segments of a full tier become one,
-///   dropping deleted documents. An index of N documents thus keeps at most 7 segments
-///   per tier (about 7·log₈ N in all), and each document is rewritten O(log N) times,
-///   however small the commits. Segments are loaded once and shared by all snapshots.
+///   dropping deleted documents. A merge runs on a thread of its own while commits go on;
+///   it ends with a commit of its own (same payload) that swaps the merged segments for
+///   the new one, carrying over the deletes that arrived meanwhile. An index of N
+///   documents thus keeps about 7 segments per tier (about 7·log₈ N in all), and each
+///   document is rewritten O(log N) times, however small the commits. Segments are loaded
+///   once and shared by all snapshots.
 ///
 /// Internally synchronized: its methods may be called from any thread.
 public final class IndexStore: @unchecked Sendable {
@@ -32,6 +35,11 @@ public final class IndexStore: @unchecked Sendable {
     private var manifest: Manifest
     private var pending: [String: [String: Change]] = [:]
     private var published: IndexSnapshot
+    /// The merge running in the background, if any (guarded by `writeLock`).
+    private var merging: MergeJob?
+    private let mergeQueue = DispatchQueue(label: "SearchIndex.merge", qos: .utility)
+    /// Tests: called on the merge thread before a merge starts building.
+    var mergeWillStart: (@Sendable () -> Void)?
 
     /// Opens the store in `directory`, creating the directory and any index of `schemas`
     /// it does not hold yet. An index already in the directory must have the same schema.
@@ -152,8 +160,8 @@ public final class IndexStore: @unchecked Sendable {
             for (indexName, changes) in pending.sorted(by: { $0.key < $1.key }) where !changes.isEmpty {
                 guard let view = current[indexName] else { continue }
                 var segments = Self.applyDeletes(changes.keys, to: view, generation: next.generation)
-                var builder = SegmentBuilder(fields: view.schema.fields)
-                for id in changes.keys.sorted(by: { $0.utf8.lexicographicallyPrecedes($1.utf8) }) {
+                var builder = SegmentBuilder(schema: view.schema)
+                for id in changes.keys.sorted(by: utf8Precedes) {
                     if case .upsert(let document) = changes[id] { builder.add(document) }
                 }
                 if !builder.isEmpty {
@@ -161,13 +169,6 @@ public final class IndexStore: @unchecked Sendable {
                     next.nextSegment += 1
                     newSegments.append(segment)
                     segments.append(SegmentView(segment: segment, deletes: nil, deleteGeneration: 0))
-                }
-                while let positions = Self.mergeCandidates(segments) {
-                    let merged = Self.merge(
-                        segments, positions: positions, schema: view.schema, name: Self.segmentName(next.nextSegment))
-                    next.nextSegment += 1
-                    segments = merged.segments
-                    if let segment = merged.segment { newSegments.append(segment) }
                 }
                 views[indexName] = IndexView(schema: view.schema, segments: segments)
             }
@@ -197,7 +198,101 @@ public final class IndexStore: @unchecked Sendable {
             let snapshot = IndexSnapshot(generation: next.generation, payload: payload, indexes: views)
             publishLock.withLock { published = snapshot }
             removeUnreferencedFiles()
+            startMergeIfNeeded()
         }
+    }
+
+    /// Segments being merged into one in the background.
+    private struct MergeJob {
+        let index: String
+        let schema: IndexSchema
+        /// The merged segments as they were when the merge started (with their deletes then).
+        let sources: [SegmentView]
+        let name: String
+    }
+
+    /// Starts a background merge of the lowest full tier of some index, unless one runs.
+    /// Called with `writeLock` held.
+    private func startMergeIfNeeded() {
+        guard merging == nil else { return }
+        for (indexName, view) in published.indexes.sorted(by: { $0.key < $1.key }) {
+            guard let positions = Self.mergeCandidates(view.segments) else { continue }
+            let job = MergeJob(
+                index: indexName, schema: view.schema, sources: positions.map { view.segments[$0] },
+                name: Self.segmentName(manifest.nextSegment))
+            manifest.nextSegment += 1
+            merging = job
+            mergeQueue.async { self.runMerge(job) }
+            return
+        }
+    }
+
+    private func runMerge(_ job: MergeJob) {
+        writeLock.withLock { mergeWillStart }?()
+        var builder = SegmentBuilder(schema: job.schema)
+        for source in job.sources { builder.addLive(of: source.segment, deletes: source.deletes) }
+        let segment = builder.isEmpty ? nil : builder.build(name: job.name)
+        var written = segment == nil
+        if let segment {
+            written = (try? FileIO.writeDurably(
+                FileIO.join(directory, Manifest.segmentFileName(segment.name)), segment.encoded())) != nil
+        }
+        writeLock.withLock {
+            merging = nil
+            if written { try? finishMerge(job, segment) }
+            startMergeIfNeeded()
+        }
+    }
+
+    /// Swaps the merged segments for `segment` in a commit of its own, with the deletes
+    /// the sources received since the merge started. Called with `writeLock` held; if it
+    /// throws, nothing changes (the merged file is removed as unreferenced later).
+    private func finishMerge(_ job: MergeJob, _ segment: Segment?) throws {
+        guard let view = published.indexes[job.index] else { return }
+        var next = manifest
+        next.generation += 1
+        var deletes = segment.map { DeleteSet(docCount: $0.docCount) }
+        var mergedDoc = 0
+        var current: [String: SegmentView] = [:]
+        for segmentView in view.segments { current[segmentView.segment.name] = segmentView }
+        for source in job.sources {
+            // A source dropped meanwhile had all its documents deleted.
+            let now = current[source.segment.name]
+            for doc in 0..<source.segment.docCount where source.isLive(doc) {
+                if !(now?.isLive(doc) ?? false) { deletes?.insert(mergedDoc) }
+                mergedDoc += 1
+            }
+        }
+        let sourceNames = Set(job.sources.map(\.segment.name))
+        var segments = view.segments.filter { !sourceNames.contains($0.segment.name) }
+        if let segment, let deletes, deletes.count < segment.docCount {
+            let hasDeletes = deletes.count > 0
+            segments.append(SegmentView(
+                segment: segment, deletes: hasDeletes ? deletes : nil,
+                deleteGeneration: hasDeletes ? next.generation : 0))
+            if hasDeletes {
+                try FileIO.writeDurably(
+                    FileIO.join(directory, Manifest.deleteFileName(segment.name, generation: next.generation)),
+                    deletes.encoded())
+            }
+        }
+        next.indexes[job.index]?.segments = segments.map {
+            Manifest.SegmentEntry(
+                name: $0.segment.name, docCount: $0.segment.docCount,
+                deleteGeneration: $0.deleteGeneration, deletedCount: $0.deletes?.count ?? 0)
+        }
+        try Self.writeManifest(next, directory: directory)
+        manifest = next
+        var indexes = published.indexes
+        indexes[job.index] = IndexView(schema: view.schema, segments: segments)
+        let snapshot = IndexSnapshot(generation: next.generation, payload: next.payload, indexes: indexes)
+        publishLock.withLock { published = snapshot }
+        removeUnreferencedFiles()
+    }
+
+    /// Waits until no merge runs and no tier is full (for tests, benchmarks and shutdown).
+    public func waitForMerges() {
+        while writeLock.withLock({ merging != nil }) { usleep(1000) }
     }
 
     /// The index's segments with the committed live versions of `ids` deleted; segments
@@ -244,27 +339,6 @@ public final class IndexStore: @unchecked Sendable {
         return byTier.filter { $0.value.count >= mergeFactor }.min { $0.key < $1.key }?.value
     }
 
-    /// Merges the segments at `positions` into one new segment (appended last), dropping
-    /// their deleted documents.
-    private static func merge(
-        _ segments: [SegmentView], positions: [Int], schema: IndexSchema, name: String
-    ) -> (segments: [SegmentView], segment: Segment?) {
-        let merged = Set(positions)
-        var builder = SegmentBuilder(fields: schema.fields)
-        var result: [SegmentView] = []
-        for (index, segmentView) in segments.enumerated() {
-            if merged.contains(index) {
-                builder.addLive(of: segmentView.segment, deletes: segmentView.deletes)
-            } else {
-                result.append(segmentView)
-            }
-        }
-        guard !builder.isEmpty else { return (result, nil) }
-        let segment = builder.build(name: name)
-        result.append(SegmentView(segment: segment, deletes: nil, deleteGeneration: 0))
-        return (result, segment)
-    }
-
     private static func segmentName(_ number: Int) -> String {
         let digits = String(number, radix: 16)
         return "seg-" + String(repeating: "0", count: max(0, 12 - digits.count)) + digits
@@ -285,7 +359,8 @@ public final class IndexStore: @unchecked Sendable {
     /// Removes segment, delete and temporary files the current manifest does not refer to
     /// (left by replaced commits, merges, or a crash in the middle of a commit).
     private func removeUnreferencedFiles() {
-        let referenced = manifest.referencedFiles
+        var referenced = manifest.referencedFiles
+        if let job = merging { referenced.insert(Manifest.segmentFileName(job.name)) }
         guard let names = try? FileIO.list(directory) else { return }
         for name in names where Manifest.isIndexFile(name) && !referenced.contains(name) {
             FileIO.remove(FileIO.join(directory, name))

@@ -4,8 +4,9 @@ import Foundation
 indirect enum QueryNode {
     /// A term of a text field (BM25) or the exact value of a keyword field.
     case term(field: String, term: String)
-    /// Analyzed terms at consecutive positions of a text field.
-    case phrase(field: String, terms: [String])
+    /// Analyzed terms of a text field at these positions relative to each other
+    /// (consecutive, except where stop words were removed).
+    case phrase(field: String, terms: [String], positions: [Int])
     /// Every term of the field starting with `prefix` (constant score).
     case prefix(field: String, prefix: String)
     /// Number field values in a range; nil bounds are open (constant score).
@@ -32,7 +33,7 @@ struct QueryResolver {
         case .term(let field, let text, let position), .phrase(let field, let text, let position):
             return try anyOf(fields(field, position: position)) { name, type in
                 switch type {
-                case .text: return textNode(name, Analyzer.analyze(text).map(\.term))
+                case .text: return textNode(name, Analyzer.analyze(text, schema.analysis(of: name)))
                 case .keyword: return .term(field: name, term: text)
                 case .number: return try numberEquals(name, text, position: position)
                 }
@@ -97,11 +98,11 @@ struct QueryResolver {
         return nodes.count == 1 ? nodes[0] : .any(nodes)
     }
 
-    private func textNode(_ field: String, _ terms: [String]) -> QueryNode {
-        switch terms.count {
+    private func textNode(_ field: String, _ tokens: [Token]) -> QueryNode {
+        switch tokens.count {
         case 0: return .none
-        case 1: return .term(field: field, term: terms[0])
-        default: return .phrase(field: field, terms: terms)
+        case 1: return .term(field: field, term: tokens[0].term)
+        default: return .phrase(field: field, terms: tokens.map(\.term), positions: tokens.map(\.position))
         }
     }
 
@@ -197,7 +198,7 @@ final class QueryEvaluator {
     static let k1 = 1.2
     static let b = 0.75
 
-    private let view: IndexView
+    let view: IndexView
     private var idfCache: [String: Double] = [:]
 
     init(view: IndexView) {
@@ -215,8 +216,8 @@ final class QueryEvaluator {
             return result
         case .term(let name, let term):
             return termMatches(name, term, segmentView)
-        case .phrase(let name, let terms):
-            return phraseMatches(name, terms, segmentView)
+        case .phrase(let name, let terms, let positions):
+            return phraseMatches(name, terms, positions, segmentView)
         case .prefix(let name, let prefix):
             guard let field = segmentView.segment.fields[name], field.type != .number else { return Matches() }
             var matched = [Bool](repeating: false, count: segmentView.segment.docCount)
@@ -269,7 +270,12 @@ final class QueryEvaluator {
         return result
     }
 
-    private func phraseMatches(_ name: String, _ terms: [String], _ segmentView: SegmentView) -> Matches {
+    /// Documents holding `terms` at consecutive positions: the postings are intersected
+    /// by leapfrogging from the shortest list, then the positions of each document are
+    /// merged (both sorted) to keep the phrase's start positions.
+    private func phraseMatches(
+        _ name: String, _ terms: [String], _ termPositions: [Int], _ segmentView: SegmentView
+    ) -> Matches {
         guard let field = segmentView.segment.fields[name], field.type == .text else { return Matches() }
         var ranges: [Range<Int>] = []
         for term in terms {
@@ -278,23 +284,58 @@ final class QueryEvaluator {
         }
         let weight = terms.reduce(0) { $0 + idf(name, $1) }
         let average = averageLength(name)
+        let docs = field.docs
+        let lead = ranges.indices.min { ranges[$0].count < ranges[$1].count }!
         var cursors = ranges.map(\.lowerBound)
+        var starts: [UInt32] = []
+        var kept: [UInt32] = []
         var result = Matches()
-        for first in ranges[0] {
-            let doc = field.docs[first]
+        search: while cursors[lead] < ranges[lead].upperBound {
+            let doc = docs[cursors[lead]]
+            for index in ranges.indices where index != lead {
+                cursors[index] = Self.firstPosting(in: docs, from: cursors[index], to: ranges[index].upperBound, atLeast: doc)
+                guard cursors[index] < ranges[index].upperBound else { break search }
+                let other = docs[cursors[index]]
+                if other != doc {
+                    cursors[lead] = Self.firstPosting(in: docs, from: cursors[lead], to: ranges[lead].upperBound, atLeast: other)
+                    continue search
+                }
+            }
+            cursors[lead] += 1
             guard segmentView.isLive(Int(doc)) else { continue }
-            var starts = Set(field.positions(ofPosting: first))
-            for index in 1..<ranges.count {
-                while cursors[index] < ranges[index].upperBound && field.docs[cursors[index]] < doc { cursors[index] += 1 }
-                guard cursors[index] < ranges[index].upperBound, field.docs[cursors[index]] == doc else {
-                    starts.removeAll()
-                    break
+            if ranges.count == 2 {
+                // Two terms: count the first's positions followed by the second's, no copies.
+                let first = field.positions(ofPosting: index(cursors, lead, 0))
+                let second = field.positions(ofPosting: index(cursors, lead, 1))
+                let offset = UInt32(termPositions[1] - termPositions[0])
+                var next = second.startIndex
+                var frequency = 0
+                for start in first {
+                    let wanted = start + offset
+                    while next < second.endIndex && second[next] < wanted { next += 1 }
+                    if next == second.endIndex { break }
+                    if second[next] == wanted { frequency += 1 }
                 }
-                let shifted = field.positions(ofPosting: cursors[index]).compactMap { position in
-                    position >= UInt32(index) ? position - UInt32(index) : nil
+                if frequency > 0 {
+                    let length = Double(field.lengths[Int(doc)])
+                    result.append(Int(doc), weight * Self.tf(Double(frequency), length: length, average: average))
                 }
-                starts.formIntersection(shifted)
-                if starts.isEmpty { break }
+                continue
+            }
+            starts.removeAll(keepingCapacity: true)
+            starts.append(contentsOf: field.positions(ofPosting: index(cursors, lead, 0)))
+            for termIndex in 1..<ranges.count where !starts.isEmpty {
+                let positions = field.positions(ofPosting: index(cursors, lead, termIndex))
+                let offset = UInt32(termPositions[termIndex] - termPositions[0])
+                kept.removeAll(keepingCapacity: true)
+                var next = positions.startIndex
+                for start in starts {
+                    let wanted = start + offset
+                    while next < positions.endIndex && positions[next] < wanted { next += 1 }
+                    if next == positions.endIndex { break }
+                    if positions[next] == wanted { kept.append(start) }
+                }
+                swap(&starts, &kept)
             }
             guard !starts.isEmpty else { continue }
             let length = Double(field.lengths[Int(doc)])
@@ -303,17 +344,44 @@ final class QueryEvaluator {
         return result
     }
 
+    /// The posting of term `termIndex` at the current document (the lead's cursor has
+    /// already moved past it).
+    private func index(_ cursors: [Int], _ lead: Int, _ termIndex: Int) -> Int {
+        termIndex == lead ? cursors[lead] - 1 : cursors[termIndex]
+    }
+
+    /// The first index in `from..<to` whose document is at least `target` (`to` if none):
+    /// galloping, then binary search.
+    static func firstPosting(in docs: [UInt32], from: Int, to end: Int, atLeast target: UInt32) -> Int {
+        guard from < end, docs[from] < target else { return from }
+        var low = from
+        var step = 1
+        var high = from + 1
+        while high < end, docs[high] < target {
+            low = high
+            step <<= 1
+            high = low + step
+        }
+        var first = low + 1
+        var last = min(high, end)
+        while first < last {
+            let middle = (first + last) >> 1
+            if docs[middle] < target { first = middle + 1 } else { last = middle }
+        }
+        return first
+    }
+
     private static func tf(_ frequency: Double, length: Double, average: Double) -> Double {
         frequency * (k1 + 1) / (frequency + k1 * (1 - b + b * length / average))
     }
 
-    private func averageLength(_ field: String) -> Double {
+    func averageLength(_ field: String) -> Double {
         guard let total = view.lengthTotals[field], total.documents > 0, total.sum > 0 else { return 1 }
         return Double(total.sum) / Double(total.documents)
     }
 
     /// The idf of `term` in `field`, counting live documents across all segments.
-    private func idf(_ field: String, _ term: String) -> Double {
+    func idf(_ field: String, _ term: String) -> Double {
         let key = field + "\u{0}" + term
         if let cached = idfCache[key] { return cached }
         var documentFrequency = 0

@@ -8,22 +8,65 @@ public enum FieldType: String, Sendable, CaseIterable, Codable {
     case text, keyword, number
 }
 
+/// Optional analysis steps of a text field, after the standard ones (segmentation,
+/// lowercasing, diacritic folding): removing stop words, then stemming. Queries on the
+/// field are analyzed the same way. Changing them requires rebuilding the index.
+public struct TextAnalysis: Sendable, Hashable, Codable {
+    /// A language of stemmers and stop word lists.
+    public enum Language: String, Sendable, Hashable, Codable, CaseIterable {
+        case english
+    }
+
+    /// Porter2 stemming ("running" → "run") when set.
+    public var stem: Language?
+    /// Drops the language's stop words ("the", "of", …); phrases keep their gaps.
+    public var stopWords: Language?
+
+    public init(stem: Language? = nil, stopWords: Language? = nil) {
+        self.stem = stem
+        self.stopWords = stopWords
+    }
+
+    /// No optional step.
+    public static let standard = TextAnalysis()
+}
+
 /// The fields of one index: what each indexed field is, and which fields a hit returns.
 public struct IndexSchema: Sendable, Equatable, Codable {
     /// Indexed fields by name.
     public var fields: [String: FieldType]
     /// Names of the fields kept in the stored part of each document and returned with hits.
     public var stored: [String]
+    /// Text fields with optional analysis steps; absent fields have none.
+    public var analysis: [String: TextAnalysis]
 
-    public init(fields: [String: FieldType], stored: [String]) {
+    public init(fields: [String: FieldType], stored: [String], analysis: [String: TextAnalysis] = [:]) {
         self.fields = fields
         self.stored = stored
+        self.analysis = analysis.filter { $0.value != .standard }
+    }
+
+    private enum CodingKeys: String, CodingKey {
+        case fields, stored, analysis
+    }
+
+    /// Manifests written before per-field analysis existed have no `analysis`.
+    public init(from decoder: Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(
+            fields: try container.decode([String: FieldType].self, forKey: .fields),
+            stored: try container.decode([String].self, forKey: .stored),
+            analysis: try container.decodeIfPresent([String: TextAnalysis].self, forKey: .analysis) ?? [:])
     }
 
     /// Equality ignores the order of `stored`.
     public static func == (lhs: IndexSchema, rhs: IndexSchema) -> Bool {
         lhs.fields == rhs.fields && Set(lhs.stored) == Set(rhs.stored)
+            && lhs.analysis.filter { $0.value != .standard } == rhs.analysis.filter { $0.value != .standard }
     }
+
+    /// The analysis of text field `field`.
+    func analysis(of field: String) -> TextAnalysis { analysis[field] ?? .standard }
 
     var textFields: [String] { fields.filter { $0.value == .text }.map(\.key).sorted() }
     var keywordFields: [String] { fields.filter { $0.value == .keyword }.map(\.key).sorted() }

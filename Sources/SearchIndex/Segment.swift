@@ -1,3 +1,5 @@
+import Foundation
+
 /// The inverted index of one field within a segment.
 ///
 /// Terms are sorted by their UTF-8 bytes. The postings of term `t` are the slice
@@ -31,14 +33,32 @@ struct FieldIndex: Sendable {
         return start..<end
     }
 
+    /// The first ordinal whose term is not below `key` (binary search comparing UTF-8 bytes).
     private func lowerBound(_ key: String) -> Int {
-        var low = 0
-        var high = terms.count
-        while low < high {
-            let middle = (low + high) / 2
-            if terms[middle].utf8.lexicographicallyPrecedes(key.utf8) { low = middle + 1 } else { high = middle }
+        var key = key
+        return key.withUTF8 { keyBytes in
+            var low = 0
+            var high = terms.count
+            while low < high {
+                let middle = (low + high) / 2
+                if Self.precedes(terms[middle], keyBytes) { low = middle + 1 } else { high = middle }
+            }
+            return low
         }
-        return low
+    }
+
+    private static func precedes(_ term: String, _ key: UnsafeBufferPointer<UInt8>) -> Bool {
+        if let order = term.utf8.withContiguousStorageIfAvailable({ bytes -> Bool in
+            let common = min(bytes.count, key.count)
+            if common > 0, let left = bytes.baseAddress, let right = key.baseAddress {
+                let compared = memcmp(left, right, common)
+                if compared != 0 { return compared < 0 }
+            }
+            return bytes.count < key.count
+        }) {
+            return order
+        }
+        return term.utf8.lexicographicallyPrecedes(key)
     }
 
     func postings(_ ordinal: Int) -> Range<Int> { postingStart[ordinal]..<postingStart[ordinal + 1] }
@@ -94,11 +114,20 @@ final class Segment: Sendable {
     // MARK: - File format
 
     private static let magic: [UInt8] = Array("DSEG".utf8)
-    private static let version: UInt32 = 1
+    static let version: UInt32 = 2
+
+    /// Postings are written in blocks of this many documents.
+    static let blockSize = 128
 
     /// The segment file: magic, version, ids, stored fields, then per field (sorted by
-    /// name) its type, its term dictionary with delta-coded postings, frequencies and
-    /// positions, and its norms or numeric values; a checksum ends the file.
+    /// name) its type, its term dictionary (each term as the length of the prefix it shares
+    /// with the previous one and the rest) with each term's postings, and its norms or
+    /// numeric values; a checksum ends the file.
+    ///
+    /// Postings come in blocks of `blockSize` documents: the document number deltas
+    /// bit-packed at the width of the block's largest, then the frequencies (minus one)
+    /// likewise; a last, partial block is written as varint pairs. Text fields follow each
+    /// block with the varint position deltas of its documents.
     func encoded() -> [UInt8] {
         var writer = ByteWriter()
         writer.write(Self.magic)
@@ -129,23 +158,16 @@ final class Segment: Sendable {
             switch field.type {
             case .text, .keyword:
                 writer.writeVarint(field.terms.count)
+                var previousTerm: [UInt8] = []
                 for ordinal in field.terms.indices {
-                    writer.writeString(field.terms[ordinal])
-                    let range = field.postings(ordinal)
-                    writer.writeVarint(range.count)
-                    var previous: UInt32 = 0
-                    for posting in range {
-                        writer.writeVarint(UInt64(field.docs[posting] - previous))
-                        previous = field.docs[posting]
-                        writer.writeVarint(UInt64(field.freqs[posting]))
-                        if field.type == .text {
-                            var previousPosition: UInt32 = 0
-                            for position in field.positions(ofPosting: posting) {
-                                writer.writeVarint(UInt64(position - previousPosition))
-                                previousPosition = position
-                            }
-                        }
-                    }
+                    let term = Array(field.terms[ordinal].utf8)
+                    var shared = 0
+                    while shared < min(term.count, previousTerm.count), term[shared] == previousTerm[shared] { shared += 1 }
+                    writer.writeVarint(shared)
+                    writer.writeVarint(term.count - shared)
+                    writer.write(Array(term[shared...]))
+                    previousTerm = term
+                    Self.encodePostings(field, field.postings(ordinal), into: &writer)
                 }
                 if field.type == .text {
                     for length in field.lengths { writer.writeVarint(UInt64(length)) }
@@ -165,6 +187,42 @@ final class Segment: Sendable {
         return writer.bytes
     }
 
+    private static func encodePostings(_ field: FieldIndex, _ range: Range<Int>, into writer: inout ByteWriter) {
+        writer.writeVarint(range.count)
+        var previous: UInt32 = 0
+        var start = range.lowerBound
+        var deltas = [UInt32](repeating: 0, count: blockSize)
+        var frequencies = [UInt32](repeating: 0, count: blockSize)
+        while start < range.upperBound {
+            let end = min(start + blockSize, range.upperBound)
+            if end - start == blockSize {
+                for posting in start..<end {
+                    deltas[posting - start] = field.docs[posting] - previous
+                    frequencies[posting - start] = field.freqs[posting] - 1
+                    previous = field.docs[posting]
+                }
+                writer.writePacked(deltas)
+                writer.writePacked(frequencies)
+            } else {
+                for posting in start..<end {
+                    writer.writeVarint(UInt64(field.docs[posting] - previous))
+                    writer.writeVarint(UInt64(field.freqs[posting]))
+                    previous = field.docs[posting]
+                }
+            }
+            if field.type == .text {
+                for posting in start..<end {
+                    var previousPosition: UInt32 = 0
+                    for position in field.positions(ofPosting: posting) {
+                        writer.writeVarint(UInt64(position - previousPosition))
+                        previousPosition = position
+                    }
+                }
+            }
+            start = end
+        }
+    }
+
     private static func typeCode(_ type: FieldType) -> UInt8 {
         switch type {
         case .text: return 0
@@ -179,7 +237,9 @@ final class Segment: Sendable {
         var reader = try ByteReader(bytes: bytes, path: path)
         guard Array(try reader.readBytes(4)) == magic else { throw reader.fail("not a segment file (bad magic)") }
         let version = try reader.readUInt32()
-        guard version == Self.version else { throw reader.fail("unsupported segment version \(version)") }
+        guard version == Self.version else {
+            throw reader.fail("segment format version \(version) is not the version \(Self.version) this release reads (indexes made by other releases are not converted)")
+        }
         let docCount = try reader.readCount(max: min(reader.remaining, Int(UInt32.max)))
         var ids: [String] = []
         ids.reserveCapacity(docCount)
@@ -229,34 +289,62 @@ final class Segment: Sendable {
         switch type {
         case .text, .keyword:
             let termCount = try reader.readCount(max: reader.remaining)
+            var previousTerm: [UInt8] = []
+            var deltas = [UInt32](repeating: 0, count: blockSize)
+            var frequencies = [UInt32](repeating: 0, count: blockSize)
             for _ in 0..<termCount {
-                let term = try reader.readString()
-                if let last = terms.last, !last.utf8.lexicographicallyPrecedes(term.utf8) {
+                let shared = try reader.readCount(max: previousTerm.count)
+                let suffixLength = try reader.readCount(max: reader.remaining)
+                var termBytes = Array(previousTerm[..<shared])
+                termBytes.append(contentsOf: try reader.readBytes(suffixLength))
+                guard let term = String(validating: termBytes, as: UTF8.self) else { throw reader.fail("invalid UTF-8 term") }
+                if !terms.isEmpty, !previousTerm.lexicographicallyPrecedes(termBytes) {
                     throw reader.fail("term dictionary out of order")
                 }
                 terms.append(term)
+                previousTerm = termBytes
                 let postingCount = try reader.readCount(max: min(docCount, reader.remaining))
                 var doc: UInt64 = 0
-                for index in 0..<postingCount {
-                    let delta = try reader.readVarint()
-                    guard index == 0 || delta > 0 else { throw reader.fail("postings out of order") }
-                    doc += delta
-                    guard doc < UInt64(docCount) else { throw reader.fail("posting for document \(doc) of \(docCount)") }
-                    let freq = try reader.readCount(max: type == .text ? reader.remaining : 1)
-                    guard freq > 0 else { throw reader.fail("zero term frequency") }
-                    docs.append(UInt32(doc))
-                    freqs.append(UInt32(freq))
-                    if type == .text {
-                        var position: UInt64 = 0
-                        for positionIndex in 0..<freq {
-                            let positionDelta = try reader.readVarint()
-                            guard positionIndex == 0 || positionDelta > 0 else { throw reader.fail("positions out of order") }
-                            position += positionDelta
-                            guard position <= UInt64(UInt32.max) else { throw reader.fail("position too large") }
-                            positions.append(UInt32(position))
+                var decoded = 0
+                while decoded < postingCount {
+                    let count = min(blockSize, postingCount - decoded)
+                    if count == blockSize {
+                        try reader.readPacked(into: &deltas)
+                        try reader.readPacked(into: &frequencies)
+                    } else {
+                        for index in 0..<count {
+                            deltas[index] = UInt32(try reader.readCount(max: docCount))
+                            let frequency = try reader.readCount(max: Int(UInt32.max))
+                            guard frequency > 0 else { throw reader.fail("zero term frequency") }
+                            frequencies[index] = UInt32(frequency - 1)
                         }
-                        positionStart.append(positions.count)
                     }
+                    for index in 0..<count {
+                        guard decoded + index == 0 || deltas[index] > 0 else { throw reader.fail("postings out of order") }
+                        doc += UInt64(deltas[index])
+                        guard doc < UInt64(docCount) else { throw reader.fail("posting for document \(doc) of \(docCount)") }
+                        guard frequencies[index] < UInt32.max else { throw reader.fail("term frequency too large") }
+                        let frequency = frequencies[index] + 1
+                        guard type == .text || frequency == 1 else { throw reader.fail("keyword frequency \(frequency)") }
+                        docs.append(UInt32(doc))
+                        freqs.append(frequency)
+                    }
+                    if type == .text {
+                        for index in 0..<count {
+                            let frequency = Int(freqs[freqs.count - count + index])
+                            guard frequency <= reader.remaining else { throw reader.fail("more positions than bytes") }
+                            var position: UInt64 = 0
+                            for positionIndex in 0..<frequency {
+                                let positionDelta = try reader.readVarint()
+                                guard positionIndex == 0 || positionDelta > 0 else { throw reader.fail("positions out of order") }
+                                position += positionDelta
+                                guard position <= UInt64(UInt32.max) else { throw reader.fail("position too large") }
+                                positions.append(UInt32(position))
+                            }
+                            positionStart.append(positions.count)
+                        }
+                    }
+                    decoded += count
                 }
                 postingStart.append(docs.count)
             }
@@ -287,28 +375,26 @@ final class Segment: Sendable {
 
 /// Accumulates documents (new ones, or the live documents of segments being merged)
 /// and builds an immutable `Segment`.
+///
+/// Terms are interned as bytes in a hash table per field (no String per token); each
+/// term's postings grow in arrays of their own and are sorted by term only in `build`.
 struct SegmentBuilder {
-    private struct TermPostings {
-        var docs: [UInt32] = []
-        var freqs: [UInt32] = []
-        var positions: [UInt32] = []
-
-        mutating func append(doc: UInt32, positions termPositions: [UInt32]) {
-            docs.append(doc)
-            freqs.append(UInt32(max(termPositions.count, 1)))
-            positions.append(contentsOf: termPositions)
-        }
-    }
-
-    private let schema: [String: FieldType]
+    private let names: [String]
+    private let types: [FieldType]
     private var ids: [String] = []
     private var stored: [[String: StoredValue]] = []
-    private var postings: [String: [String: TermPostings]] = [:]
-    private var lengths: [String: [UInt32]] = [:]
-    private var numbers: [String: [Double]] = [:]
+    private var fields: [FieldPostings]
+    private var scanners: [TermScanner]
 
-    init(fields schema: [String: FieldType]) {
-        self.schema = schema
+    init(fields schema: [String: FieldType], analysis: [String: TextAnalysis] = [:]) {
+        names = schema.keys.sorted()
+        types = names.map { schema[$0]! }
+        fields = names.map { _ in FieldPostings() }
+        scanners = names.map { TermScanner(analysis[$0] ?? .standard) }
+    }
+
+    init(schema: IndexSchema) {
+        self.init(fields: schema.fields, analysis: schema.analysis)
     }
 
     var isEmpty: Bool { ids.isEmpty }
@@ -318,26 +404,24 @@ struct SegmentBuilder {
         let doc = UInt32(ids.count)
         ids.append(document.id)
         stored.append(document.stored)
-        for (field, type) in schema {
-            let value = document.fields[field]
-            switch (type, value) {
+        for index in names.indices {
+            let value = document.fields[names[index]]
+            switch (types[index], value) {
             case (.text, .text(let text)?):
-                var byTerm: [String: [UInt32]] = [:]
-                let tokens = Analyzer.analyze(text)
-                for token in tokens { byTerm[token.term, default: []].append(UInt32(token.position)) }
-                for (term, termPositions) in byTerm {
-                    postings[field, default: [:]][term, default: TermPostings()].append(
-                        doc: doc, positions: termPositions)
-                }
-                lengths[field, default: []].append(UInt32(tokens.count))
+                fields[index].doc = doc
+                scanners[index].scan(text, into: &fields[index])
+                fields[index].lengths.append(UInt32(scanners[index].emitted))
             case (.text, _):
-                lengths[field, default: []].append(0)
-            case (.keyword, .keyword(let keyword)?):
-                postings[field, default: [:]][keyword, default: TermPostings()].append(doc: doc, positions: [])
+                fields[index].lengths.append(0)
+            case (.keyword, .keyword(var keyword)?):
+                keyword.withUTF8 { bytes in
+                    let term = fields[index].table.intern(bytes)
+                    fields[index].append(term: term, doc: doc, frequency: 1, positions: [])
+                }
             case (.number, .number(let number)?):
-                numbers[field, default: []].append(number)
+                fields[index].numbers.append(number)
             case (.number, _):
-                numbers[field, default: []].append(.nan)
+                fields[index].numbers.append(.nan)
             default:
                 break
             }
@@ -353,43 +437,41 @@ struct SegmentBuilder {
             ids.append(segment.ids[doc])
             stored.append(segment.stored[doc])
         }
-        for (field, type) in schema {
-            let source = segment.fields[field]
-            switch type {
+        for index in names.indices {
+            let source = segment.fields[names[index]]
+            switch types[index] {
             case .text, .keyword:
-                if type == .text {
-                    var fieldLengths = lengths.removeValue(forKey: field) ?? []
+                if types[index] == .text {
                     for doc in 0..<segment.docCount where remap[doc] >= 0 {
-                        fieldLengths.append(source?.lengths[doc] ?? 0)
+                        fields[index].lengths.append(source?.lengths[doc] ?? 0)
                     }
-                    lengths[field] = fieldLengths
                 }
                 guard let source else { continue }
-                var fieldPostings = postings.removeValue(forKey: field) ?? [:]
                 for ordinal in source.terms.indices {
-                    let term = source.terms[ordinal]
                     let range = source.postings(ordinal)
                     guard range.contains(where: { remap[Int(source.docs[$0])] >= 0 }) else { continue }
+                    var term = source.terms[ordinal]
+                    let termID = term.withUTF8 { fields[index].table.intern($0) }
                     for posting in range where remap[Int(source.docs[posting])] >= 0 {
-                        let newDoc = UInt32(remap[Int(source.docs[posting])])
-                        let termPositions = type == .text ? Array(source.positions(ofPosting: posting)) : []
-                        fieldPostings[term, default: TermPostings()].append(doc: newDoc, positions: termPositions)
+                        let positions = types[index] == .text ? source.positions(ofPosting: posting) : []
+                        fields[index].append(
+                            term: termID, doc: UInt32(remap[Int(source.docs[posting])]),
+                            frequency: source.freqs[posting], positions: positions)
                     }
                 }
-                postings[field] = fieldPostings
             case .number:
-                var values = numbers.removeValue(forKey: field) ?? []
                 for doc in 0..<segment.docCount where remap[doc] >= 0 {
-                    values.append(source?.numbers[doc] ?? .nan)
+                    fields[index].numbers.append(source?.numbers[doc] ?? .nan)
                 }
-                numbers[field] = values
             }
         }
     }
 
     func build(name: String) -> Segment {
-        var fields: [String: FieldIndex] = [:]
-        for (field, type) in schema {
+        var built: [String: FieldIndex] = [:]
+        for index in names.indices {
+            let type = types[index]
+            let field = fields[index]
             var terms: [String] = []
             var postingStart: [Int] = [0]
             var docs: [UInt32] = []
@@ -397,10 +479,12 @@ struct SegmentBuilder {
             var positionStart: [Int] = type == .text ? [0] : []
             var positions: [UInt32] = []
             if type != .number {
-                let fieldPostings = postings[field] ?? [:]
-                terms = fieldPostings.keys.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
-                for term in terms {
-                    let entry = fieldPostings[term]!
+                let order = field.table.sortedIDs()
+                terms.reserveCapacity(order.count)
+                postingStart.reserveCapacity(order.count + 1)
+                for termID in order {
+                    let entry = field.postings[termID]
+                    terms.append(field.table.string(termID))
                     docs.append(contentsOf: entry.docs)
                     freqs.append(contentsOf: entry.freqs)
                     postingStart.append(docs.count)
@@ -414,12 +498,128 @@ struct SegmentBuilder {
                     }
                 }
             }
-            fields[field] = FieldIndex(
+            built[names[index]] = FieldIndex(
                 type: type, terms: terms, postingStart: postingStart, docs: docs, freqs: freqs,
                 positionStart: positionStart, positions: positions,
-                lengths: type == .text ? (lengths[field] ?? Array(repeating: 0, count: ids.count)) : [],
-                numbers: type == .number ? (numbers[field] ?? Array(repeating: .nan, count: ids.count)) : [])
+                lengths: type == .text ? padded(field.lengths, with: 0) : [],
+                numbers: type == .number ? padded(field.numbers, with: .nan) : [])
         }
-        return Segment(name: name, ids: ids, stored: stored, fields: fields)
+        return Segment(name: name, ids: ids, stored: stored, fields: built)
+    }
+
+    private func padded<Value>(_ values: [Value], with filler: Value) -> [Value] {
+        values.count == ids.count ? values : values + Array(repeating: filler, count: ids.count - values.count)
+    }
+}
+
+/// The postings of one field being built, by interned term number.
+private struct FieldPostings: TermSink {
+    struct TermPostings {
+        var docs: [UInt32] = []
+        var freqs: [UInt32] = []
+        var positions: [UInt32] = []
+
+        /// Counts one more occurrence in `doc` (the last document, or a new one).
+        mutating func occurrence(in doc: UInt32, at position: UInt32) {
+            if docs.last == doc {
+                freqs[freqs.count - 1] += 1
+            } else {
+                docs.append(doc)
+                freqs.append(1)
+            }
+            positions.append(position)
+        }
+    }
+
+    var table = TermTable()
+    var postings: [TermPostings] = []
+    var lengths: [UInt32] = []
+    var numbers: [Double] = []
+    /// The document whose text is being scanned.
+    var doc: UInt32 = 0
+
+    mutating func term(_ bytes: UnsafeBufferPointer<UInt8>, position: Int, source: Range<Int>) {
+        let termID = table.intern(bytes)
+        if termID == postings.count { postings.append(TermPostings()) }
+        postings[termID].occurrence(in: doc, at: UInt32(position))
+    }
+
+    mutating func append(term termID: Int, doc: UInt32, frequency: UInt32, positions: ArraySlice<UInt32>) {
+        if termID == postings.count { postings.append(TermPostings()) }
+        postings[termID].docs.append(doc)
+        postings[termID].freqs.append(frequency)
+        postings[termID].positions.append(contentsOf: positions)
+    }
+}
+
+/// A set of byte strings numbered in insertion order (0, 1, 2, …): an open-addressing
+/// hash table over one byte arena, so interning a known term allocates nothing.
+struct TermTable {
+    private var bytes: [UInt8] = []
+    private var starts: [Int] = [0]
+    private var hashes: [UInt64] = []
+    private var slots = [Int32](repeating: -1, count: 1024)
+
+    var count: Int { hashes.count }
+
+    /// The number of `key`, adding it if new.
+    mutating func intern(_ key: UnsafeBufferPointer<UInt8>) -> Int {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in key { hash = (hash ^ UInt64(byte)) &* 0x0000_0100_0000_01B3 }
+        let mask = slots.count - 1
+        var slot = Int(truncatingIfNeeded: hash ^ (hash >> 29)) & mask
+        while true {
+            let id = Int(slots[slot])
+            if id < 0 { break }
+            if hashes[id] == hash && matches(id, key) { return id }
+            slot = (slot + 1) & mask
+        }
+        let id = hashes.count
+        bytes.append(contentsOf: key)
+        starts.append(bytes.count)
+        hashes.append(hash)
+        slots[slot] = Int32(id)
+        if hashes.count * 2 > slots.count { grow() }
+        return id
+    }
+
+    private func matches(_ id: Int, _ key: UnsafeBufferPointer<UInt8>) -> Bool {
+        let start = starts[id]
+        guard starts[id + 1] - start == key.count else { return false }
+        return bytes.withUnsafeBufferPointer { stored in
+            key.isEmpty || memcmp(stored.baseAddress! + start, key.baseAddress!, key.count) == 0
+        }
+    }
+
+    private mutating func grow() {
+        slots = [Int32](repeating: -1, count: slots.count * 2)
+        let mask = slots.count - 1
+        for id in hashes.indices {
+            var slot = Int(truncatingIfNeeded: hashes[id] ^ (hashes[id] >> 29)) & mask
+            while slots[slot] >= 0 { slot = (slot + 1) & mask }
+            slots[slot] = Int32(id)
+        }
+    }
+
+    func string(_ id: Int) -> String {
+        String(decoding: bytes[starts[id]..<starts[id + 1]], as: UTF8.self)
+    }
+
+    /// The numbers of all entries, ordered by their bytes.
+    func sortedIDs() -> [Int] {
+        bytes.withUnsafeBufferPointer { arena in
+            Array(hashes.indices).sorted { left, right in
+                let leftStart = starts[left]
+                let leftCount = starts[left + 1] - leftStart
+                let rightStart = starts[right]
+                let rightCount = starts[right + 1] - rightStart
+                let common = min(leftCount, rightCount)
+                if common > 0 {
+                    let order = memcmp(arena.baseAddress! + leftStart, arena.baseAddress! + rightStart, common)
+                    if order != 0 { return order < 0 }
+                }
+                return leftCount < rightCount
+            }
+        }
     }
 }

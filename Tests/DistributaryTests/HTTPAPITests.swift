@@ -52,6 +52,36 @@ final class HTTPAPITests: XCTestCase {
         }
     }
 
+    func testFilterSortAndHighlightParameters() async throws {
+        let store = try makeStore()
+        let app = Application(router: HTTPAPI.router(snapshot: { store.snapshot() }))
+        try await app.test(.router) { client in
+            try await client.execute(uri: "/indexes/products/search?q=editor&filter=status:active", method: .get) { response in
+                let json = try JSONSerialization.jsonObject(with: Data(buffer: response.body)) as? [String: Any]
+                XCTAssertEqual(json?["total"] as? Int, 1)
+                XCTAssertEqual((json?["hits"] as? [[String: Any]])?.first?["id"] as? String, "1")
+            }
+            for (sort, first) in [("price", "2"), ("-price", "1")] {
+                try await client.execute(uri: "/indexes/products/search?q=editor&sort=\(sort)", method: .get) { response in
+                    let json = try JSONSerialization.jsonObject(with: Data(buffer: response.body)) as? [String: Any]
+                    XCTAssertEqual((json?["hits"] as? [[String: Any]])?.first?["id"] as? String, first, "sort=\(sort)")
+                }
+            }
+            try await client.execute(uri: "/indexes/products/search?q=vim&highlight=name", method: .get) { response in
+                let json = try JSONSerialization.jsonObject(with: Data(buffer: response.body)) as? [String: Any]
+                let hit = (json?["hits"] as? [[String: Any]])?.first
+                XCTAssertEqual((hit?["highlights"] as? [String: String])?["name"], "<em>Vim</em> editor")
+            }
+            try await client.execute(uri: "/indexes/products/search?q=vim&sort=status", method: .get) { response in
+                XCTAssertEqual(response.status, .badRequest)
+                XCTAssertTrue(String(buffer: response.body).contains("only number fields sort"))
+            }
+            try await client.execute(uri: "/indexes/products/search?q=price:cheap", method: .get) { response in
+                XCTAssertEqual(response.status, .badRequest, "a value of the wrong type is the query's fault")
+            }
+        }
+    }
+
     func testErrors() async throws {
         let store = try makeStore()
         let app = Application(router: HTTPAPI.router(snapshot: { store.snapshot() }))

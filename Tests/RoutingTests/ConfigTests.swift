@@ -53,6 +53,25 @@ final class ConfigTests: XCTestCase {
         XCTAssertEqual(c.mapping(schema: "shop", table: "orders")?.redis?.key.columns, ["shop_id", "id"])
     }
 
+    func testIndexFieldsLongFormWithStemmingAndStopWords() throws {
+        let yaml = Self.valid.replacingOccurrences(
+            of: "fields: {name: text, description: text, status: keyword, price: number}",
+            with: "fields: {name: text, description: {type: text, stem: english, stop_words: english}, status: {type: keyword}, price: number}")
+        let c = try PipelineConfig.parse(yaml: yaml)
+        let index = try XCTUnwrap(c.mapping(schema: "shop", table: "products")?.index)
+        XCTAssertEqual(index.fields.map { "\($0.name):\($0.kind)" }, ["name:text", "description:text", "status:keyword", "price:number"])
+        XCTAssertEqual(index.analysis, ["description": IndexTextAnalysis(stem: .english, stopWords: .english)])
+        assertError(
+            Self.valid.replacingOccurrences(of: "status: keyword,", with: "status: {type: keyword, stem: english},"),
+            path: "tables.shop.products.index.fields.status", contains: "text fields only")
+        assertError(
+            Self.valid.replacingOccurrences(of: "name: text,", with: "name: {type: text, stem: french},"),
+            path: "tables.shop.products.index.fields.name.stem", contains: "english")
+        assertError(
+            Self.valid.replacingOccurrences(of: "name: text,", with: "name: {stem: english},"),
+            path: "tables.shop.products.index.fields.name.type", contains: "type")
+    }
+
     private func assertError(_ yaml: String, path: String, contains needle: String, file: StaticString = #filePath, line: UInt = #line) {
         XCTAssertThrowsError(try PipelineConfig.parse(yaml: yaml), file: file, line: line) { error in
             guard let e = error as? ConfigError else { return XCTFail("not a ConfigError: \(error)", file: file, line: line) }

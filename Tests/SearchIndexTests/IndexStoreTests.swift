@@ -73,8 +73,9 @@ final class IndexStoreTests: IndexTestCase {
                 try store.delete(index: "products", id: String((commit - 1) * 5 + 1))
             }
             try store.commit(payload: ["commit": String(commit)])
+            store.waitForMerges()
             let segments = try XCTUnwrap(store.snapshot().indexes["products"]).segments
-            XCTAssertNil(IndexStore.mergeCandidates(segments), "no size tier is left full after a commit")
+            XCTAssertNil(IndexStore.mergeCandidates(segments), "no size tier is left full once merges are done")
             XCTAssertLessThanOrEqual(segments.count, 14, "at most 7 segments in each of the two lowest tiers")
         }
         XCTAssertLessThan(store.snapshot().segmentCount(index: "products"), 10)
@@ -94,6 +95,39 @@ final class IndexStoreTests: IndexTestCase {
         try check(store.snapshot())
         let segmentFiles = try files().filter { $0.hasSuffix(".seg") }
         XCTAssertEqual(segmentFiles.count, store.snapshot().segmentCount(index: "products"), "merged-away files are removed")
+        try check(try IndexStore.openReadOnly(directory: directory))
+    }
+
+    func testChangesDuringABackgroundMergeAreCarriedOver() throws {
+        let store = try openStore()
+        let gate = DispatchSemaphore(value: 0)
+        let started = DispatchSemaphore(value: 0)
+        store.mergeWillStart = {
+            started.signal()
+            gate.wait()
+        }
+        for id in 0..<IndexStore.mergeFactor {
+            try store.upsert(index: "products", document: product(String(id), "item number\(id) common"))
+            try store.commit(payload: ["commit": String(id)])
+        }
+        XCTAssertEqual(started.wait(timeout: .now() + 10), .success, "a full tier starts a merge")
+        XCTAssertEqual(store.snapshot().segmentCount(index: "products"), IndexStore.mergeFactor, "commits do not wait for it")
+        try store.delete(index: "products", id: "2")
+        try store.upsert(index: "products", document: product("5", "replaced common"))
+        try store.commit(payload: ["commit": "during"])
+        store.mergeWillStart = nil
+        gate.signal()
+        store.waitForMerges()
+        let check = { (snapshot: IndexSnapshot) throws in
+            XCTAssertEqual(snapshot.payload, ["commit": "during"])
+            XCTAssertEqual(try snapshot.documentCount(index: "products"), IndexStore.mergeFactor - 1)
+            XCTAssertEqual(try self.ids(snapshot, "number2"), [], "deleted during the merge")
+            XCTAssertEqual(try self.ids(snapshot, "number5"), [], "replaced during the merge")
+            XCTAssertEqual(try self.ids(snapshot, "replaced"), ["5"])
+            XCTAssertEqual(try snapshot.search(index: "products", query: "common").total, IndexStore.mergeFactor - 1)
+        }
+        XCTAssertEqual(store.snapshot().segmentCount(index: "products"), 2, "the merged segment and the last commit's")
+        try check(store.snapshot())
         try check(try IndexStore.openReadOnly(directory: directory))
     }
 

@@ -1,0 +1,109 @@
+import XCTest
+@testable import SearchIndex
+
+/// Segment files (term dictionary, postings with frequencies and positions, norms,
+/// numbers, ids and stored fields) decode to exactly what was encoded.
+final class SegmentCodecTests: XCTestCase {
+    func testRandomSegmentsRoundTrip() throws {
+        var random = ReferenceScorerTests.Random(state: 7)
+        let schema: [String: FieldType] = ["body": .text, "tag": .keyword, "n": .number]
+        for round in 0..<5 {
+            var builder = SegmentBuilder(fields: schema)
+            for doc in 0..<(1 + random.below(300)) {
+                let words = (0..<random.below(40)).map { _ in "w\(random.below(1 + round * 50))" }
+                var fields: [String: FieldValue] = ["body": .text(words.joined(separator: " ") + " Ünïcödé 東京都")]
+                if random.below(3) > 0 { fields["tag"] = .keyword(["a", "b", "", "Sold Out"][random.below(4)]) }
+                if random.below(3) > 0 { fields["n"] = .number(Double(random.below(1000)) / 8 - 50) }
+                builder.add(Document(id: "id\(doc)", fields: fields, stored: ["k": .int(Int64(doc)), "s": .string("x\(doc)")]))
+            }
+            let segment = builder.build(name: "seg-\(round)")
+            let decoded = try Segment.decode(segment.encoded(), name: segment.name, path: "test")
+            XCTAssertEqual(decoded.ids, segment.ids)
+            XCTAssertEqual(decoded.stored, segment.stored)
+            XCTAssertEqual(Set(decoded.fields.keys), Set(schema.keys))
+            for (name, field) in segment.fields {
+                let other = try XCTUnwrap(decoded.fields[name])
+                XCTAssertEqual(other.type, field.type, name)
+                XCTAssertEqual(other.terms, field.terms, name)
+                XCTAssertEqual(other.postingStart, field.postingStart, name)
+                XCTAssertEqual(other.docs, field.docs, name)
+                XCTAssertEqual(other.freqs, field.freqs, name)
+                XCTAssertEqual(other.positionStart, field.positionStart, name)
+                XCTAssertEqual(other.positions, field.positions, name)
+                XCTAssertEqual(other.lengths, field.lengths, name)
+                XCTAssertEqual(other.numbers.map(\.bitPattern), field.numbers.map(\.bitPattern), name)
+            }
+            XCTAssertFalse(segment.fields["body"]!.terms.isEmpty)
+        }
+    }
+
+    func testFullBlocksArePacked() throws {
+        var builder = SegmentBuilder(fields: ["body": .text])
+        for doc in 0..<700 {
+            builder.add(Document(id: "d\(doc)", fields: ["body": .text(doc % 3 == 0 ? "common common rare\(doc)" : "common")]))
+        }
+        let segment = builder.build(name: "s")
+        let field = segment.fields["body"]!
+        XCTAssertEqual(field.postings(field.termOrdinal("common")!).count, 700, "five full blocks and a partial one")
+        let decoded = try Segment.decode(segment.encoded(), name: "s", path: "test").fields["body"]!
+        XCTAssertEqual(decoded.docs, field.docs)
+        XCTAssertEqual(decoded.freqs, field.freqs)
+        XCTAssertEqual(decoded.positions, field.positions)
+        XCTAssertEqual(decoded.terms, field.terms)
+    }
+
+    func testPackedValuesRoundTripAtEveryWidth() throws {
+        var random = ReferenceScorerTests.Random(state: 3)
+        for width in 0...32 {
+            let values = (0..<128).map { _ in width == 0 ? 0 : UInt32(truncatingIfNeeded: random.next()) >> UInt32(32 - width) }
+            var writer = ByteWriter()
+            writer.writePacked(values)
+            writer.finishWithChecksum()
+            var reader = try ByteReader(bytes: writer.bytes, path: "test")
+            var decoded = [UInt32](repeating: 1, count: 128)
+            try reader.readPacked(into: &decoded)
+            XCTAssertEqual(decoded, values, "width \(width)")
+            XCTAssertTrue(reader.isAtEnd)
+        }
+    }
+
+    func testSegmentsOfAnotherFormatVersionAskForARebuild() {
+        var builder = SegmentBuilder(fields: ["body": .text])
+        builder.add(Document(id: "a", fields: ["body": .text("hello")]))
+        var writer = ByteWriter()
+        var bytes = builder.build(name: "s").encoded()
+        bytes.removeLast(8)
+        bytes[4] = 1
+        writer.write(bytes)
+        writer.finishWithChecksum()
+        XCTAssertThrowsError(try Segment.decode(writer.bytes, name: "s", path: "/x/s.seg")) { error in
+            let message = (error as? SearchError)?.message ?? ""
+            XCTAssertTrue(message.contains("version 1") && message.contains("rebuild the index"), message)
+        }
+    }
+
+    func testBuilderKeepsPostingsSortedWithFrequenciesAndPositions() {
+        var builder = SegmentBuilder(fields: ["body": .text])
+        builder.add(Document(id: "a", fields: ["body": .text("b a b c b")]))
+        builder.add(Document(id: "b", fields: ["body": .text("c")]))
+        builder.add(Document(id: "c", fields: ["body": .text("b")]))
+        let field = builder.build(name: "s").fields["body"]!
+        XCTAssertEqual(field.terms, ["a", "b", "c"])
+        let b = field.termOrdinal("b")!
+        XCTAssertEqual(Array(field.postings(b)).map { field.docs[$0] }, [0, 2])
+        XCTAssertEqual(Array(field.postings(b)).map { field.freqs[$0] }, [3, 1])
+        XCTAssertEqual(Array(field.positions(ofPosting: field.postings(b).lowerBound)), [0, 2, 4])
+        XCTAssertEqual(field.lengths, [5, 1, 1])
+    }
+
+    func testCorruptSegmentIsRefusedWithTheFix() {
+        var builder = SegmentBuilder(fields: ["body": .text])
+        builder.add(Document(id: "a", fields: ["body": .text("hello world")]))
+        var bytes = builder.build(name: "s").encoded()
+        bytes[bytes.count / 2] ^= 0xFF
+        XCTAssertThrowsError(try Segment.decode(bytes, name: "s", path: "/x/s.seg")) { error in
+            let message = (error as? SearchError)?.message ?? ""
+            XCTAssertTrue(message.contains("/x/s.seg") && message.contains("rebuild the index"), message)
+        }
+    }
+}
