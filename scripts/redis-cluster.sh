@@ -28,6 +28,7 @@ start_node() {
     mkdir -p "$DIR/$port"
     "$redis" --port "$port" --bind 127.0.0.1 --dir "$DIR/$port" --daemonize yes \
         --cluster-enabled yes --cluster-config-file nodes.conf --cluster-node-timeout 5000 \
+        --cluster-allow-replica-migration no \
         --appendonly yes --appendfsync no --save "" \
         --pidfile "$DIR/$port/redis.pid" --logfile "$DIR/$port/redis.log" >/dev/null
     for _ in $(seq 1 50); do up "$port" && return 0; sleep 0.2; done

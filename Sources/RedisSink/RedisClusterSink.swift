@@ -110,8 +110,11 @@ public final class RedisClusterSink {
         url.port = node.port
         let c = try RedisClient(url: url)
         let reply = try c.command(["SCRIPT", "LOAD", Self.script])
+        if case .error(let e) = reply, Redirect(e) != nil {
+            throw SinkError(.connect, "SCRIPT LOAD on \(node): \(e); retrying")
+        }
         guard case .string(let sha) = reply else {
-            throw SinkError(.command, "SCRIPT LOAD on \(node) answered \(reply) (does the Redis user may run scripts? it needs +evalsha +script)")
+            throw SinkError(.command, "SCRIPT LOAD on \(node) answered \(reply) (may the Redis user run scripts? it needs +evalsha +script|load)")
         }
         scriptSHA = sha
         connections[node] = c

@@ -88,29 +88,22 @@ struct Run: AsyncParsableCommand {
             responder: HTTPAPI.responder(router, apiKey: apiKey),
             configuration: .init(address: .hostname(config.http.host, port: config.http.port), serverName: "distributary"),
             logger: logger)
-        var groupConfig = ServiceGroupConfiguration(
+        let groupConfig = ServiceGroupConfiguration(
             services: [
-                .init(service: PipelineService(pipeline: pipeline), successTerminationBehavior: .gracefullyShutdownGroup),
+                .init(service: PipelineService(pipeline: pipeline, logger: logger), successTerminationBehavior: .gracefullyShutdownGroup),
                 .init(service: app),
             ],
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger)
-        // SIGTERM: the batch in flight is finished and checkpointed; a store that does not
-        // answer (its command timeout is 10 s) must not hold the process forever.
-        groupConfig.maximumGracefulShutdownDuration = .seconds(Self.shutdownSeconds)
-        groupConfig.maximumCancellationDuration = .seconds(5)
         do {
             try await ServiceGroup(configuration: groupConfig).run()
         } catch {
-            throw Failure(message: "\(error); did not stop cleanly within \(Self.shutdownSeconds) s: the checkpoints stay where the last applied batch left them, and a restart resumes from there")
+            throw Failure(message: "\(error)")
         }
     }
 }
 
 extension Run {
-    /// How long a graceful stop (SIGTERM/SIGINT) may take before the process gives up.
-    static let shutdownSeconds: Int64 = 30
-
     /// The API key from `http.api_key_env` or `http.api_key_file`, or nil (no key).
     static func apiKey(_ http: HTTPConfig) throws -> String? {
         if let name = http.apiKeyEnv {

@@ -124,14 +124,18 @@ for port in "${NODES[@]}"; do
 done
 
 echo "== slots resharded while writing (MOVED and ASK)"
-from=$(node_id "${NODES[0]}"); to=$(node_id "${NODES[1]}")
+# From the master with the most slots to another one (runs on a reused cluster stay balanced enough).
+biggest=${NODES[0]}
+for p in "${NODES[@]}"; do [ "$(slots_of "$(node_id "$p")")" -gt "$(slots_of "$(node_id "$biggest")")" ] && biggest=$p; done
+others=(); for p in "${NODES[@]}"; do [ "$p" != "$biggest" ] && others+=("$p"); done
+from=$(node_id "$biggest"); to=$(node_id "${others[0]}")
 before=$(slots_of "$to")
 churn 1000 1500
 sleep 0.5
 redis-cli --cluster reshard "127.0.0.1:${NODES[0]}" --cluster-from "$from" --cluster-to "$to" \
     --cluster-slots 1200 --cluster-yes >"$WORK/reshard.log" 2>&1
 check "reshard: redis-cli moved 1200 slots" "$((before + 1200))" "$(slots_of "$to")"
-redis-cli --cluster reshard "127.0.0.1:${NODES[0]}" --cluster-from "$to" --cluster-to "$(node_id "${NODES[2]}")" \
+redis-cli --cluster reshard "127.0.0.1:${NODES[0]}" --cluster-from "$to" --cluster-to "$(node_id "${others[1]}")" \
     --cluster-slots 600 --cluster-yes >>"$WORK/reshard.log" 2>&1
 wait_churn
 converged "reshard"
