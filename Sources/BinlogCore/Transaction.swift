@@ -31,12 +31,17 @@ public struct Transaction: Sendable {
     /// The commit event's timestamp (seconds since the epoch, source clock).
     public var timestamp: UInt32
     public var changes: [RowChange]
+    /// A piece of a transaction too large to hold whole (`TransactionAssembler(pieceBytes:)`):
+    /// more pieces follow, and the last one (not partial) carries the commit. `start`…`end`
+    /// then spans this piece's events only, and `end` is not a place to resume from.
+    public var isPartial: Bool
 
-    public init(gtid: String?, start: BinlogPosition, end: BinlogPosition, timestamp: UInt32, changes: [RowChange]) {
+    public init(gtid: String?, start: BinlogPosition, end: BinlogPosition, timestamp: UInt32, changes: [RowChange], isPartial: Bool = false) {
         self.gtid = gtid
         self.start = start
         self.end = end
         self.timestamp = timestamp
         self.changes = changes
+        self.isPartial = isPartial
     }
 }

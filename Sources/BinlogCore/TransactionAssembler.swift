@@ -7,6 +7,10 @@
 /// BEGIN) form a transaction of their own that ends with the statement's last row
 /// event. DDL and other standalone statements yield nothing.
 ///
+/// With `pieceBytes`, a transaction whose row events add up to more than that many bytes
+/// is handed out in pieces (`Transaction.isPartial`) as it is read, so that memory stays
+/// bounded however large it is; the commit comes with the last piece.
+///
 /// Like a state machine in PostgresNIO, it does no I/O: events in, transactions out.
 public struct TransactionAssembler: Sendable {
     private struct Open: Sendable {
@@ -15,11 +19,19 @@ public struct TransactionAssembler: Sendable {
         var standalone = false
         var inBegin = false
         var changes: [RowChange] = []
+        /// Row event bytes since the last piece.
+        var bytes = 0
+        /// Pieces already handed out.
+        var pieces = 0
     }
 
     private var open: Open?
+    private let pieceBytes: Int?
+    private var inPayload = false
 
-    public init() {}
+    public init(pieceBytes: Int? = nil) {
+        self.pieceBytes = pieceBytes
+    }
 
     /// `true` while a transaction has started and not yet committed or rolled back.
     public var isInTransaction: Bool { open?.inBegin ?? false || !(open?.changes.isEmpty ?? true) }
@@ -48,9 +60,20 @@ public struct TransactionAssembler: Sendable {
         case .rows(let changes):
             if open == nil { open = Open(start: event.position) }
             open?.changes.append(contentsOf: changes)
+            open?.bytes += Int(event.header.eventSize)
             if let current = open, !current.inBegin, event.isStatementEnd {
                 open = nil
                 return transaction(current, closedBy: event)
+            }
+            if let limit = pieceBytes, !inPayload, let current = open, current.bytes >= limit {
+                // Hand out what is held; the next piece starts after this event.
+                var piece = transaction(current, closedBy: event)
+                piece.isPartial = true
+                open?.changes = []
+                open?.bytes = 0
+                open?.pieces += 1
+                open?.start = piece.end
+                return piece
             }
         case .rotate:
             // A ROTATE that starts a stream (timestamp 0) abandons a half-received
@@ -87,6 +110,9 @@ public struct TransactionAssembler: Sendable {
     /// The events of a TRANSACTION_PAYLOAD, fed as if they stood in the log at the
     /// payload's place: the transaction they commit ends where the payload event ends.
     private mutating func consumePayload(_ nested: [DecodedEvent], in payload: DecodedEvent) throws -> Transaction? {
+        // A payload is one compressed transaction already held whole in memory: no pieces.
+        inPayload = true
+        defer { inPayload = false }
         var committed: Transaction?
         for var event in nested {
             event.position = payload.position
@@ -121,6 +147,10 @@ public struct TransactionAssembler: Sendable {
             open = nil
             return transaction(current, closedBy: event)
         case .rollback:
+            if let current = open, current.pieces > 0 {
+                throw BinlogError(code: .unsupported, position: event.position,
+                                  message: "the transaction that ends with ROLLBACK at \(event.position) was larger than the memory budget, and \(current.pieces) piece(s) of it were already applied; a ROLLBACK in the log means it mixed non-transactional tables. Raise memory_budget above its size and resync the tables it touched (`distributary resync`)")
+            }
             open = nil
             return nil
         case .xaStart:

@@ -1,6 +1,7 @@
 import Foundation
 
-/// A bounded FIFO between two threads: `push` blocks while full, `pop` while empty.
+/// A bounded FIFO between two threads: `push` blocks while full (`capacity` elements, or
+/// `budget` of their summed `cost` — one element is always let in), `pop` while empty.
 /// Closing wakes everyone; `pop` then drains what is left and returns nil, and `push`
 /// drops its element and returns false. Used between the binlog reader and the sink
 /// applier, and between the decoding and rendering threads of `binlog dump`.
@@ -8,11 +9,23 @@ public final class BlockingQueue<Element>: @unchecked Sendable {
     private var items: [Element] = []
     private var head = 0
     private let capacity: Int
+    private let budget: Int
+    private let cost: (Element) -> Int
+    private var queuedCost = 0
     private var closed = false
     private let condition = NSCondition()
 
-    public init(capacity: Int) {
+    public init(capacity: Int, budget: Int = .max, cost: @escaping (Element) -> Int = { _ in 0 }) {
         self.capacity = capacity
+        self.budget = budget
+        self.cost = cost
+    }
+
+    /// The summed cost of the queued elements.
+    public var queuedCostNow: Int {
+        condition.lock()
+        defer { condition.unlock() }
+        return queuedCost
     }
 
     /// Returns false if the queue was closed (the element is dropped).
@@ -20,8 +33,10 @@ public final class BlockingQueue<Element>: @unchecked Sendable {
     public func push(_ element: Element) -> Bool {
         condition.lock()
         defer { condition.unlock() }
-        while items.count - head >= capacity && !closed { condition.wait() }
+        let c = cost(element)
+        while !closed && (items.count - head >= capacity || (items.count > head && queuedCost + c > budget)) { condition.wait() }
         if closed { return false }
+        queuedCost += c
         items.append(element)
         condition.broadcast()
         return true
@@ -55,6 +70,7 @@ public final class BlockingQueue<Element>: @unchecked Sendable {
     private func takeLocked() -> Element? {
         guard head < items.count else { return nil }
         let element = items[head]
+        queuedCost -= cost(element)
         head += 1
         if head > 1024 && head * 2 > items.count {
             items.removeFirst(head)

@@ -32,7 +32,7 @@ public final class Pipeline: @unchecked Sendable {
     /// A stop asked for by the user (SIGTERM), as opposed to one a failure caused.
     private var userStopRequested = false
     private var failure: Error?
-    private var queue = BlockingQueue<StreamedTransaction>(capacity: 256)
+    private var queue = BlockingQueue<StreamedTransaction>(capacity: 1)
     /// Counters and gauges served at `GET /metrics`.
     public let metrics = PipelineMetrics()
     // Readiness, under `stopLock`: whether the reader streams, transactions read but not yet
@@ -405,7 +405,17 @@ public final class Pipeline: @unchecked Sendable {
         pending = 0
         applyingSince = nil
         stopLock.unlock()
-        queue = BlockingQueue<StreamedTransaction>(capacity: 256)
+        queue = Self.makeQueue(budget: config.memoryBudget)
+    }
+
+    /// Decoded transactions take about 4 bytes of memory per byte of binlog (the event
+    /// bytes plus a 24-byte slot per value), so the queue holds at most a quarter of the
+    /// budget in binlog bytes; pieces of large transactions are a sixteenth.
+    static func makeQueue(budget: Int) -> BlockingQueue<StreamedTransaction> {
+        BlockingQueue(capacity: 4096, budget: budget / 4) { item in
+            let t = item.transaction
+            return t.start.file == t.end.file && t.end.offset > t.start.offset ? Int(t.end.offset - t.start.offset) : 0
+        }
     }
 
     /// One run of the reader and applier threads, until a stop or a failure.
@@ -461,11 +471,19 @@ public final class Pipeline: @unchecked Sendable {
                         "delay_s": "\(String(format: "%.2f", delay))", "resume_from": "\(resume)"])
                 }
             })
+        follower.pieceBytes = config.memoryBudget / 16
         let config = self.config
         let namer = ColumnNamer(options: connection, isMapped: { config.mapping(schema: $0, table: $1) != nil },
                                 warn: { logger.warning("\($0)") })
         do {
+            var inPieces = false
             try follower.run(from: readerStart, shouldStop: { [self] in shouldStop }) { transaction, after in
+                if transaction.isPartial && !inPieces {
+                    logger.info("applying a large transaction in pieces; its checkpoint moves once it is whole", metadata: [
+                        "gtid": "\(transaction.gtid ?? "none")", "after": "\(after.position)",
+                        "piece": "more than \(config.memoryBudget / 16) bytes of rows (memory_budget / 16)"])
+                }
+                inPieces = transaction.isPartial
                 var transaction = transaction
                 try namer.fill(&transaction)
                 metrics.read(transaction)
@@ -510,6 +528,12 @@ public final class Pipeline: @unchecked Sendable {
 
     private var lastApplied: Checkpoint?
 
+    private var lastAppliedNow: Checkpoint? {
+        stopLock.lock()
+        defer { stopLock.unlock() }
+        return lastApplied
+    }
+
     private func apply(_ batch: [StreamedTransaction]) throws {
         var routed: [RoutedTransaction] = []
         routed.reserveCapacity(batch.count)
@@ -517,6 +541,14 @@ public final class Pipeline: @unchecked Sendable {
         guard !routed.isEmpty, let after = batch.last?.after else { return }
         func checkpointAfter(_ i: Int) -> Checkpoint {
             let after = batch[i].after
+            if routed[i].isPartial {
+                // A piece of a larger transaction: the checkpoint stays after the last whole one.
+                if let j = routed[..<i].lastIndex(where: { !$0.isPartial }) { return checkpointAfter(j) }
+                let previous = lastAppliedNow.flatMap { $0.position == after.position ? $0 : nil }
+                return Checkpoint(position: after.position, gtid: previous?.gtid,
+                                  gtidPosition: after.gtid?.description ?? after.mysqlGTIDs?.description,
+                                  sourceServerID: after.serverID ?? sourceServerID, timestamp: previous?.timestamp ?? 0)
+            }
             return Checkpoint(position: routed[i].end, gtid: routed[i].gtid,
                               gtidPosition: after.gtid?.description ?? after.mysqlGTIDs?.description,
                               sourceServerID: after.serverID ?? sourceServerID, timestamp: routed[i].timestamp)

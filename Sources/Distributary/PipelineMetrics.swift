@@ -89,18 +89,19 @@ public final class PipelineMetrics: @unchecked Sendable {
 
     /// A lost connection that is being retried (`source` or a sink's name).
     func reconnect(_ connection: String) {
-        lock.lock()
-        let counter = reconnects[connection] ?? Metrics.Counter(label: "distributary_reconnects_total", dimensions: [("connection", connection)], factory: factory)
-        reconnects[connection] = counter
-        lock.unlock()
-        counter.increment()
+        increment(&reconnects, "distributary_reconnects_total", label: "connection", value: connection)
     }
 
     /// An error that stopped the pipeline or a connection, by kind.
     func error(_ kind: String) {
+        increment(&errors, "distributary_errors_total", label: "kind", value: kind)
+    }
+
+    /// Increments the counter `name{label=value}`, made on first use and kept in `counters`.
+    private func increment(_ counters: inout [String: Metrics.Counter], _ name: String, label: String, value: String) {
         lock.lock()
-        let counter = errors[kind] ?? Metrics.Counter(label: "distributary_errors_total", dimensions: [("kind", kind)], factory: factory)
-        errors[kind] = counter
+        let counter = counters[value] ?? Metrics.Counter(label: name, dimensions: [(label, value)], factory: factory)
+        counters[value] = counter
         lock.unlock()
         counter.increment()
     }

@@ -66,16 +66,26 @@ final class ProgressMonitor: @unchecked Sendable {
     private func behind(_ position: BinlogPosition) throws -> UInt64? {
         if connection == nil { connection = try MySQLConnection(options) }
         guard let c = connection else { return nil }
-        let logs = try c.query("SHOW BINARY LOGS").rows.compactMap { row -> (String, UInt64)? in
+        let logs = try Self.binaryLogs(c)
+        let head = try SourceInspector(connection: c).currentPosition()
+        return Self.bytes(from: position, to: head, logs: logs)
+    }
+
+    /// The server's binary logs and their sizes (`SHOW BINARY LOGS`).
+    static func binaryLogs(_ c: MySQLConnection) throws -> [(name: String, size: UInt64)] {
+        try c.query("SHOW BINARY LOGS").rows.compactMap { row in
             guard row.count >= 2, let name = row[0], let size = row[1].flatMap({ UInt64($0) }) else { return nil }
             return (name, size)
         }
-        guard let head = try c.query("SHOW MASTER STATUS").rows.first, let headFile = head[0],
-              let headPos = head[1].flatMap({ UInt64($0) }) else { return nil }
-        if position.file == headFile { return headPos > position.offset ? headPos - position.offset : 0 }
-        guard let i = logs.firstIndex(where: { $0.0 == position.file }) else { return nil }
-        var bytes = logs[i].1 > position.offset ? logs[i].1 - position.offset : 0
-        for (name, size) in logs[(i + 1)...] { bytes += name == headFile ? headPos : size }
+    }
+
+    /// Binlog bytes between `position` and `head`: the rest of its file, the whole files
+    /// between, and `head`'s offset; nil when `position`'s file is no longer listed.
+    static func bytes(from position: BinlogPosition, to head: BinlogPosition, logs: [(name: String, size: UInt64)]) -> UInt64? {
+        if position.file == head.file { return head.offset > position.offset ? head.offset - position.offset : 0 }
+        guard let i = logs.firstIndex(where: { $0.name == position.file }) else { return nil }
+        var bytes = logs[i].size > position.offset ? logs[i].size - position.offset : 0
+        for log in logs[(i + 1)...] { bytes += log.name == head.file ? head.offset : log.size }
         return bytes
     }
 

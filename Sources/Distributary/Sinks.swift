@@ -100,7 +100,7 @@ final class RedisCacheSink: Sink {
             })
         case .cluster(let sink):
             for batch in batches {
-                try sink.apply(batch.transactions.map(\.cache), checkpoint: batch.checkpoint)
+                try sink.apply(batch.transactions.map(\.cache), partial: batch.transactions.map(\.isPartial), checkpoint: batch.checkpoint)
             }
         }
     }

@@ -33,17 +33,14 @@ public struct StatusReport: Sendable {
     /// Reads everything; a part that cannot be read carries its error instead.
     public static func gather(config: PipelineConfig) -> StatusReport {
         var report = StatusReport(pipeline: config.name, source: config.source.socket ?? "\(config.source.host):\(config.source.port)")
-        var sizes: [(String, UInt64)] = []
+        var logs: [(name: String, size: UInt64)] = []
         do {
             let connection = try MySQLConnection(try Pipeline.connectionOptions(config.source))
             let inspector = SourceInspector(connection: connection)
             let (head, mysqlSet) = try inspector.currentPositionAndGTIDSet()
             report.head = head
             report.headGTID = mysqlSet?.description ?? (try? connection.query("SELECT @@gtid_binlog_pos").rows.first?.first ?? nil) ?? nil
-            sizes = try connection.query("SHOW BINARY LOGS").rows.compactMap { row in
-                guard row.count >= 2, let name = row[0], let size = row[1].flatMap({ UInt64($0) }) else { return nil }
-                return (name, size)
-            }
+            logs = try ProgressMonitor.binaryLogs(connection)
         } catch {
             report.sourceError = "\(error)"
         }
@@ -54,13 +51,7 @@ public struct StatusReport: Sendable {
                 sink.checkpointAge = 0
                 return
             }
-            if cp.position.file == head.file {
-                sink.behindBytes = head.offset > cp.position.offset ? head.offset - cp.position.offset : 0
-            } else if let i = sizes.firstIndex(where: { $0.0 == cp.position.file }) {
-                var bytes = sizes[i].1 > cp.position.offset ? sizes[i].1 - cp.position.offset : 0
-                for (name, size) in sizes[(i + 1)...] { bytes += name == head.file ? head.offset : size }
-                sink.behindBytes = bytes
-            }
+            sink.behindBytes = ProgressMonitor.bytes(from: cp.position, to: head, logs: logs)
             if cp.timestamp > 0 { sink.checkpointAge = max(0, Date().timeIntervalSince1970 - Double(cp.timestamp)) }
         }
         if let redis = config.redis {

@@ -82,6 +82,9 @@ public final class BinlogFollower {
     /// Consecutive "server ended the stream" answers before giving up.
     static let maxEndsWithoutProgress = 5
 
+    /// Hand out transactions larger than this many bytes of row events in pieces (nil: whole).
+    public var pieceBytes: Int?
+
     public init(options: ConnectionOptions, replicaServerID: UInt32, heartbeatSeconds: Double = 1,
                 policy: ReconnectPolicy = ReconnectPolicy(), useGTID: Bool, expectedServerID: UInt32?,
                 reportHost: String? = nil, notice: @escaping @Sendable (FollowerNotice) -> Void = { _ in }) {
@@ -96,7 +99,9 @@ public final class BinlogFollower {
     }
 
     /// Streams from `start` until `shouldStop` returns true (checked at every event and
-    /// heartbeat) or `deliver` returns false. Throws the first permanent error, or the
+    /// heartbeat) or `deliver` returns false. A piece of a large transaction
+    /// (`Transaction.isPartial`) comes with the resume point from before that transaction:
+    /// after a failure the whole transaction is read and delivered again. Throws the first permanent error, or the
     /// last transient one once `policy.maxAttempts` is exhausted.
     public func run(from start: ResumePoint, shouldStop: () -> Bool,
                     deliver: (Transaction, ResumePoint) throws -> Bool) throws {
@@ -117,7 +122,7 @@ public final class BinlogFollower {
                 connectedAt = Date()
                 notice(.connected(from: from, serverID: stream.serverID, attempt: attempt))
                 var decoder = EventDecoder()
-                var assembler = TransactionAssembler()
+                var assembler = TransactionAssembler(pieceBytes: pieceBytes)
                 var groups = DDLGroups()
                 var stop = false
                 while !stop && !shouldStop() {
@@ -127,6 +132,13 @@ public final class BinlogFollower {
                             resume.mysqlGTIDs = try? MySQLGTIDSet(parsing: text, what: "PREVIOUS_GTIDS at \(event.position)")
                         }
                         let committed = try assembler.consume(event)
+                        if let piece = committed, piece.isPartial {
+                            if try !deliver(piece, resume) { stop = true }
+                            delivered = true
+                            failures = 0
+                            endsWithoutProgress = 0
+                            return
+                        }
                         guard let transaction = groups.after(event, committed: committed, inTransaction: assembler.isInTransaction) else { return }
                         var next = resume
                         next.position = transaction.end

@@ -12,6 +12,18 @@ public enum RedisReply: Equatable, Sendable {
     case null
     case array([RedisReply])
 
+    /// The field/value pairs of an HGETALL reply (nil when the reply is not an array).
+    public var hashFields: [String: String]? {
+        guard case .array(let items) = self else { return nil }
+        var fields: [String: String] = [:]
+        var i = 0
+        while i + 1 < items.count {
+            if let k = items[i].text, let v = items[i + 1].text { fields[k] = v }
+            i += 2
+        }
+        return fields
+    }
+
     /// Text of a bulk string or status reply.
     public var text: String? {
         switch self {

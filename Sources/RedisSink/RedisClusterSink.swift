@@ -170,17 +170,10 @@ public final class RedisClusterSink {
     /// The stored checkpoint fields (including `seq`), or nil when there is none.
     public func readCheckpoint() throws -> [String: String]? {
         let reply = try routed(key: checkpointKey, ["HGETALL", checkpointKey])
-        guard case .array(let items) = reply else {
+        guard let fields = reply.hashFields else {
             throw SinkError(.command, "HGETALL \(checkpointKey) answered \(reply) (the key must be a hash written by distributary)")
         }
-        if items.isEmpty { return nil }
-        var fields: [String: String] = [:]
-        var i = 0
-        while i + 1 < items.count {
-            if let k = items[i].text, let v = items[i + 1].text { fields[k] = v }
-            i += 2
-        }
-        return fields
+        return fields.isEmpty ? nil : fields
     }
 
     /// One command on `key`'s node, following redirections.
@@ -244,28 +237,41 @@ public final class RedisClusterSink {
     /// For each write, the next write of the same key in the batch (-1: none).
     private var nextSameKey: [Int32] = []
 
+    /// Whether the last transaction applied was a piece (`partial`) of a larger one that goes on.
+    private var inPieces = false
+    /// The sequence number of the last whole transaction (what the checkpoint's `seq` says).
+    private var wholeSequence: Int64?
+
     /// Applies the writes of consecutive transactions (each one version, numbered on from
-    /// the checkpoint's `seq`), then stores `checkpoint` with the new `seq`. On any refused
-    /// write the checkpoint stays where it was and the error names the key.
-    public func apply(_ transactions: [CacheWrites], checkpoint: [String: String]) throws {
+    /// the checkpoint's `seq`), then stores `checkpoint` with the `seq` of the last whole
+    /// one. `partial[i]` marks a piece of a larger transaction: its pieces share one version,
+    /// and `checkpoint` is the one from before it. On any refused write the checkpoint stays
+    /// where it was and the error names the key.
+    public func apply(_ transactions: [CacheWrites], partial: [Bool] = [], checkpoint: [String: String]) throws {
         batch = CacheWrites()
         versions.removeAll(keepingCapacity: true)
         var seq = sequence
-        for t in transactions {
-            seq += 1
+        var whole = wholeSequence ?? sequence
+        var pieces = inPieces
+        for (i, t) in transactions.enumerated() {
+            if !pieces { seq += 1 }
+            pieces = i < partial.count && partial[i]
+            if !pieces { whole = seq }
             batch.append(contentsOf: t)
             for _ in 0..<t.count { versions.append(seq) }
         }
         let end = "\(checkpoint["file"] ?? "?"):\(checkpoint["pos"] ?? "?")"
         if !batch.isEmpty { try applyData(end: end) }
         var fields = checkpoint
-        fields["seq"] = String(seq)
+        fields["seq"] = String(whole)
         var argv = ["HSET", checkpointKey]
         for (k, v) in fields.sorted(by: { $0.key < $1.key }) { argv += [k, v] }
         if case .error(let e) = try routed(key: checkpointKey, argv) {
             throw SinkError(.command, "HSET \(checkpointKey) (checkpoint \(end)): \(e); the data of the batch is written, the checkpoint stays before it (a replay is harmless)")
         }
         sequence = seq
+        wholeSequence = whole
+        inPieces = pieces
     }
 
     /// Groups the batch's writes by key (each key's writes, in order, become one script

@@ -18,16 +18,8 @@ public final class RedisSink {
     /// The stored checkpoint fields, or nil when this sink has none yet.
     public func readCheckpoint() throws -> [String: String]? {
         let reply = try client.command(["HGETALL", checkpointKey])
+        if let fields = reply.hashFields { return fields.isEmpty ? nil : fields }
         switch reply {
-        case .array(let items):
-            if items.isEmpty { return nil }
-            var fields: [String: String] = [:]
-            var i = 0
-            while i + 1 < items.count {
-                if let k = items[i].text, let v = items[i + 1].text { fields[k] = v }
-                i += 2
-            }
-            return fields
         case .error(let e) where e.hasPrefix("LOADING"):
             throw SinkError(.connect, "\(client.url) is still loading its data (\(e)); retrying")
         case .error(let e):

@@ -17,6 +17,9 @@ public struct PipelineConfig: Sendable {
     public var tables: [TableMapping]
     /// Largest number of source rows applied in one sink batch.
     public var batchRows: Int
+    /// About how much memory decoded transactions waiting for the sinks may take (bytes);
+    /// a transaction too large for it is applied in pieces.
+    public var memoryBudget: Int = 256 << 20
 
     /// The mapping of `db.table`, if configured.
     public func mapping(schema: String, table: String) -> TableMapping? {
@@ -321,7 +324,7 @@ private struct Reader {
     }
 
     mutating func config(_ root: Node) throws -> PipelineConfig {
-        let top = try mapping(root, "", allowed: ["name", "source", "redis", "index", "http", "tables", "batch_rows"],
+        let top = try mapping(root, "", allowed: ["name", "source", "redis", "index", "http", "tables", "batch_rows", "memory_budget"],
                               required: ["name", "source", "tables"])
         let name = try string(top["name"]!, "name")
         guard name.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" || $0 == "-" || $0 == "." }) else {
@@ -376,6 +379,8 @@ private struct Reader {
         }
         var batchRows = 5000
         if let node = top["batch_rows"] { batchRows = try integer(node, "batch_rows", Int.self, min: 1) }
+        var memoryBudget = 256 << 20
+        if let node = top["memory_budget"] { memoryBudget = try integer(node, "memory_budget", Int.self, min: 16 << 20) }
 
         guard case .mapping(let tablesNode) = top["tables"]! else {
             throw ConfigError("tables", line: line(top["tables"]!), "expected a mapping of `db.table:` entries")
@@ -405,7 +410,9 @@ private struct Reader {
             }
             fieldsByIndex[ix.name] = (t.qualifiedName, Self.describeFields(ix))
         }
-        return PipelineConfig(name: name, source: source, redis: redis, index: index, http: http, tables: tables, batchRows: batchRows)
+        var config = PipelineConfig(name: name, source: source, redis: redis, index: index, http: http, tables: tables, batchRows: batchRows)
+        config.memoryBudget = memoryBudget
+        return config
     }
 
     func sourceConfig(_ node: Node) throws -> SourceConfig {

@@ -62,7 +62,7 @@ public struct Router: Sendable {
             try route(change, plan: plan, at: transaction, cache: &cache, index: &index)
         }
         return RoutedTransaction(end: transaction.end, gtid: transaction.gtid, timestamp: transaction.timestamp,
-                                 rowCount: transaction.changes.count, cache: cache, index: index)
+                                 rowCount: transaction.changes.count, cache: cache, index: index, isPartial: transaction.isPartial)
     }
 
     private mutating func plan(for map: TableMap, at txn: Transaction) throws -> Plan? {

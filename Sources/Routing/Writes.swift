@@ -218,4 +218,6 @@ public struct RoutedTransaction: Sendable {
     public var rowCount: Int
     public var cache: CacheWrites
     public var index: [IndexWrite]
+    /// A piece of a larger transaction: applying it must not move the checkpoint.
+    public var isPartial = false
 }

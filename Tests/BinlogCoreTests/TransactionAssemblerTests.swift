@@ -52,6 +52,49 @@ final class TransactionAssemblerTests: XCTestCase {
         XCTAssertNoThrow(try s.assembler.finish())
     }
 
+    /// With `pieceBytes`, a large transaction comes out in pieces as it is read; the last
+    /// piece carries the commit, and a ROLLBACK after pieces went out is an error.
+    func testLargeTransactionComesOutInPieces() throws {
+        var s = Stream(assembler: TransactionAssembler(pieceBytes: 60))
+        _ = try s.feed { _ in Build.formatDescription(checksum: true) }
+        let start = s.offset
+        _ = try s.feed(gtid(7))
+        var pieces: [Transaction] = []
+        for id in 1...6 {
+            XCTAssertNil(try s.feed(map))
+            let before = s.offset
+            if let piece = try s.feed(insert(UInt64(id), flags: 0)) {
+                XCTAssertTrue(piece.isPartial)
+                XCTAssertEqual(piece.end.offset, UInt64(s.offset), "a piece ends after the rows event that filled it")
+                XCTAssertGreaterThan(piece.end.offset, UInt64(before))
+                pieces.append(piece)
+            }
+        }
+        let last = try XCTUnwrap(try s.feed(xid))
+        XCTAssertFalse(last.isPartial)
+        XCTAssertGreaterThan(pieces.count, 1)
+        XCTAssertEqual(pieces.first?.start.offset, UInt64(start))
+        for (a, b) in zip(pieces, pieces.dropFirst() + [last]) { XCTAssertEqual(b.start, a.end, "pieces are contiguous") }
+        XCTAssertEqual((pieces + [last]).flatMap(\.changes).map(\.after), (1...6).map { [.int(Int64($0))] }, "every row once, in order")
+        XCTAssertTrue((pieces + [last]).allSatisfy { $0.gtid == "0-1-7" })
+
+        // Without a limit, the same events make one transaction.
+        var whole = Stream()
+        _ = try whole.feed { _ in Build.formatDescription(checksum: true) }
+        _ = try whole.feed(gtid(7))
+        for id in 1...6 { _ = try whole.feed(map); XCTAssertNil(try whole.feed(insert(UInt64(id), flags: 0))) }
+        XCTAssertEqual(try XCTUnwrap(try whole.feed(xid)).changes.count, 6)
+
+        // A ROLLBACK after pieces were handed out cannot be undone: loud error.
+        var rolled = Stream(assembler: TransactionAssembler(pieceBytes: 60))
+        _ = try rolled.feed { _ in Build.formatDescription(checksum: true) }
+        _ = try rolled.feed(gtid(8))
+        for id in 1...6 { _ = try rolled.feed(map); _ = try rolled.feed(insert(UInt64(id), flags: 0)) }
+        XCTAssertThrowsError(try rolled.feed(query("ROLLBACK"))) { error in
+            XCTAssertTrue("\(error)".contains("memory_budget"), "\(error)")
+        }
+    }
+
     /// MariaDB writes no BEGIN: its GTID event opens the group, several statements follow.
     func testMariaDBGTIDStandsForBegin() throws {
         var s = Stream()

@@ -118,6 +118,28 @@ final class RedisClusterTests: XCTestCase {
         XCTAssertEqual(try cli("HGET", keys[1], "v"), "4")
     }
 
+    func testPiecesOfALargeTransactionShareAVersionAndKeepTheCheckpoint() throws {
+        try clean("pieces")
+        let sink = try makeSink("pieces")
+        let start = sink.sequence
+        let before = ["file": "binlog.000001", "pos": "100"]
+        // Two pieces of one transaction, in two batches: the checkpoint stays before it.
+        try sink.apply([[.hash(key: "c:pieces:a", fields: [("v", "1")], removed: [])]], partial: [true], checkpoint: before)
+        XCTAssertEqual(try cli("HGET", "distributary:pieces:checkpoint", "seq"), String(start))
+        XCTAssertEqual(try cli("HGET", "distributary:pieces:checkpoint", "pos"), "100")
+        try sink.apply([[.hash(key: "c:pieces:a", fields: [("v", "2")], removed: [])], [.hash(key: "c:pieces:b", fields: [("v", "3")], removed: [])]],
+                       partial: [true, false], checkpoint: ["file": "binlog.000001", "pos": "900"])
+        // The last piece closes the transaction (seq + 1); the next whole one is seq + 2.
+        XCTAssertEqual(try cli("HGET", "distributary:pieces:checkpoint", "seq"), String(start + 1))
+        XCTAssertEqual(try cli("HGET", "distributary:pieces:checkpoint", "pos"), "900")
+        let slot = ClusterSlots.slot(of: "c:pieces:a")
+        XCTAssertEqual(try cli("HGET", "distributary:pieces:versions:{\(ClusterSlots.tags[slot])}", "c:pieces:a"), String(start + 1), "pieces share their transaction's version")
+        XCTAssertEqual(try cli("HGET", "c:pieces:a", "v"), "2")
+        try sink.apply([[.hash(key: "c:pieces:a", fields: [("v", "4")], removed: [])]], checkpoint: ["file": "binlog.000001", "pos": "950"])
+        XCTAssertEqual(try cli("HGET", "distributary:pieces:checkpoint", "seq"), String(start + 2))
+        XCTAssertEqual(try cli("HGET", "c:pieces:a", "v"), "4")
+    }
+
     /// Moves `slot` (and its keys) from its master to another one, as `redis-cli --cluster reshard` does.
     func moveSlot(_ slot: Int, keepMigrating: Bool = false, migrate: ((String) -> Bool)? = nil) throws -> (from: Int32, to: Int32) {
         let source = try owner(of: slot)

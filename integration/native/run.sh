@@ -251,6 +251,43 @@ out=$(env -u DST_TEST_API_KEY "$DISTRIBUTARY" run --config "$WORK/ops.yml" 2>&1)
 check "ops: an unset API key variable exits 1" "1" "$status"
 check_contains "ops: and names it" "DST_TEST_API_KEY" "$out"
 
+echo "== a transaction of a million rows, within a memory budget of 32 MiB"
+sql "CREATE TABLE itest.big (id INT PRIMARY KEY, v VARCHAR(20) NOT NULL)"
+cat >"$WORK/big.yml" <<YAML
+name: bigtest
+source: {host: 127.0.0.1, port: $DST_MARIADB_PORT, user: $DST_REPL_USER, password_env: DST_TEST_PASSWORD, server_id: 4202, start: latest}
+redis: {url: "redis://127.0.0.1:$DST_REDIS_PORT/0"}
+http: {listen: "127.0.0.1:$HTTP_PORT"}
+memory_budget: 33554432
+tables:
+  itest.big:
+    redis: {key: "big:{id}", mode: hash}
+YAML
+start_replicator "$WORK/big.yml" "$WORK/big.log" || fail "big: replicator starts"
+before=$(sql "SHOW MASTER STATUS" | awk '{print $2}')
+sql "INSERT INTO itest.big SELECT seq, CONCAT('value ', seq) FROM itest.seq_1_to_1000000"
+head=$(sql "SHOW MASTER STATUS" | awk '{print $2}')
+seen=""
+peak=0
+for _ in $(seq 1 1800); do
+    pos=$(rraw HGET distributary:bigtest:checkpoint pos)
+    [ -n "$pos" ] && [[ " $seen " != *" $pos "* ]] && seen="$seen $pos"
+    rss=$(awk '/VmHWM/ {print $2}' "/proc/$REPLICATOR_PID/status" 2>/dev/null || echo 0)
+    [ "${rss:-0}" -gt "$peak" ] && peak=$rss
+    [ "$pos" = "$head" ] && break
+    sleep 0.1
+done
+check "big: the checkpoint reaches the head" "$head" "$pos"
+check "big: the checkpoint never stood inside the transaction (only before it, then after it)" "$before $head" "$(echo $seen)"
+check "big: all 1,000,000 rows in Redis" "1000000" "$(rraw EVAL "return #redis.call('KEYS', 'big:*')" 0)"
+check "big: a row from the end" "value 999999" "$(rraw HGET big:999999 v)"
+echo "  peak RSS of the replicator: $((peak / 1024)) MiB"
+check "big: peak memory stayed bounded (< 400 MiB)" "1" "$([ "$peak" -lt 409600 ] && echo 1)"
+check_contains "big: it was applied in pieces" "more than" "$(grep -m1 'large transaction' "$WORK/big.log" || echo none)"
+stop_replicator
+rraw EVAL "for _, k in ipairs(redis.call('KEYS', 'big:*')) do redis.call('UNLINK', k) end return 1" 0 >/dev/null
+sql "DROP TABLE itest.big"
+
 echo "== bad config"
 bad() { # bad NAME NEEDLE CONFIG-TEXT
     printf '%s\n' "$3" >"$WORK/bad.yml"
