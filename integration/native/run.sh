@@ -251,6 +251,43 @@ out=$(env -u DST_TEST_API_KEY "$DISTRIBUTARY" run --config "$WORK/ops.yml" 2>&1)
 check "ops: an unset API key variable exits 1" "1" "$status"
 check_contains "ops: and names it" "DST_TEST_API_KEY" "$out"
 
+echo "== a sink added later catches up on its own; a sink restored from an older checkpoint replays alone"
+from=$(sql "SHOW MASTER STATUS" | awk '{print "{file: "$1", pos: "$2"}"}')
+cat >"$WORK/late-redis.yml" <<YAML
+name: latetest
+source: {host: 127.0.0.1, port: $DST_MARIADB_PORT, user: $DST_REPL_USER, password_env: DST_TEST_PASSWORD, server_id: 4204, start: $from}
+redis: {url: "redis://127.0.0.1:$DST_REDIS_PORT/0"}
+http: {listen: "127.0.0.1:$HTTP_PORT"}
+tables:
+  itest.late:
+    redis: {key: "late:{id}", mode: hash}
+YAML
+sed 's|^http:|index: {path: "'"$WORK"'/late-index"}\nhttp:|; s|    redis: {key: "late:{id}", mode: hash}|    redis: {key: "late:{id}", mode: hash}\n    index: {name: late, fields: {v: text}, stored: [v]}|' "$WORK/late-redis.yml" >"$WORK/late-both.yml"
+sql "CREATE TABLE itest.late (id INT PRIMARY KEY, v VARCHAR(40) NOT NULL);
+     INSERT INTO itest.late SELECT seq, CONCAT('early ', seq) FROM itest.seq_1_to_300;"
+start_replicator "$WORK/late-redis.yml" "$WORK/late.log" || fail "late: Redis-only replicator starts"
+eventually "late: Redis has the first 300 rows" "300" rraw EVAL "return #redis.call('KEYS', 'late:*')" 0
+stop_replicator
+sql "INSERT INTO itest.late SELECT seq, CONCAT('later ', seq) FROM itest.seq_301_to_400; UPDATE itest.late SET v = 'early changed' WHERE id = 7"
+start_replicator "$WORK/late-both.yml" "$WORK/late.log" || fail "late: replicator with the index added starts"
+check_contains "late: the index starts from source.start" "sink has no checkpoint; starting from source.start" "$(grep 'sink=index' "$WORK/late.log" | tail -1)"
+eventually "late: the added index catches up with every row" "400" bash -c "curl -fsS 'http://127.0.0.1:$HTTP_PORT/indexes/late/search?q=early%20later%20changed&limit=0' | python3 -c 'import json,sys;print(json.load(sys.stdin)[\"total\"])'"
+eventually "late: Redis has each row once" "400" rraw EVAL "return #redis.call('KEYS', 'late:*')" 0
+check "late: Redis has the update" "early changed" "$(rraw HGET late:7 v)"
+check "late: both checkpoints at the head" "$(sql "SHOW MASTER STATUS" | awk '{print $2" "$2}')" "$(rraw HGET distributary:latetest:checkpoint pos) $("$DISTRIBUTARY" status --config "$WORK/late-both.yml" --json | python3 -c 'import json,sys;print(json.load(sys.stdin)["sinks"]["index"]["pos"])')"
+stop_replicator
+# Redis restored from an old backup: its checkpoint goes back to the start, its rows are stale.
+rraw HSET distributary:latetest:checkpoint file "$(sed 's/.*file: \([^,]*\),.*/\1/' <<<"$from")" pos "$(sed 's/.*pos: \([0-9]*\)}.*/\1/' <<<"$from")" gtid_position "" >/dev/null
+rraw HSET late:7 v stale >/dev/null
+rraw DEL late:400 >/dev/null
+start_replicator "$WORK/late-both.yml" "$WORK/late2.log" || fail "late: replicator restarts"
+eventually "late: the restored Redis replays its rows" "early changed" rraw HGET late:7 v
+eventually "late: and gets back the missing row" "later 400" rraw HGET late:400 v
+check_contains "late: the index resumes from its own checkpoint" "resuming sink" "$(grep 'sink=index' "$WORK/late2.log" | tail -1)"
+check "late: no document doubled in the index" "400" "$(curl -fsS "http://127.0.0.1:$HTTP_PORT/indexes/late/search?q=early%20later%20changed&limit=0" | python3 -c 'import json,sys;print(json.load(sys.stdin)["total"])')"
+stop_replicator
+sql "DROP TABLE itest.late"
+
 echo "== a transaction of a million rows, within a memory budget of 32 MiB"
 sql "CREATE TABLE itest.big (id INT PRIMARY KEY, v VARCHAR(20) NOT NULL)"
 cat >"$WORK/big.yml" <<YAML
