@@ -128,13 +128,17 @@ public struct RedisTableConfig: Sendable {
     public var fieldNames: [String]?
     /// Seconds after which written entries expire; `nil` = never.
     public var ttl: Int?
+    /// With all columns (`columns` nil): the ones left out (secrets, large blobs).
+    public var excludeColumns: [String] = []
 
-    public init(key: KeyTemplate, mode: RedisMode, columns: [String]? = nil, fieldNames: [String]? = nil, ttl: Int? = nil) {
+    public init(key: KeyTemplate, mode: RedisMode, columns: [String]? = nil, fieldNames: [String]? = nil, ttl: Int? = nil,
+                excludeColumns: [String] = []) {
         self.key = key
         self.mode = mode
         self.columns = columns
         self.fieldNames = fieldNames
         self.ttl = ttl
+        self.excludeColumns = excludeColumns
     }
 }
 
@@ -495,7 +499,7 @@ private struct Reader {
         var redis: RedisTableConfig?
         if let r = m["redis"] {
             let rp = "\(path).redis"
-            let rm = try mapping(r, rp, allowed: ["key", "mode", "columns", "ttl"], required: ["key"])
+            let rm = try mapping(r, rp, allowed: ["key", "mode", "columns", "exclude_columns", "ttl"], required: ["key"])
             var columns: [String]?
             var fieldNames: [String]?
             if let c = rm["columns"] {
@@ -516,11 +520,19 @@ private struct Reader {
                     columns = try stringList(c, "\(rp).columns")
                 }
             }
+            var exclude: [String] = []
+            if let e = rm["exclude_columns"] {
+                guard columns == nil else {
+                    throw ConfigError("\(rp).exclude_columns", line: line(e), "give either `columns` (the ones to write) or `exclude_columns` (all but these), not both")
+                }
+                exclude = try stringList(e, "\(rp).exclude_columns")
+            }
             redis = RedisTableConfig(
                 key: try KeyTemplate(parsing: try string(rm["key"]!, "\(rp).key"), keyPath: "\(rp).key", line: line(rm["key"]!)),
                 mode: try rm["mode"].map { try oneOf($0, "\(rp).mode", RedisMode.self) } ?? .hash,
                 columns: columns, fieldNames: fieldNames,
-                ttl: try rm["ttl"].map { try integer($0, "\(rp).ttl", Int.self, min: 1) })
+                ttl: try rm["ttl"].map { try integer($0, "\(rp).ttl", Int.self, min: 1) },
+                excludeColumns: exclude)
         }
         var index: IndexTableConfig?
         if let i = m["index"] {
@@ -580,6 +592,7 @@ extension PipelineConfig {
             if let r = t.redis {
                 for c in r.key.columns { try check(c, "\(t.keyPath).redis.key") }
                 for (i, c) in (r.columns ?? []).enumerated() { try check(c, "\(t.keyPath).redis.columns[\(i)]") }
+                for (i, c) in r.excludeColumns.enumerated() { try check(c, "\(t.keyPath).redis.exclude_columns[\(i)]") }
             }
             if let ix = t.index {
                 for f in ix.fields { try check(f.name, "\(t.keyPath).index.fields.\(f.name)") }

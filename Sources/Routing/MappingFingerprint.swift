@@ -19,6 +19,7 @@ public enum MappingFingerprint {
             guard let r = t.redis else { return nil }
             text = "key=\(r.key.source);mode=\(r.mode.rawValue);columns=\(r.columns?.joined(separator: ",") ?? "*")"
             text += ";fields=\(r.fieldNames?.joined(separator: ",") ?? "");ttl=\(r.ttl ?? 0)"
+            if !r.excludeColumns.isEmpty { text += ";exclude=\(r.excludeColumns.joined(separator: ","))" }
         case "index":
             guard let i = t.index else { return nil }
             text = "index=\(i.name);fields=" + i.fields.map { field in

@@ -107,7 +107,7 @@ public struct Router: Sendable {
                 }
                 keyEscapes = Array(Set(keyEscapes)).sorted()
             }
-            let columns = r.columns ?? names
+            let columns = r.columns ?? names.filter { !r.excludeColumns.contains($0) }
             let fields = r.fieldNames ?? columns
             for (n, c) in columns.enumerated() {
                 var jsonKey = ""

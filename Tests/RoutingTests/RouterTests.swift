@@ -78,6 +78,18 @@ final class RouterTests: XCTestCase {
         XCTAssertEqual(q.cache, [.delete(key: "product:x:y")])
     }
 
+    func testExcludedColumnsAreLeftOut() throws {
+        let yaml = ConfigTests.valid.replacingOccurrences(of: "mode: json", with: "mode: json\n      exclude_columns: [placed, total]")
+        var router = Router(config: try PipelineConfig.parse(yaml: yaml))
+        let out = try router.route(txn([RowChange(kind: .insert, table: orders(), before: nil, after: [.int(3), .uint(100), .decimal("1.000"), .null])]))
+        XCTAssertEqual(out.cache, [.string(key: "order:3:100", value: #"{"shop_id":3,"id":100}"#, ttl: 0)])
+        XCTAssertThrowsError(try PipelineConfig.parse(yaml: ConfigTests.valid.replacingOccurrences(of: "mode: json", with: "mode: json\n      columns: [id]\n      exclude_columns: [total]"))) { error in
+            XCTAssertEqual((error as? ConfigError)?.keyPath, "tables.shop.orders.redis.exclude_columns")
+        }
+        XCTAssertNotEqual(MappingFingerprint.all(try PipelineConfig.parse(yaml: yaml), sink: "redis")["shop.orders"],
+                          MappingFingerprint.all(config, sink: "redis")["shop.orders"], "excluding a column changes the mapping")
+    }
+
     func testUpdateKeepingItsKeyDeletesNothingAndAllNullHashOnlyRemoves() throws {
         var router = Router(config: config)
         let out = try router.route(txn([RowChange(kind: .update, table: products(), before: row(4, "a", nil, "1", "x"), after: [.int(4), .null, .null, .null, .null])]))
