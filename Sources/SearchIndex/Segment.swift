@@ -303,7 +303,8 @@ final class Segment: Sendable {
                 }
                 terms.append(term)
                 previousTerm = termBytes
-                let postingCount = try reader.readCount(max: min(docCount, reader.remaining))
+                // Bit-packed blocks can hold many postings per byte: bound by documents, not bytes.
+                let postingCount = try reader.readCount(max: docCount)
                 var doc: UInt64 = 0
                 var decoded = 0
                 while decoded < postingCount {

@@ -61,6 +61,22 @@ final class IndexStoreTests: IndexTestCase {
         XCTAssertEqual(try store.snapshot().documentCount(index: "products"), 1)
     }
 
+    /// A term in every document of a large segment packs many postings per byte (a
+    /// keyword: width-0 frequencies, 1-bit deltas); reopening must not take the posting
+    /// count for corruption. (Found by integration/native/run.sh: 28,158 postings in
+    /// 4,197 bytes.)
+    func testDensePostingsOfALargeSegmentSurviveReopen() throws {
+        do {
+            let store = try openStore()
+            for i in 0..<20_000 { try store.upsert(index: "products", document: product(String(i), "same words", status: "bulk")) }
+            try store.commit(payload: ["pos": "1"])
+        }
+        let reader = try IndexStore.openReadOnly(directory: directory)
+        XCTAssertEqual(try reader.search(index: "products", query: "status:bulk", limit: 1).total, 20_000)
+        XCTAssertEqual(try reader.search(index: "products", query: "same", limit: 1).total, 20_000)
+        XCTAssertEqual(try openStore().snapshot().documentCount(index: "products"), 20_000)
+    }
+
     func testManySmallCommitsKeepSegmentsBoundedAndResultsRight() throws {
         let store = try openStore()
         for commit in 0..<40 {

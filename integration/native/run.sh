@@ -325,6 +325,24 @@ stop_replicator
 rraw EVAL "for _, k in ipairs(redis.call('KEYS', 'big:*')) do redis.call('UNLINK', k) end return 1" 0 >/dev/null
 sql "DROP TABLE itest.big"
 
+echo "== SIGTERM while Redis does not answer: the stop is bounded, nothing is lost"
+start_replicator "$WORK/ops-base.yml" "$WORK/stall.log" || fail "stalled stop: replicator starts"
+kill -STOP "$(cat "$DST_RUN_DIR/redis.pid")"
+sql "UPDATE itest.products SET price = 5 WHERE id = 30"
+sleep 1
+t0=$(date +%s)
+kill -TERM "$REPLICATOR_PID"
+status=0; wait "$REPLICATOR_PID" || status=$?
+t1=$(date +%s)
+REPLICATOR_PID=""
+kill -CONT "$(cat "$DST_RUN_DIR/redis.pid")"
+check "stalled stop: exits non-zero (the batch could not be checkpointed)" "1" "$([ "$status" -ne 0 ] && echo 1)"
+check "stalled stop: within 30 s and a margin ($((t1 - t0)) s)" "1" "$([ $((t1 - t0)) -le 40 ] && echo 1)"
+start_replicator "$WORK/ops-base.yml" "$WORK/stall.log" || fail "stalled stop: replicator restarts"
+eventually "stalled stop: the change arrives after the restart" "5.00" rraw HGET product:30 price
+stop_replicator
+check "stalled stop: a clean stop afterwards exits 0" "0" "$STOP_STATUS"
+
 echo "== bad config"
 bad() { # bad NAME NEEDLE CONFIG-TEXT
     printf '%s\n' "$3" >"$WORK/bad.yml"
