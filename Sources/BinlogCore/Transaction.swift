@@ -36,6 +36,11 @@ public struct Transaction: Sendable {
     /// then spans this piece's events only, and `end` is not a place to resume from.
     public var isPartial: Bool
 
+    /// Binlog bytes from `start` to `end` (0 when they lie in different files).
+    public var byteCount: Int {
+        start.file == end.file && end.offset > start.offset ? Int(end.offset - start.offset) : 0
+    }
+
     public init(gtid: String?, start: BinlogPosition, end: BinlogPosition, timestamp: UInt32, changes: [RowChange], isPartial: Bool = false) {
         self.gtid = gtid
         self.start = start

@@ -412,10 +412,7 @@ public final class Pipeline: @unchecked Sendable {
     /// bytes plus a 24-byte slot per value), so the queue holds at most a quarter of the
     /// budget in binlog bytes; pieces of large transactions are a sixteenth.
     static func makeQueue(budget: Int) -> BlockingQueue<StreamedTransaction> {
-        BlockingQueue(capacity: 4096, budget: budget / 4) { item in
-            let t = item.transaction
-            return t.start.file == t.end.file && t.end.offset > t.start.offset ? Int(t.end.offset - t.start.offset) : 0
-        }
+        BlockingQueue(capacity: 4096, budget: budget / 4) { $0.transaction.byteCount }
     }
 
     /// One run of the reader and applier threads, until a stop or a failure.

@@ -12,8 +12,9 @@ public final class PipelineMetrics: @unchecked Sendable {
 
     let transactionsRead: Metrics.Counter
     let bytesRead: Metrics.Counter
-    /// Rows read, by table and change kind; touched by the reader thread only.
-    private var rowsRead: [String: Metrics.Counter] = [:]
+    /// Rows read, by table id and change kind (the table's names checked on every hit, so a
+    /// reused id never counts under another table); touched by the reader thread only.
+    private var rowsRead: [UInt64: (schema: String, table: String, counter: Metrics.Counter)] = [:]
     private let lock = NSLock()
     private var sinkMetrics: [String: SinkMetrics] = [:]
     private var reconnects: [String: Metrics.Counter] = [:]
@@ -41,7 +42,7 @@ public final class PipelineMetrics: @unchecked Sendable {
     /// A transaction the reader handed to the sinks.
     func read(_ t: Transaction) {
         transactionsRead.increment()
-        if t.start.file == t.end.file, t.end.offset > t.start.offset { bytesRead.increment(by: Int64(t.end.offset - t.start.offset)) }
+        if t.byteCount > 0 { bytesRead.increment(by: t.byteCount) }
         var i = 0
         let changes = t.changes
         while i < changes.count {
@@ -49,14 +50,15 @@ public final class PipelineMetrics: @unchecked Sendable {
             let table = changes[i].table, kind = changes[i].kind
             var n = 1
             while i + n < changes.count, changes[i + n].kind == kind, changes[i + n].table.tableID == table.tableID { n += 1 }
-            let key = "\(table.schema).\(table.table)/\(kind)"
-            let counter: Metrics.Counter
-            if let c = rowsRead[key] { counter = c } else {
-                counter = Metrics.Counter(label: "distributary_source_rows_total",
-                                  dimensions: [("table", "\(table.schema).\(table.table)"), ("type", "\(kind)")], factory: factory)
-                rowsRead[key] = counter
+            let key = table.tableID &* 4 &+ (kind == .insert ? 0 : kind == .update ? 1 : 2)
+            if let hit = rowsRead[key], hit.schema == table.schema, hit.table == table.table {
+                hit.counter.increment(by: n)
+            } else {
+                let counter = Metrics.Counter(label: "distributary_source_rows_total",
+                                              dimensions: [("table", "\(table.schema).\(table.table)"), ("type", kind.rawValue)], factory: factory)
+                rowsRead[key] = (table.schema, table.table, counter)
+                counter.increment(by: n)
             }
-            counter.increment(by: n)
             i += n
         }
     }
