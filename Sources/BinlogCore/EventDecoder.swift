@@ -17,6 +17,12 @@ public struct EventDecoder: Sendable {
     /// The TABLE_MAPs in force, by table id.
     public private(set) var tableMaps: [UInt64: TableMap] = [:]
 
+    /// When set, rows of tables for which it returns false are not decoded: their ROWS
+    /// events yield no changes (checksums are still verified). `binlog dump` leaves it nil.
+    public var tableFilter: (@Sendable (_ schema: String, _ table: String) -> Bool)?
+    /// Table ids whose current TABLE_MAP the filter rejected.
+    var skippedTableIDs: Set<UInt64> = []
+
     private var postHeaderLengths: [UInt8] = []
     /// Header length of events after the FORMAT_DESCRIPTION (19; more in some patched servers).
     private var commonHeaderLength = EventHeader.size
@@ -117,6 +123,9 @@ public struct EventDecoder: Sendable {
         case EventType.tableMap:
             let map = try decodeTableMap(&r)
             tableMaps[map.tableID] = map
+            if let filter = tableFilter {
+                if filter(map.schema, map.table) { skippedTableIDs.remove(map.tableID) } else { skippedTableIDs.insert(map.tableID) }
+            }
             event = .tableMap(map)
         case EventType.preGAWriteRows...EventType.deleteRowsV1, EventType.writeRowsV2...EventType.deleteRowsV2,
              EventType.partialUpdateRows, EventType.mariadbWriteRowsCompressed...EventType.mariadbDeleteRowsCompressedV1:

@@ -32,6 +32,10 @@ extension EventDecoder {
             try skipExtraRowInfo(&x, isUpdate: kind == .update)
         }
         if ph > fixed { try r.skip(ph - fixed) }
+        if skippedTableIDs.contains(tableID) {
+            try r.skip(r.remaining)
+            return ([], flags)
+        }
         // MySQL 5.1 could log a rows event with no body at all: nothing changed.
         if r.isAtEnd { return ([], flags) }
         if type <= EventType.preGADeleteRows {

@@ -101,7 +101,11 @@ public final class Pipeline: @unchecked Sendable {
         let info = try inspector.serverInfo()
         let isMariaDB = SourceInspector.isMariaDB(version: info.version)
         try inspector.checkSettings(replicaServerID: config.source.serverID)
-        try inspector.checkPrivileges(tables: config.tables.map { ($0.schema, $0.table) })
+        let mapped = config.resolve(existing: config.tables.contains(where: \.isPattern) ? try inspector.listTables() : [])
+        for t in config.tables where t.isPattern && !mapped.contains(where: { $0.configKey == t.configKey }) {
+            logger.warning("table pattern matches no table on the source yet; tables created later that match it are followed", metadata: ["key": "\(t.keyPath)"])
+        }
+        try inspector.checkPrivileges(tables: mapped.map { ($0.schema, $0.table) })
         if let warning = try inspector.checkServerIDUnused(config.source.serverID, ownHost: SourceInspector.registrationHost(pipeline: config.name)) {
             logger.warning("\(warning)")
         }
@@ -109,7 +113,7 @@ public final class Pipeline: @unchecked Sendable {
             throw ConfigError("source.start.gtid", "\(connection.endpoint) is MySQL \(info.version); GTID starts work on MariaDB only (Connector/C cannot send MySQL's COM_BINLOG_DUMP_GTID). Start MySQL from earliest, latest or {file: …, pos: …}")
         }
         var schemas: [String: TableSchema] = [:]
-        for t in config.tables {
+        for t in mapped {
             if let s = try inspector.tableSchema(schema: t.schema, table: t.table) { schemas[t.qualifiedName] = s }
         }
         try config.validate(against: schemas)
@@ -470,6 +474,7 @@ public final class Pipeline: @unchecked Sendable {
             })
         follower.pieceBytes = config.memoryBudget / 16
         let config = self.config
+        follower.tableFilter = { config.mapping(schema: $0, table: $1) != nil }
         let namer = ColumnNamer(options: connection, isMapped: { config.mapping(schema: $0, table: $1) != nil },
                                 warn: { logger.warning("\($0)") })
         do {

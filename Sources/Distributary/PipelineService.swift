@@ -5,16 +5,17 @@ import ServiceLifecycle
 /// Runs a `Pipeline` as a service: graceful shutdown (SIGTERM/SIGINT) stops the
 /// reader, applies every complete transaction already read, checkpoints, and returns.
 /// A store that does not answer must not hold the process forever: if the stop takes
-/// longer than `shutdownSeconds`, the process exits 1 (the checkpoints stay where the
+/// longer than `shutdownSeconds` (config `shutdown_timeout`), the process exits 1 (the checkpoints stay where the
 /// last applied batch left them; a restart resumes from there).
 public struct PipelineService: Service {
     let pipeline: Pipeline
     let logger: Logger
-    public static let shutdownSeconds = 30
+    let shutdownSeconds: Double
 
-    public init(pipeline: Pipeline, logger: Logger) {
+    public init(pipeline: Pipeline, logger: Logger, shutdownSeconds: Double = 30) {
         self.pipeline = pipeline
         self.logger = logger
+        self.shutdownSeconds = shutdownSeconds
     }
 
     public func run() async throws {
@@ -22,10 +23,10 @@ public struct PipelineService: Service {
             try await pipeline.run()
         } onGracefulShutdown: {
             pipeline.requestStop()
-            let logger = self.logger
+            let logger = self.logger, seconds = self.shutdownSeconds
             let watchdog = Thread {
-                sleep(UInt32(Self.shutdownSeconds))
-                logger.error("did not stop within \(Self.shutdownSeconds) s (a store does not answer); exiting. The checkpoints stay where the last applied batch left them, and a restart resumes from there")
+                usleep(UInt32(seconds * 1_000_000))
+                logger.error("did not stop within \(seconds) s (shutdown_timeout; a store does not answer); exiting. The checkpoints stay where the last applied batch left them, and a restart resumes from there")
                 exit(1)
             }
             watchdog.name = "shutdown-watchdog"

@@ -84,6 +84,8 @@ public final class BinlogFollower {
 
     /// Hand out transactions larger than this many bytes of row events in pieces (nil: whole).
     public var pieceBytes: Int?
+    /// Rows of tables it rejects are not decoded (EventDecoder.tableFilter).
+    public var tableFilter: (@Sendable (_ schema: String, _ table: String) -> Bool)?
 
     public init(options: ConnectionOptions, replicaServerID: UInt32, heartbeatSeconds: Double = 1,
                 policy: ReconnectPolicy = ReconnectPolicy(), useGTID: Bool, expectedServerID: UInt32?,
@@ -122,6 +124,7 @@ public final class BinlogFollower {
                 connectedAt = Date()
                 notice(.connected(from: from, serverID: stream.serverID, attempt: attempt))
                 var decoder = EventDecoder()
+                decoder.tableFilter = tableFilter
                 var assembler = TransactionAssembler(pieceBytes: pieceBytes)
                 var groups = DDLGroups()
                 var stop = false

@@ -207,6 +207,17 @@ public struct SourceInspector {
         return try GTIDPosition(parsing: (row?.first ?? nil) ?? "", what: "@@gtid_binlog_pos")
     }
 
+    /// Every base table outside the server's own schemas, as `db.table` (what table patterns
+    /// in the config are matched against). Only tables the user can see are listed.
+    public func listTables() throws -> [String] {
+        try connection.query("""
+            SELECT TABLE_SCHEMA, TABLE_NAME FROM information_schema.TABLES
+            WHERE TABLE_TYPE = 'BASE TABLE'
+              AND TABLE_SCHEMA NOT IN ('mysql', 'information_schema', 'performance_schema', 'sys')
+            ORDER BY TABLE_SCHEMA, TABLE_NAME
+            """).rows.map { "\($0[0] ?? "").\($0[1] ?? "")" }
+    }
+
     /// The columns and primary key of `schema.table`; `nil` if the table does not exist.
     public func tableSchema(schema: String, table: String) throws -> TableSchema? {
         let s = connection.quote(schema), t = connection.quote(table)

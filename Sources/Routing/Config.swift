@@ -13,17 +13,78 @@ public struct PipelineConfig: Sendable {
     public var redis: RedisConfig?
     public var index: IndexConfig?
     public var http: HTTPConfig
-    /// Table mappings in file order.
+    /// Table mappings in file order. Keys may be patterns (`shop.*`, `shard_?.orders`).
     public var tables: [TableMapping]
+    /// Patterns (`db.table` with `*` and `?`) of tables that mapping patterns must not match.
+    public var excludeTables: [String] = []
     /// Largest number of source rows applied in one sink batch.
     public var batchRows: Int
     /// About how much memory decoded transactions waiting for the sinks may take (bytes);
     /// a transaction too large for it is applied in pieces.
     public var memoryBudget: Int = 256 << 20
+    /// Seconds a graceful stop may take before the process exits 1 (a store that does
+    /// not answer must not hold it forever).
+    public var shutdownTimeout: Double = 30
 
-    /// The mapping of `db.table`, if configured.
+    /// The mapping of `db.table`, if configured: a mapping that names the table exactly,
+    /// else the first pattern in file order that matches it and no `exclude_tables` pattern
+    /// does (resolved to the table's own names).
     public func mapping(schema: String, table: String) -> TableMapping? {
-        tables.first { $0.schema == schema && $0.table == table }
+        var firstPattern: TableMapping?
+        for t in tables {
+            if t.isPattern {
+                if firstPattern == nil, t.matches(schema: schema, table: table) { firstPattern = t }
+            } else if t.schema == schema && t.table == table {
+                return t
+            }
+        }
+        guard var found = firstPattern else { return nil }
+        if excludeTables.contains(where: { TablePattern.matches($0, schema: schema, table: table) }) { return nil }
+        found.schema = schema
+        found.table = table
+        return found
+    }
+
+    /// The concrete mappings for the tables that exist on the source (`db.table` names):
+    /// every exactly named mapping, plus each existing table a pattern maps.
+    public func resolve(existing: some Sequence<String>) -> [TableMapping] {
+        var out = tables.filter { !$0.isPattern }
+        let named = Set(out.map(\.qualifiedName))
+        for name in existing.sorted() where !named.contains(name) {
+            guard let dot = name.firstIndex(of: ".") else { continue }
+            if let m = mapping(schema: String(name[..<dot]), table: String(name[name.index(after: dot)...])) { out.append(m) }
+        }
+        return out
+    }
+}
+
+/// `db.table` patterns: `*` matches any run of characters, `?` one character, each
+/// within its part (the database or the table name). Case-sensitive, like table names
+/// on Linux servers.
+public enum TablePattern {
+    public static func isPattern(_ text: String) -> Bool { text.contains("*") || text.contains("?") }
+
+    public static func matches(_ pattern: String, schema: String, table: String) -> Bool {
+        guard let dot = pattern.firstIndex(of: ".") else { return false }
+        return glob(Array(pattern[..<dot].utf8), Array(schema.utf8))
+            && glob(Array(pattern[pattern.index(after: dot)...].utf8), Array(table.utf8))
+    }
+
+    static func glob(_ p: [UInt8], _ s: [UInt8]) -> Bool {
+        var pi = 0, si = 0, star = -1, mark = 0
+        while si < s.count {
+            if pi < p.count, p[pi] == UInt8(ascii: "?") || p[pi] == s[si] {
+                pi += 1; si += 1
+            } else if pi < p.count, p[pi] == UInt8(ascii: "*") {
+                star = pi; mark = si; pi += 1
+            } else if star >= 0 {
+                pi = star + 1; mark += 1; si = mark
+            } else {
+                return false
+            }
+        }
+        while pi < p.count, p[pi] == UInt8(ascii: "*") { pi += 1 }
+        return pi == p.count
     }
 }
 
@@ -176,10 +237,30 @@ public struct TableMapping: Sendable {
     public var index: IndexTableConfig?
     /// Line of the mapping in the YAML file.
     public var line: Int?
+    /// The key as the config writes it: `db.table`, or a pattern such as `shop.*`
+    /// (a mapping resolved for one table keeps its pattern here).
+    public var configKey: String
+
+    public init(schema: String, table: String, redis: RedisTableConfig? = nil, index: IndexTableConfig? = nil, line: Int? = nil,
+                configKey: String? = nil) {
+        self.schema = schema
+        self.table = table
+        self.redis = redis
+        self.index = index
+        self.line = line
+        self.configKey = configKey ?? "\(schema).\(table)"
+    }
 
     public var qualifiedName: String { "\(schema).\(table)" }
     /// Config key path of this mapping.
-    public var keyPath: String { "tables.\(qualifiedName)" }
+    public var keyPath: String { "tables.\(configKey)" }
+    /// Whether the config key is a pattern (and this mapping not yet resolved to a table).
+    public var isPattern: Bool { TablePattern.isPattern(qualifiedName) }
+
+    public func matches(schema: String, table: String) -> Bool {
+        isPattern ? TablePattern.matches(qualifiedName, schema: schema, table: table)
+            : self.schema == schema && self.table == table
+    }
 }
 
 extension PipelineConfig {
@@ -328,7 +409,7 @@ private struct Reader {
     }
 
     mutating func config(_ root: Node) throws -> PipelineConfig {
-        let top = try mapping(root, "", allowed: ["name", "source", "redis", "index", "http", "tables", "batch_rows", "memory_budget"],
+        let top = try mapping(root, "", allowed: ["name", "source", "redis", "index", "http", "tables", "exclude_tables", "batch_rows", "memory_budget", "shutdown_timeout"],
                               required: ["name", "source", "tables"])
         let name = try string(top["name"]!, "name")
         guard name.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" || $0 == "-" || $0 == "." }) else {
@@ -395,11 +476,27 @@ private struct Reader {
             let path = "tables.\(qualified)"
             let pieces = qualified.split(separator: ".", omittingEmptySubsequences: false)
             guard pieces.count == 2, !pieces[0].isEmpty, !pieces[1].isEmpty else {
-                throw ConfigError(path, line: line(k), "table names are written `database.table`, got `\(qualified)`")
+                throw ConfigError(path, line: line(k), "table names are written `database.table` (or a pattern such as `shop.*`), got `\(qualified)`")
             }
             tables.append(try tableMapping(v, schema: String(pieces[0]), table: String(pieces[1]), path: path))
         }
         if tables.isEmpty { throw ConfigError("tables", line: line(top["tables"]!), "no table is mapped; add at least one `db.table:` entry") }
+        var excludeTables: [String] = []
+        if let node = top["exclude_tables"] {
+            excludeTables = try stringList(node, "exclude_tables")
+            for (i, pattern) in excludeTables.enumerated() {
+                let pieces = pattern.split(separator: ".", omittingEmptySubsequences: false)
+                guard pieces.count == 2, !pieces[0].isEmpty, !pieces[1].isEmpty else {
+                    throw ConfigError("exclude_tables[\(i)]", line: line(node), "table patterns are written `database.table` with `*` and `?`, got `\(pattern)`")
+                }
+                if let named = tables.first(where: { !$0.isPattern && TablePattern.matches(pattern, schema: $0.schema, table: $0.table) }) {
+                    throw ConfigError("exclude_tables[\(i)]", line: line(node), "`\(pattern)` excludes \(named.qualifiedName), which `tables:` maps by name; remove one of the two (exclusions apply to the tables patterns would map)")
+                }
+            }
+            if !tables.contains(where: \.isPattern) {
+                throw ConfigError("exclude_tables", line: line(node), "no `tables:` key is a pattern, so there is nothing to exclude from; remove exclude_tables or map a pattern such as `shop.*`")
+            }
+        }
         if redis == nil, let t = tables.first(where: { $0.redis != nil }) {
             throw ConfigError("\(t.keyPath).redis", line: t.line, "the table maps to Redis but the config has no top-level `redis:` section with a `url`")
         }
@@ -416,6 +513,8 @@ private struct Reader {
         }
         var config = PipelineConfig(name: name, source: source, redis: redis, index: index, http: http, tables: tables, batchRows: batchRows)
         config.memoryBudget = memoryBudget
+        config.excludeTables = excludeTables
+        if let node = top["shutdown_timeout"] { config.shutdownTimeout = try seconds(node, "shutdown_timeout", min: 1, max: 3600) }
         return config
     }
 
@@ -579,8 +678,9 @@ extension PipelineConfig {
     /// Checks every mapping against the source's tables: the table exists, every
     /// column named by a key template, projection, index field or stored list exists,
     /// and indexed tables have a primary key. `schemas` is keyed by `db.table`.
+    /// Pattern mappings are checked for each existing table they map.
     public func validate(against schemas: [String: TableSchema]) throws {
-        for t in tables {
+        for t in resolve(existing: schemas.keys) {
             guard let schema = schemas[t.qualifiedName] else {
                 throw ConfigError(t.keyPath, line: t.line, "table \(t.qualifiedName) does not exist on the source (check the database and table names)")
             }

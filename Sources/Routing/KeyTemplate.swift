@@ -6,6 +6,10 @@ public struct KeyTemplate: Sendable, Equatable, CustomStringConvertible {
     public enum Part: Sendable, Equatable {
         case literal(String)
         case column(String)
+        /// `{@db}` / `{@table}`: the row's database or table name (for mappings of table
+        /// patterns such as `shop.*`, whose tables would otherwise share keys).
+        case database
+        case table
     }
 
     public let parts: [Part]
@@ -27,7 +31,16 @@ public struct KeyTemplate: Sendable, Equatable, CustomStringConvertible {
                     throw ConfigError(keyPath, line: line, "empty or nested placeholder in key template `\(text)`; write columns as {column}")
                 }
                 if !literal.isEmpty { parts.append(.literal(literal)); literal = "" }
-                parts.append(.column(name))
+                if name.hasPrefix("@") {
+                    switch name {
+                    case "@db": parts.append(.database)
+                    case "@table": parts.append(.table)
+                    default:
+                        throw ConfigError(keyPath, line: line, "unknown placeholder `{\(name)}` in key template `\(text)`; the built-in ones are {@db} and {@table}, columns are written {column}")
+                    }
+                } else {
+                    parts.append(.column(name))
+                }
                 index = text.index(after: close)
             } else if c == "}" {
                 throw ConfigError(keyPath, line: line, "unmatched `}` in key template `\(text)`")

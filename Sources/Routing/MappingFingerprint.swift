@@ -7,7 +7,7 @@ public enum MappingFingerprint {
     public static func all(_ config: PipelineConfig, sink: String) -> [String: String] {
         var out: [String: String] = [:]
         for t in config.tables {
-            if let fp = fingerprint(t, sink: sink) { out[t.qualifiedName] = fp }
+            if let fp = fingerprint(t, sink: sink) { out[t.configKey] = fp }
         }
         return out
     }

@@ -15,16 +15,12 @@ public struct RoutingError: Error, CustomStringConvertible, Sendable {
 /// table id and rebuilt when its column list changes.
 public struct Router: Sendable {
     private let config: PipelineConfig
-    private let mappings: [String: TableMapping]
     private let schemas: [String: TableSchema]
     private var plans: [UInt64: Plan] = [:]
 
     /// `schemas` (keyed by `db.table`) supply primary keys when a TABLE_MAP carries none.
     public init(config: PipelineConfig, schemas: [String: TableSchema] = [:]) {
         self.config = config
-        var mappings: [String: TableMapping] = [:]
-        for t in config.tables { mappings[t.qualifiedName] = t }
-        self.mappings = mappings
         self.schemas = schemas
     }
 
@@ -51,7 +47,7 @@ public struct Router: Sendable {
 
     /// Whether the configuration maps `db.table` at all (unmapped tables cost only their decode).
     public func isMapped(schema: String, table: String) -> Bool {
-        mappings["\(schema).\(table)"] != nil
+        config.mapping(schema: schema, table: table) != nil
     }
 
     public mutating func route(_ transaction: Transaction) throws -> RoutedTransaction {
@@ -70,7 +66,7 @@ public struct Router: Sendable {
            cached.mapping.schema == map.schema, cached.mapping.table == map.table {
             return cached
         }
-        guard let mapping = mappings["\(map.schema).\(map.table)"] else { return nil }
+        guard let mapping = config.mapping(schema: map.schema, table: map.table) else { return nil }
         guard let names = map.columnNames else {
             throw RoutingError("the binlog carries no column names for \(mapping.qualifiedName) (transaction ending at \(txn.end)); set binlog_row_metadata = FULL on the source")
         }
@@ -90,6 +86,8 @@ public struct Router: Sendable {
                 switch part {
                 case .literal(let s): keyParts.append(.literal(Array(s.utf8)))
                 case .column(let n): keyParts.append(.column(name: n, index: try column(n, "\(mapping.keyPath).redis.key")))
+                case .database: keyParts.append(.literal(Array(map.schema.utf8)))
+                case .table: keyParts.append(.literal(Array(map.table.utf8)))
                 }
             }
             if r.key.columns.count > 1 {
@@ -102,7 +100,11 @@ public struct Router: Sendable {
                         seenColumn = true
                         pending = []
                     case .literal(let s):
-                        pending = Array(s.utf8)
+                        pending += Array(s.utf8)
+                    case .database:
+                        pending += Array(map.schema.utf8)
+                    case .table:
+                        pending += Array(map.table.utf8)
                     }
                 }
                 keyEscapes = Array(Set(keyEscapes)).sorted()

@@ -28,7 +28,7 @@ struct ConfigCommand: ParsableCommand {
                 var sinks: [String] = []
                 if let r = t.redis { sinks.append("redis \(r.mode.rawValue) \(r.key.source)") }
                 if let i = t.index { sinks.append("index \(i.name) (\(i.fields.count) fields)") }
-                print("  table     \(t.qualifiedName) → \(sinks.joined(separator: "; "))")
+                print("  table     \(t.configKey) → \(sinks.joined(separator: "; "))")
             }
         }
 

@@ -90,7 +90,7 @@ struct Run: AsyncParsableCommand {
             logger: logger)
         let groupConfig = ServiceGroupConfiguration(
             services: [
-                .init(service: PipelineService(pipeline: pipeline, logger: logger), successTerminationBehavior: .gracefullyShutdownGroup),
+                .init(service: PipelineService(pipeline: pipeline, logger: logger, shutdownSeconds: config.shutdownTimeout), successTerminationBehavior: .gracefullyShutdownGroup),
                 .init(service: app),
             ],
             gracefulShutdownSignals: [.sigterm, .sigint],

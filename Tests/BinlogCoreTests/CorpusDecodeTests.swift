@@ -213,3 +213,39 @@ final class CorpusDecodeTests: XCTestCase {
         XCTAssertTrue(relay.allSatisfy { $0.position.file == "bug33029-slave-relay-bin.000001" })
     }
 }
+
+final class TableFilterTests: XCTestCase {
+    /// With a table filter, rows of rejected tables are not decoded and every other
+    /// event (rows of kept tables included) decodes exactly as without it.
+    func testFilteredTablesYieldNoRowsAndOthersDecodeAsBefore() throws {
+        var keptRows = 0, skippedRows = 0, files = 0
+        let wanted: @Sendable (String, String) -> Bool = { _, table in table.utf8.count % 2 == 0 }
+        for file in try Corpus.allFiles() where !CorpusDecodeTests.negative.contains(file) && CorpusDecodeTests.unsupported[file] == nil {
+            guard let plain = try? Corpus.decode(file) else { continue }
+            var reader = try BinlogFileReader(path: try Corpus.path(file))
+            var decoder = EventDecoder(file: reader.fileName)
+            decoder.tableFilter = wanted
+            var filtered: [DecodedEvent] = []
+            while let event = try reader.nextEvent({ bytes, offset in try decoder.decode(bytes, at: offset) }) { filtered.append(event) }
+            XCTAssertEqual(plain.count, filtered.count, file)
+            files += 1
+            for (a, b) in zip(plain, filtered) {
+                XCTAssertEqual(a.position, b.position, file)
+                guard case .rows(let all) = a.event else { continue }
+                guard case .rows(let kept) = b.event else { XCTFail("\(file) \(a.position): not a rows event"); continue }
+                if let table = all.first?.table, !wanted(table.schema, table.table) {
+                    XCTAssertTrue(kept.isEmpty, "\(file) \(a.position)")
+                    skippedRows += all.count
+                } else {
+                    XCTAssertEqual(all.map(\.kind), kept.map(\.kind), "\(file) \(a.position)")
+                    XCTAssertEqual(all.map(\.before), kept.map(\.before), "\(file) \(a.position)")
+                    XCTAssertEqual(all.map(\.after), kept.map(\.after), "\(file) \(a.position)")
+                    keptRows += kept.count
+                }
+            }
+        }
+        try XCTSkipIf(files == 0, "no corpus")
+        XCTAssertGreaterThan(keptRows, 1000)
+        XCTAssertGreaterThan(skippedRows, 1000)
+    }
+}

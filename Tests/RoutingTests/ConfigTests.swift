@@ -81,6 +81,23 @@ final class ConfigTests: XCTestCase {
         }
     }
 
+    func testTableFilterErrors() {
+        let base = """
+            name: shop
+            source: {host: 127.0.0.1, user: repl, server_id: 4201}
+            redis: {url: "redis://127.0.0.1:6379/0"}
+            tables:
+              shop.orders: {redis: {key: "o:{id}"}}
+
+            """
+        assertError(base + "exclude_tables: [\"shop.x\"]\n", path: "exclude_tables", contains: "no `tables:` key is a pattern")
+        let withPattern = base.replacingOccurrences(of: "tables:\n", with: "tables:\n  shop.*: {redis: {key: \"{@table}:{id}\"}}\n")
+        assertError(withPattern + "exclude_tables: [\"shop.ord*\"]\n", path: "exclude_tables[0]", contains: "excludes shop.orders, which `tables:` maps by name")
+        assertError(withPattern + "exclude_tables: [\"nodot\"]\n", path: "exclude_tables[0]", contains: "written `database.table`")
+        assertError(base.replacingOccurrences(of: "o:{id}", with: "o:{@schema}:{id}"), path: "tables.shop.orders.redis.key", contains: "unknown placeholder `{@schema}`")
+        assertError(base.replacingOccurrences(of: "o:{id}", with: "o:{@table}"), path: "tables.shop.orders.redis.key", contains: "names no column")
+    }
+
     func testUnknownKeyNamesPathAndSuggestion() {
         assertError(Self.valid.replacingOccurrences(of: "  host:", with: "  hots:"), path: "source.hots", contains: "unknown key")
         assertError(Self.valid.replacingOccurrences(of: "mode: json", with: "mode: json\n      expire: 5"),

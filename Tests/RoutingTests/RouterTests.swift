@@ -116,6 +116,74 @@ final class RouterTests: XCTestCase {
         XCTAssertFalse(router.isMapped(schema: "shop", table: "audit"))
     }
 
+    static let patterns = """
+        name: shop
+        source: {host: 127.0.0.1, user: repl, server_id: 4201}
+        redis: {url: "redis://127.0.0.1:6379/0"}
+        tables:
+          shop.orders:
+            redis: {key: "order:{id}"}
+          shop.*:
+            redis: {key: "{@db}.{@table}:{id}", mode: json}
+          shard_?.orders:
+            redis: {key: "order:{@db}:{id}:{@table}:{code}"}
+        exclude_tables: ["shop.audit_*", "shop.tmp"]
+        """
+
+    func testTablePatternsExclusionsAndNamePlaceholders() throws {
+        let config = try PipelineConfig.parse(yaml: Self.patterns)
+        var router = Router(config: config)
+        func map(_ id: UInt64, _ schema: String, _ table: String) -> TableMap {
+            TableMap(tableID: id, schema: schema, table: table, columnTypes: [3, 15], columnMeta: [0, 20], nullable: [false, false],
+                     columnNames: ["id", "code"], primaryKey: [0])
+        }
+        func keys(_ m: TableMap) throws -> [String] {
+            try router.route(txn([RowChange(kind: .delete, table: m, before: [.int(5), .string("a:b")], after: nil)])).cache.map {
+                if case .delete(let key) = $0 { return key } else { return "?" }
+            }
+        }
+        // The exact name wins over the pattern that also matches it.
+        XCTAssertEqual(try keys(map(1, "shop", "orders")), ["order:5"])
+        XCTAssertEqual(try keys(map(2, "shop", "customers")), ["shop.customers:5"])
+        // Excluded by `shop.audit_*` and `shop.tmp`; `shop.tmp2` is not.
+        XCTAssertEqual(try keys(map(3, "shop", "audit_log")), [])
+        XCTAssertEqual(try keys(map(4, "shop", "tmp")), [])
+        XCTAssertEqual(try keys(map(5, "shop", "tmp2")), ["shop.tmp2:5"])
+        // `?` is one character; in a template of several columns, the literal text between
+        // them (here the database and table names too) is escaped in column values.
+        XCTAssertEqual(try keys(map(6, "shard_1", "orders")), ["order:shard_1:5:orders:a\\:b"])
+        XCTAssertEqual(try keys(map(7, "shard_12", "orders")), [])
+        XCTAssertFalse(router.isMapped(schema: "shop", table: "audit_x"))
+        XCTAssertTrue(router.isMapped(schema: "shop", table: "x"))
+        let resolved = config.resolve(existing: ["shop.orders", "shop.a", "shop.audit_1", "shard_2.orders", "other.orders"])
+        XCTAssertEqual(resolved.map(\.qualifiedName), ["shop.orders", "shard_2.orders", "shop.a"])
+        XCTAssertEqual(resolved.map(\.keyPath), ["tables.shop.orders", "tables.shard_?.orders", "tables.shop.*"])
+        // Fingerprints are per config key, so a pattern's change names the pattern.
+        XCTAssertEqual(Set(MappingFingerprint.all(config, sink: "redis").keys), ["shop.orders", "shop.*", "shard_?.orders"])
+    }
+
+    func testTablePatternGlob() {
+        XCTAssertTrue(TablePattern.matches("a*b.*", schema: "axxb", table: ""))
+        XCTAssertTrue(TablePattern.matches("*.t?", schema: "db", table: "t1"))
+        XCTAssertFalse(TablePattern.matches("*.t?", schema: "db", table: "t"))
+        XCTAssertTrue(TablePattern.matches("d*b*c.t", schema: "dbbbc", table: "t"))
+        XCTAssertFalse(TablePattern.matches("d*b*c.t", schema: "dbbbcx", table: "t"))
+        XCTAssertFalse(TablePattern.matches("Shop.t", schema: "shop", table: "t"))
+    }
+
+    func testPatternMappingsAreValidatedPerMatchingTable() throws {
+        let config = try PipelineConfig.parse(yaml: Self.patterns)
+        let ok = TableSchema(schema: "shop", table: "a", columns: ["id", "code"], dataTypes: ["int", "varchar"], primaryKey: ["id"])
+        let bad = TableSchema(schema: "shard_3", table: "orders", columns: ["id"], dataTypes: ["int"], primaryKey: ["id"])
+        let orders = TableSchema(schema: "shop", table: "orders", columns: ["id"], dataTypes: ["int"], primaryKey: ["id"])
+        XCTAssertNoThrow(try config.validate(against: ["shop.orders": orders, "shop.a": ok]))
+        XCTAssertThrowsError(try config.validate(against: ["shop.orders": orders, "shop.a": ok, "shard_3.orders": bad])) { error in
+            let text = "\(error)"
+            XCTAssertTrue(text.contains("tables.shard_?.orders.redis.key"), text)
+            XCTAssertTrue(text.contains("column `code` does not exist in shard_3.orders"), text)
+        }
+    }
+
     func testDroppedColumnIsALoudError() throws {
         var router = Router(config: config)
         var map = products()

@@ -343,6 +343,93 @@ eventually "stalled stop: the change arrives after the restart" "5.00" rraw HGET
 stop_replicator
 check "stalled stop: a clean stop afterwards exits 0" "0" "$STOP_STATUS"
 
+echo "== table patterns and exclusions"
+sql "DROP DATABASE IF EXISTS itestp; CREATE DATABASE itestp;
+     CREATE TABLE itestp.alpha (id INT PRIMARY KEY, v VARCHAR(20));
+     CREATE TABLE itestp.beta (id INT PRIMARY KEY, v VARCHAR(20));
+     CREATE TABLE itestp.secret_keys (id INT PRIMARY KEY, v VARCHAR(20));
+     CREATE TABLE itestp.named (id INT PRIMARY KEY, v VARCHAR(20));"
+cat >"$WORK/patterns.yml" <<YAML
+name: pattest
+source: {host: 127.0.0.1, port: $DST_MARIADB_PORT, user: $DST_REPL_USER, password_env: DST_TEST_PASSWORD, server_id: 4203, start: latest}
+redis: {url: "redis://127.0.0.1:$DST_REDIS_PORT/0"}
+http: {listen: "127.0.0.1:$HTTP_PORT"}
+tables:
+  itestp.named:
+    redis: {key: "named:{id}", mode: hash}
+  itestp.*:
+    redis: {key: "p:{@table}:{id}", mode: json}
+exclude_tables: ["itestp.secret_*"]
+YAML
+start_replicator "$WORK/patterns.yml" "$WORK/patterns.log" || fail "patterns: replicator starts"
+sql "INSERT INTO itestp.alpha VALUES (1, 'a'); INSERT INTO itestp.beta VALUES (1, 'b');
+     INSERT INTO itestp.secret_keys VALUES (1, 's'); INSERT INTO itestp.named VALUES (1, 'n');
+     CREATE TABLE itestp.gamma (id INT PRIMARY KEY, v VARCHAR(20)); INSERT INTO itestp.gamma VALUES (1, 'g');"
+eventually "patterns: a table created while running is followed" '{"id":1,"v":"g"}' rraw GET p:gamma:1
+check "patterns: alpha through the pattern, {@table} in the key" '{"id":1,"v":"a"}' "$(rraw GET p:alpha:1)"
+check "patterns: beta through the pattern" '{"id":1,"v":"b"}' "$(rraw GET p:beta:1)"
+check "patterns: the exact mapping wins over the pattern" "id=1 v=n" "$(hash_of named:1)"
+check "patterns: nothing of itestp.named under the pattern's key" "0" "$(rraw EXISTS p:named:1)"
+check "patterns: the excluded table writes nothing" "" "$(rraw KEYS 'p:secret*')"
+check "patterns: the excluded table's rows are not even read" "" "$(curl -sS "http://127.0.0.1:$HTTP_PORT/metrics" | grep 'distributary_source_rows_total' | grep secret_keys)"
+check_contains "patterns: rows of followed tables are counted" 'table="itestp.gamma"' "$(curl -sS "http://127.0.0.1:$HTTP_PORT/metrics" | grep 'distributary_source_rows_total')"
+stop_replicator
+check "patterns: clean stop" "0" "$STOP_STATUS"
+out=$("$DISTRIBUTARY" config check --config "$WORK/patterns.yml" 2>&1)
+check_contains "patterns: config check shows the pattern" "itestp.* → redis json" "$out"
+rraw EVAL "for _, k in ipairs(redis.call('KEYS', 'p:*')) do redis.call('UNLINK', k) end return 1" 0 >/dev/null
+sql "DROP DATABASE itestp"
+
+echo "== a stalled sink holds memory flat"
+sql "CREATE TABLE itest.stall (id INT PRIMARY KEY, v VARCHAR(255))"
+sed -e 's/^name: bigtest/name: stalltest/' -e 's/itest.big:/itest.stall:/' -e 's/key: "big:{id}"/key: "stall:{id}"/' "$WORK/big.yml" >"$WORK/stall.yml"
+start_replicator "$WORK/stall.yml" "$WORK/stall-mem.log" || fail "stall: replicator starts"
+kill -STOP "$(cat "$DST_RUN_DIR/redis.pid")"
+rss() { awk '/VmRSS/ {print $2}' "/proc/$REPLICATOR_PID/status"; }
+load() { # load FIRST-BATCH LAST-BATCH: 1,000-row transactions of ~240-byte rows
+    for b in $(seq "$1" "$2"); do
+        echo "INSERT INTO itest.stall SELECT $b * 1000 + seq, REPEAT(CONCAT('row ', $b * 1000 + seq, ' '), 20) FROM itest.seq_1_to_1000;"
+    done | mariadb --no-defaults --socket="$DST_MARIADB_SOCKET" -uroot
+}
+load 0 149
+sleep 3
+mid=$(rss)
+load 150 299
+sleep 3
+end=$(rss)
+kill -CONT "$(cat "$DST_RUN_DIR/redis.pid")"
+echo "  RSS while Redis was stopped: $((mid / 1024)) MiB after 150,000 rows (36 MB of binlog), $((end / 1024)) MiB after 300,000 (72 MB)"
+check "stall: memory did not grow with the backlog (< 24 MiB more)" "1" "$([ $((end - mid)) -lt 24576 ] && echo 1)"
+check "stall: memory stayed under 300 MiB" "1" "$([ "$end" -lt 307200 ] && echo 1)"
+head=$(sql "SHOW MASTER STATUS" | awk '{print $2}')
+for _ in $(seq 1 600); do [ "$(rraw HGET distributary:stalltest:checkpoint pos)" = "$head" ] && break; sleep 0.1; done
+check "stall: after Redis resumes, the checkpoint reaches the head" "$head" "$(rraw HGET distributary:stalltest:checkpoint pos)"
+check "stall: all 300,000 rows arrived" "300000" "$(rraw EVAL "return #redis.call('KEYS', 'stall:*')" 0)"
+stop_replicator
+check "stall: clean stop" "0" "$STOP_STATUS"
+rraw EVAL "for _, k in ipairs(redis.call('KEYS', 'stall:*')) do redis.call('UNLINK', k) end return 1" 0 >/dev/null
+
+echo "== shutdown_timeout: a stop that cannot finish ends the process"
+sed 's/^memory_budget: .*/shutdown_timeout: 2/' "$WORK/stall.yml" >"$WORK/watchdog.yml"
+start_replicator "$WORK/watchdog.yml" "$WORK/watchdog.log" || fail "watchdog: replicator starts"
+kill -STOP "$(cat "$DST_RUN_DIR/redis.pid")"
+sql "UPDATE itest.stall SET v = 'changed' WHERE id = 1"
+sleep 1
+t0=$(date +%s.%N)
+kill -TERM "$REPLICATOR_PID"
+status=0; wait "$REPLICATOR_PID" || status=$?
+t1=$(date +%s.%N)
+REPLICATOR_PID=""
+kill -CONT "$(cat "$DST_RUN_DIR/redis.pid")"
+elapsed=$(python3 -c "print(round($t1 - $t0, 1))")
+check "watchdog: exits 1" "1" "$status"
+check "watchdog: after shutdown_timeout (2 s), before the 10 s Redis timeout ($elapsed s)" "1" "$(python3 -c "print(1 if 1.5 <= $elapsed < 8 else 0)")"
+check_contains "watchdog: says why" "did not stop within 2.0 s (shutdown_timeout" "$(cat "$WORK/watchdog.log")"
+start_replicator "$WORK/watchdog.yml" "$WORK/watchdog.log" || fail "watchdog: replicator restarts"
+eventually "watchdog: the change arrives after the restart" "changed" rraw HGET stall:1 v
+stop_replicator
+sql "DROP TABLE itest.stall"
+
 echo "== bad config"
 bad() { # bad NAME NEEDLE CONFIG-TEXT
     printf '%s\n' "$3" >"$WORK/bad.yml"
