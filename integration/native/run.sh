@@ -408,6 +408,18 @@ check_contains "patterns: config check shows the pattern" "itestp.* → redis js
 rraw EVAL "for _, k in ipairs(redis.call('KEYS', 'p:*')) do redis.call('UNLINK', k) end return 1" 0 >/dev/null
 sql "DROP DATABASE itestp"
 
+echo "== the README's minimal Redis ACL is enough"
+rraw ACL SETUSER dstacl on '>acl-pw' '~product:*' '~order:*' '~distributary:*' +multi +exec +hset +hdel +del +set +expire +hgetall +select >/dev/null
+sed -e "s|url: redis://127.0.0.1:$DST_REDIS_PORT/0|url: redis://dstacl:acl-pw@127.0.0.1:$DST_REDIS_PORT/0|" -e '/^index:/,/^  path:/d' \
+    -e '/^    index:/,/^      stored:/d' "$WORK/itest.yml" >"$WORK/acl.yml"
+start_replicator "$WORK/acl.yml" "$WORK/acl.log" || fail "acl: replicator starts as the restricted user"
+sql "UPDATE itest.products SET name = 'Vim (acl)' WHERE id = 1"
+eventually "acl: writes arrive through the restricted user" "Vim (acl)" rraw HGET product:1 name
+stop_replicator
+check "acl: clean stop" "0" "$STOP_STATUS"
+check "acl: no permission error logged" "0" "$(grep -ci 'NOPERM' "$WORK/acl.log")"
+rraw ACL DELUSER dstacl >/dev/null
+
 echo "== a stalled sink holds memory flat"
 sql "CREATE TABLE itest.stall (id INT PRIMARY KEY, v VARCHAR(255))"
 sed -e 's/^name: bigtest/name: stalltest/' -e 's/itest.big:/itest.stall:/' -e 's/key: "big:{id}"/key: "stall:{id}"/' "$WORK/big.yml" >"$WORK/stall.yml"
