@@ -16,6 +16,9 @@ public struct Checkpoint: Sendable, Equatable, CustomStringConvertible {
     public var sourceServerID: UInt32
     /// Source commit time of the last applied transaction (seconds since the epoch).
     public var timestamp: UInt32
+    /// While a snapshot or resync loads tables: how far it got (`SnapshotProgress`, JSON).
+    /// Streaming must not start before it is done.
+    public var snapshot: String?
 
     public init(position: BinlogPosition, gtid: String?, gtidPosition: String? = nil, sourceServerID: UInt32, timestamp: UInt32) {
         self.position = position
@@ -31,6 +34,7 @@ public struct Checkpoint: Sendable, Equatable, CustomStringConvertible {
                  "server_id": String(sourceServerID), "timestamp": String(timestamp)]
         f["gtid"] = gtid ?? ""
         f["gtid_position"] = gtidPosition ?? ""
+        f["snapshot"] = snapshot ?? ""
         return f
     }
 
@@ -46,6 +50,7 @@ public struct Checkpoint: Sendable, Equatable, CustomStringConvertible {
         self.gtidPosition = fields["gtid_position"].flatMap { $0.isEmpty ? nil : $0 }
         self.sourceServerID = server
         self.timestamp = fields["timestamp"].flatMap { UInt32($0) } ?? 0
+        self.snapshot = fields["snapshot"].flatMap { $0.isEmpty ? nil : $0 }
     }
 
     public var description: String {

@@ -26,6 +26,12 @@ public final class Pipeline: @unchecked Sendable {
     private var readerStart = ResumePoint(position: BinlogPosition(file: "", offset: 4), gtid: nil)
     /// What each sink already holds: it skips transactions at or before its mark.
     private var marks: [ObjectIdentifier: SinkMark] = [:]
+    /// Sinks that get a snapshot (none yet, or an interrupted one) before streaming.
+    private var snapshotSinks: [Sink] = []
+    /// The mapped tables that exist on the source (patterns resolved), and their schemas.
+    private let mappedTables: [TableMapping]
+    private let schemas: [String: TableSchema]
+    private let isMariaDB: Bool
 
     private let stopLock = NSLock()
     private var stopRequested = false
@@ -83,11 +89,8 @@ public final class Pipeline: @unchecked Sendable {
 
     /// Opens the sinks, checks the source and validates the config against its tables.
     /// Throws before anything is written if any of that fails.
-    public init(config: PipelineConfig, logger: Logger) throws {
-        if config.source.snapshot != .never {
-            throw ConfigError("source.snapshot", "snapshots are not implemented yet; set `snapshot: never` (the replicator then follows changes from source.start on)")
-        }
-
+    /// `forSnapshot`: for `distributary snapshot`, which loads into every sink itself.
+    public init(config: PipelineConfig, logger: Logger, forSnapshot: Bool = false) throws {
         var configuredGTID: GTIDPosition?
         if case .gtid(let text) = config.source.start {
             do {
@@ -117,6 +120,9 @@ public final class Pipeline: @unchecked Sendable {
             if let s = try inspector.tableSchema(schema: t.schema, table: t.table) { schemas[t.qualifiedName] = s }
         }
         try config.validate(against: schemas)
+        self.mappedTables = mapped
+        self.schemas = schemas
+        self.isMariaDB = isMariaDB
         self.config = config
         self.logger = logger
         self.connection = connection
@@ -160,7 +166,14 @@ public final class Pipeline: @unchecked Sendable {
         var starts: [SinkMark] = []
         for sink in sinks {
             let start: SinkMark
-            if let cp = sink.checkpoint {
+            if forSnapshot {
+                start = configuredStart
+            } else if let cp = sink.checkpoint, cp.snapshot != nil {
+                // An interrupted snapshot: finished before streaming (`run()`); its position holds meanwhile.
+                logger.info("sink holds an interrupted snapshot; it resumes before streaming", metadata: ["sink": "\(sink.name)", "checkpoint": "\(cp)"])
+                snapshotSinks.append(sink)
+                start = SinkMark(position: cp.position, gtid: nil)
+            } else if let cp = sink.checkpoint {
                 if isMariaDB, let text = cp.gtidPosition {
                     let gtid: GTIDPosition
                     do {
@@ -188,6 +201,10 @@ public final class Pipeline: @unchecked Sendable {
                     }
                 }
                 logger.info("resuming sink", metadata: ["sink": "\(sink.name)", "checkpoint": "\(cp)"])
+            } else if config.source.snapshot != .never {
+                start = configuredStart
+                snapshotSinks.append(sink)
+                logger.info("sink has no checkpoint; it gets a snapshot of the mapped tables first (source.snapshot: \(config.source.snapshot.rawValue))", metadata: ["sink": "\(sink.name)"])
             } else {
                 start = configuredStart
                 logger.info("sink has no checkpoint; starting from source.start", metadata: ["sink": "\(sink.name)", "from": "\(start)"])
@@ -329,6 +346,11 @@ public final class Pipeline: @unchecked Sendable {
     /// re-reads its checkpoint and starts reading again from the lowest checkpoint;
     /// every sink skips what it already holds, so the end state is exact.
     public func run() async throws {
+        if !snapshotSinks.isEmpty {
+            let sinks = snapshotSinks
+            guard try await snapshot(into: sinks, tables: mappedTables) else { return }
+            snapshotSinks = []
+        }
         let monitor = ProgressMonitor(options: connection, logger: logger, interval: 2, terminal: progressOnTerminal, metrics: metrics) { [self] in
             stopLock.lock()
             defer { stopLock.unlock() }
@@ -373,6 +395,81 @@ public final class Pipeline: @unchecked Sendable {
                 }
             }
         }
+    }
+
+    /// `distributary snapshot`: loads `tables` (nil: every mapped table) into every sink, then
+    /// returns. Sinks keep a checkpoint they have (the log from there is applied again on top
+    /// by the next `run`); a sink without one gets the snapshot's position. Returns false when
+    /// stopped early (the progress is kept; running it again resumes).
+    public func snapshot(tables names: [String]?) async throws -> Bool {
+        var tables = mappedTables
+        if let names {
+            tables = []
+            for name in names {
+                guard let t = mappedTables.first(where: { $0.qualifiedName == name }) else {
+                    throw PipelineError("--table \(name): the configuration maps no existing table of that name (mapped: \(mappedTables.map(\.qualifiedName).joined(separator: ", ")))")
+                }
+                tables.append(t)
+            }
+        }
+        return try await snapshot(into: sinks, tables: tables)
+    }
+
+    /// Runs the Snapshotter on a thread of its own; on success the sinks' marks become their
+    /// new checkpoints and the reader starts from the lowest mark.
+    private func snapshot(into targets: [Sink], tables: [TableMapping]) async throws -> Bool {
+        let ids = targets.map { ObjectIdentifier($0) }
+        return try await withCheckedThrowingContinuation { continuation in
+            let thread = Thread { [self] in
+                do {
+                    continuation.resume(returning: try runSnapshot(into: sinks.filter { ids.contains(ObjectIdentifier($0)) }, tables: tables))
+                } catch {
+                    continuation.resume(throwing: error)
+                }
+            }
+            thread.name = "snapshot"
+            thread.start()
+        }
+    }
+
+    private func runSnapshot(into targets: [Sink], tables: [TableMapping]) throws -> Bool {
+        var bases: [ObjectIdentifier: Checkpoint] = [:]
+        var progress: [SnapshotProgress?] = []
+        for sink in targets {
+            if var cp = sink.checkpoint {
+                progress.append(SnapshotProgress.decode(cp.snapshot))
+                cp.snapshot = nil
+                bases[ObjectIdentifier(sink)] = cp
+            } else {
+                progress.append(nil)
+            }
+        }
+        // Resume only when every target stopped at the same place (else load them all again).
+        let resume = progress.first.flatMap { first in progress.allSatisfy { $0 == first } ? first : nil }
+        let snapshotter = Snapshotter(config: config, logger: logger, options: connection, isMariaDB: isMariaDB)
+        snapshotter.terminal = progressOnTerminal
+        guard let result = try snapshotter.run(tables: tables, schemas: schemas, sinks: targets, bases: bases,
+                                               resume: resume, shouldStop: { [self] in userStopped }) else { return false }
+        for sink in targets {
+            marks[ObjectIdentifier(sink)] = try mark(for: result.checkpoints[ObjectIdentifier(sink)]!)
+        }
+        let all = sinks.compactMap { marks[ObjectIdentifier($0)] }
+        let lowest = all.compactMap(\.position).min() ?? result.point.position
+        readerStart = ResumePoint(position: lowest,
+                                  gtid: useGTID ? GTIDPosition.lowest(all.map { $0.gtid ?? GTIDPosition() }) : nil,
+                                  mysqlGTIDs: all.first { $0.position == lowest }?.mysqlGTIDs)
+        stopLock.lock(); rowsApplied += result.rows; stopLock.unlock()
+        return true
+    }
+
+    /// The mark of a stored checkpoint (same server as the source's).
+    private func mark(for cp: Checkpoint) throws -> SinkMark {
+        if useGTID, let text = cp.gtidPosition {
+            return SinkMark(position: cp.sourceServerID == sourceServerID ? cp.position : nil,
+                            gtid: try GTIDPosition(parsing: text, what: "the checkpoint's gtid_position"))
+        }
+        return SinkMark(position: cp.position, gtid: nil,
+                        mysqlGTIDs: cp.gtidPosition.flatMap { try? MySQLGTIDSet(parsing: $0, what: "the checkpoint's gtid_position") })
     }
 
     /// Opens a new connection for the named sink, takes its stored checkpoint as its

@@ -168,6 +168,36 @@ public final class MySQLConnection {
         return (columns, rows)
     }
 
+    /// Runs a query and hands each row's cells to `body` as raw bytes (`nil` for SQL
+    /// NULL), valid only during the call: no String is made per value.
+    public func forEachRow(_ sql: String, _ body: (_ cells: RowCells) throws -> Void) throws {
+        if mysql_real_query(handle, sql, UInt(sql.utf8.count)) != 0 {
+            throw SourceError(.query, "\(options.endpoint): `\(sql.prefix(300))` failed: \(lastError)", serverErrno: lastErrno)
+        }
+        guard let result = mysql_use_result(handle) else {
+            if mysql_field_count(handle) == 0 { return }
+            throw SourceError(.query, "\(options.endpoint): `\(sql.prefix(300))` returned no result: \(lastError)", serverErrno: lastErrno)
+        }
+        defer { mysql_free_result(result) }
+        let count = Int(mysql_num_fields(result))
+        while let row = mysql_fetch_row(result) {
+            guard let lengths = mysql_fetch_lengths(result) else { break }
+            try body(RowCells(row: row, lengths: lengths, count: count))
+        }
+        if mysql_errno(handle) != 0 {
+            throw SourceError(.query, "\(options.endpoint): reading the rows of `\(sql.prefix(300))` failed: \(lastError)", serverErrno: lastErrno)
+        }
+    }
+
+    /// Quotes bytes as an SQL string literal (in the connection's character set).
+    public func quote(bytes: UnsafeRawBufferPointer) -> String {
+        var out = [CChar](repeating: 0, count: bytes.count * 2 + 1)
+        let n = bytes.withMemoryRebound(to: CChar.self) { src in
+            mysql_real_escape_string(handle, &out, src.baseAddress, UInt(bytes.count))
+        }
+        return "'" + String(decoding: out[0..<Int(n)].map { UInt8(bitPattern: $0) }, as: UTF8.self) + "'"
+    }
+
     /// The rows of a query as dictionaries keyed by column name.
     public func queryRows(_ sql: String) throws -> [[String: String?]] {
         let (columns, rows) = try query(sql)
@@ -188,5 +218,18 @@ public final class MySQLConnection {
             }
         }
         return "'" + String(decoding: out[0..<Int(n)].map { UInt8(bitPattern: $0) }, as: UTF8.self) + "'"
+    }
+}
+
+/// The cells of one result row, as the server sent them (text protocol).
+public struct RowCells {
+    let row: MYSQL_ROW
+    let lengths: UnsafeMutablePointer<UInt>
+    public let count: Int
+
+    /// The cell's bytes, or nil for SQL NULL.
+    public subscript(i: Int) -> UnsafeRawBufferPointer? {
+        guard let cell = row[i] else { return nil }
+        return UnsafeRawBufferPointer(start: cell, count: Int(lengths[i]))
     }
 }

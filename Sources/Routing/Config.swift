@@ -240,6 +240,8 @@ public struct TableMapping: Sendable {
     /// The key as the config writes it: `db.table`, or a pattern such as `shop.*`
     /// (a mapping resolved for one table keeps its pattern here).
     public var configKey: String
+    /// For a table without a primary key: the NOT NULL unique key snapshots page by.
+    public var uniqueKey: [String]?
 
     public init(schema: String, table: String, redis: RedisTableConfig? = nil, index: IndexTableConfig? = nil, line: Int? = nil,
                 configKey: String? = nil) {
@@ -593,8 +595,8 @@ private struct Reader {
     }
 
     func tableMapping(_ node: Node, schema: String, table: String, path: String) throws -> TableMapping {
-        let m = try mapping(node, path, allowed: ["redis", "index"])
-        if m.isEmpty { throw ConfigError(path, line: line(node), "the table maps to nothing; give it a `redis:` and/or an `index:` section") }
+        let m = try mapping(node, path, allowed: ["redis", "index", "unique_key"])
+        if m["redis"] == nil && m["index"] == nil { throw ConfigError(path, line: line(node), "the table maps to nothing; give it a `redis:` and/or an `index:` section") }
         var redis: RedisTableConfig?
         if let r = m["redis"] {
             let rp = "\(path).redis"
@@ -670,7 +672,13 @@ private struct Reader {
                                      stored: try im["stored"].map { try stringList($0, "\(ip).stored") } ?? [],
                                      analysis: analysis)
         }
-        return TableMapping(schema: schema, table: table, redis: redis, index: index, line: line(node))
+        var mapping = TableMapping(schema: schema, table: table, redis: redis, index: index, line: line(node))
+        if let u = m["unique_key"] {
+            let columns = try stringList(u, "\(path).unique_key")
+            guard !columns.isEmpty else { throw ConfigError("\(path).unique_key", line: line(u), "expected the columns of a NOT NULL unique key, e.g. [sku]") }
+            mapping.uniqueKey = columns
+        }
+        return mapping
     }
 }
 
@@ -694,6 +702,7 @@ extension PipelineConfig {
                 for (i, c) in (r.columns ?? []).enumerated() { try check(c, "\(t.keyPath).redis.columns[\(i)]") }
                 for (i, c) in r.excludeColumns.enumerated() { try check(c, "\(t.keyPath).redis.exclude_columns[\(i)]") }
             }
+            for (i, c) in (t.uniqueKey ?? []).enumerated() { try check(c, "\(t.keyPath).unique_key[\(i)]") }
             if let ix = t.index {
                 for f in ix.fields { try check(f.name, "\(t.keyPath).index.fields.\(f.name)") }
                 for (i, c) in ix.stored.enumerated() { try check(c, "\(t.keyPath).index.stored[\(i)]") }

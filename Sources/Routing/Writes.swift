@@ -220,4 +220,15 @@ public struct RoutedTransaction: Sendable {
     public var index: [IndexWrite]
     /// A piece of a larger transaction: applying it must not move the checkpoint.
     public var isPartial = false
+
+    public init(end: BinlogPosition, gtid: String?, timestamp: UInt32, rowCount: Int, cache: CacheWrites, index: [IndexWrite],
+                isPartial: Bool = false) {
+        self.end = end
+        self.gtid = gtid
+        self.timestamp = timestamp
+        self.rowCount = rowCount
+        self.cache = cache
+        self.index = index
+        self.isPartial = isPartial
+    }
 }

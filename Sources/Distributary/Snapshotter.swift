@@ -1,0 +1,298 @@
+import BinlogCore
+import Foundation
+import Logging
+import MySQLSource
+import Routing
+
+/// How far a snapshot got, stored with each sink's checkpoint (field `snapshot`) after
+/// every chunk, so an interrupted snapshot resumes from its last finished chunk.
+struct SnapshotProgress: Codable, Equatable, Sendable {
+    /// `db.table` in load order.
+    var tables: [String]
+    /// Tables loaded completely.
+    var done: Int
+    /// Hex of each key column of the last row loaded from `tables[done]` (nil: none yet).
+    var after: [String]?
+    /// Rows loaded so far.
+    var rows: Int
+
+    var encoded: String {
+        let data = (try? JSONEncoder().encode(self)) ?? Data()
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    static func decode(_ text: String?) -> SnapshotProgress? {
+        guard let text, !text.isEmpty else { return nil }
+        return try? JSONDecoder().decode(SnapshotProgress.self, from: Data(text.utf8))
+    }
+
+    var afterKey: [[UInt8]]? { after?.map(Self.unhex) }
+
+    static func hex(_ bytes: [UInt8]) -> String { bytes.map { String(format: "%02x", $0) }.joined() }
+
+    static func unhex(_ text: String) -> [UInt8] {
+        var out: [UInt8] = []
+        var i = text.startIndex
+        while i < text.endIndex, let j = text.index(i, offsetBy: 2, limitedBy: text.endIndex) {
+            out.append(UInt8(text[i..<j], radix: 16) ?? 0)
+            i = j
+        }
+        return out
+    }
+}
+
+/// Loads the mapped tables' existing rows into sinks: a consistent read at a known log
+/// position (SnapshotSession), tables in key order in chunks (keyset pagination), each
+/// chunk routed like inserts and applied to every sink with that sink's checkpoint and the
+/// progress. A reader thread fetches the next chunk while the current one is applied; at
+/// most two chunks are in memory.
+///
+/// Checkpoints: a sink that had none gets the snapshot's position, so streaming continues
+/// exactly from there (nothing lost, nothing applied twice). A sink that had one keeps it
+/// (a table reloaded into a sink that streams): the log from there is applied again on top
+/// of the loaded rows, and since every change carries whole rows that converges to the
+/// source. A resumed snapshot reads the rest at a later point and keeps the first one's
+/// position, which converges the same way.
+final class Snapshotter {
+    let config: PipelineConfig
+    let logger: Logger
+    let options: ConnectionOptions
+    let isMariaDB: Bool
+    var chunkRows = 5000
+    /// Draw progress on the terminal instead of logging it every 10 s.
+    var terminal = false
+
+    init(config: PipelineConfig, logger: Logger, options: ConnectionOptions, isMariaDB: Bool) {
+        self.config = config
+        self.logger = logger
+        self.options = options
+        self.isMariaDB = isMariaDB
+        self.chunkRows = max(100, min(config.batchRows, 20_000))
+    }
+
+    struct Result {
+        /// Each sink's checkpoint once the tables are loaded.
+        var checkpoints: [ObjectIdentifier: Checkpoint]
+        var rows: Int
+        var point: SnapshotPoint
+    }
+
+    /// The key rows are paged by: the primary key, else the mapping's `unique_key`.
+    static func key(of mapping: TableMapping, schema: TableSchema) throws -> [String] {
+        if !schema.primaryKey.isEmpty { return schema.primaryKey }
+        if let key = mapping.uniqueKey { return key }
+        throw PipelineError("\(schema.qualifiedName) has no primary key, so a snapshot cannot page through it in a stable order: add a PRIMARY KEY, or name a NOT NULL unique key in `\(mapping.keyPath).unique_key: [column, …]`")
+    }
+
+    /// Loads `tables` into `sinks`. `bases[sink]`: the checkpoint the sink keeps (nil: take the
+    /// snapshot's). `resume`: progress stored by an interrupted run of the same tables.
+    /// Returns nil when `shouldStop` ended it early (the progress is stored).
+    func run(tables: [TableMapping], schemas: [String: TableSchema], sinks: [Sink], bases: [ObjectIdentifier: Checkpoint],
+             resume: SnapshotProgress?, shouldStop: @escaping @Sendable () -> Bool) throws -> Result? {
+        let names = tables.map(\.qualifiedName)
+        var progress = SnapshotProgress(tables: names, done: 0, after: nil, rows: 0)
+        if let resume {
+            if resume.tables == names {
+                progress = resume
+                logger.info("resuming an interrupted snapshot", metadata: [
+                    "tables_done": "\(resume.done) of \(names.count)", "rows_loaded": "\(resume.rows)",
+                    "table": "\(resume.done < names.count ? names[resume.done] : "-")"])
+            } else {
+                logger.notice("an interrupted snapshot covered other tables; starting it over", metadata: [
+                    "was": "\(resume.tables.joined(separator: ", "))", "now": "\(names.joined(separator: ", "))"])
+            }
+        }
+        var readers: [SnapshotTable] = []
+        for t in tables {
+            guard let schema = schemas[t.qualifiedName] else {
+                throw PipelineError("\(t.qualifiedName) (\(t.keyPath)) does not exist on the source; nothing to snapshot")
+            }
+            do {
+                readers.append(try SnapshotTable(schema: schema, key: try Self.key(of: t, schema: schema)))
+            } catch let error as SourceError {
+                throw PipelineError("\(error.message) (\(t.keyPath))")
+            }
+        }
+
+        let session = try SnapshotSession(options: options, isMariaDB: isMariaDB)
+        defer { session.close() }
+        let point = session.point
+        var meta: Logger.Metadata = ["position": "\(point)", "tables": "\(names.count)", "chunk_rows": "\(chunkRows)"]
+        if let lock = session.lockSeconds { meta["global_read_lock_ms"] = "\(Int(lock * 1000))" }
+        logger.info(isMariaDB ? "snapshot started (consistent read, no lock)" : "snapshot started (global read lock held only while the read view was opened)", metadata: meta)
+
+        var total = 0
+        for reader in readers[progress.done...] { total += try session.rowCount(reader) }
+        total += progress.rows
+
+        var checkpoints: [ObjectIdentifier: Checkpoint] = [:]
+        let fresh = Checkpoint(position: point.position, gtid: nil,
+                               gtidPosition: point.gtid?.description ?? point.mysqlGTIDs?.description,
+                               sourceServerID: point.serverID, timestamp: UInt32(Date().timeIntervalSince1970))
+        for sink in sinks { checkpoints[ObjectIdentifier(sink)] = bases[ObjectIdentifier(sink)] ?? fresh }
+
+        // The reader thread reads chunks; this thread routes and applies them.
+        let reading = ChunkReader(session: session, readers: readers, start: progress, chunkRows: chunkRows, shouldStop: shouldStop)
+        reading.start()
+        let queue = reading.queue
+        let start = progress
+        var router = Router(config: config, schemas: schemas)
+        var maps: [TableMap] = []
+        for (i, t) in tables.enumerated() {
+            let schema = readers[i].schema
+            maps.append(TableMap(tableID: UInt64.max - UInt64(i), schema: t.schema, table: t.table,
+                                 columnTypes: [UInt8](repeating: 0, count: schema.columns.count),
+                                 columnMeta: [UInt16](repeating: 0, count: schema.columns.count),
+                                 nullable: [Bool](repeating: true, count: schema.columns.count),
+                                 columnNames: schema.columns,
+                                 primaryKey: schema.primaryKey.compactMap { schema.columns.firstIndex(of: $0) }))
+        }
+        let meter = SnapshotMeter(logger: logger, terminal: terminal, total: total, done: progress.rows)
+        var stopped = false
+        while let chunk = queue.pop() {
+            if shouldStop() { stopped = true; queue.close(); break }
+            let changes = chunk.rows.map { RowChange(kind: .insert, table: maps[chunk.table], before: nil, after: $0) }
+            let routed = try router.route(Transaction(gtid: nil, start: point.position, end: point.position,
+                                                      timestamp: UInt32(Date().timeIntervalSince1970), changes: changes))
+            progress.rows += chunk.rows.count
+            if let last = chunk.lastKey {
+                progress.after = last.map(SnapshotProgress.hex)
+            } else {
+                progress.done = chunk.table + 1
+                progress.after = nil
+            }
+            try apply([routed], to: sinks, checkpoints: checkpoints, progress: progress.done == names.count ? nil : progress)
+            meter.advance(rows: progress.rows, table: names[chunk.table])
+        }
+        if let readError = reading.finish() { throw readError }
+        if stopped || progress.done < names.count {
+            meter.finish()
+            logger.notice("snapshot interrupted; the next start resumes it from the last loaded chunk", metadata: [
+                "rows_loaded": "\(progress.rows)", "table": "\(progress.done < names.count ? names[progress.done] : "-")"])
+            return nil
+        }
+        if names.isEmpty {
+            try apply([], to: sinks, checkpoints: checkpoints, progress: nil)
+        }
+        for sink in sinks { try sink.flush() }
+        meter.finish()
+        logger.info("snapshot finished", metadata: ["rows": "\(progress.rows)", "tables": "\(names.count)",
+                                                    "seconds": "\(String(format: "%.1f", meter.elapsed))",
+                                                    "rows_per_s": "\(Int(Double(progress.rows - start.rows) / max(meter.elapsed, 0.001)))",
+                                                    "stream_from": "\(point)"])
+        return Result(checkpoints: checkpoints, rows: progress.rows, point: point)
+    }
+
+    /// Applies `routed` (may be empty: checkpoint only) with each sink's checkpoint carrying `progress`.
+    private func apply(_ routed: [RoutedTransaction], to sinks: [Sink], checkpoints: [ObjectIdentifier: Checkpoint],
+                       progress: SnapshotProgress?) throws {
+        for sink in sinks {
+            var cp = checkpoints[ObjectIdentifier(sink)]!
+            cp.snapshot = progress?.encoded
+            let batch = routed.isEmpty
+                ? [RoutedTransaction(end: cp.position, gtid: nil, timestamp: cp.timestamp, rowCount: 0, cache: CacheWrites(), index: [])]
+                : routed
+            do {
+                try sink.apply(batch[...], checkpoint: cp, checkpointAfter: { _ in cp })
+            } catch {
+                throw PipelineError("the snapshot could not be written to the \(sink.name) sink: \(error)")
+            }
+        }
+    }
+}
+
+/// A chunk of rows read by the snapshot's reader thread.
+struct SnapshotChunk: @unchecked Sendable {
+    var table: Int
+    var rows: [RowImage]
+    var lastKey: [[UInt8]]?
+}
+
+/// The snapshot's reader thread: reads chunks in key order into a queue of two.
+final class ChunkReader: @unchecked Sendable {
+    let queue = BlockingQueue<SnapshotChunk>(capacity: 2)
+    private let session: SnapshotSession
+    private let readers: [SnapshotTable]
+    private let from: SnapshotProgress
+    private let chunkRows: Int
+    private let shouldStop: @Sendable () -> Bool
+    private let done = DispatchSemaphore(value: 0)
+    private var error: Error?
+
+    init(session: SnapshotSession, readers: [SnapshotTable], start: SnapshotProgress, chunkRows: Int, shouldStop: @escaping @Sendable () -> Bool) {
+        self.session = session
+        self.readers = readers
+        self.from = start
+        self.chunkRows = chunkRows
+        self.shouldStop = shouldStop
+    }
+
+    func start() {
+        let thread = Thread { [self] in
+            defer { queue.close(); done.signal() }
+            do {
+                for t in from.done..<readers.count {
+                    var after: [[UInt8]]? = t == from.done ? from.afterKey : nil
+                    repeat {
+                        if shouldStop() { return }
+                        let (rows, last) = try session.readChunk(readers[t], after: after, limit: chunkRows)
+                        if !queue.push(SnapshotChunk(table: t, rows: rows, lastKey: last)) { return }
+                        after = last
+                    } while after != nil
+                }
+            } catch {
+                self.error = error
+            }
+        }
+        thread.name = "snapshot-reader"
+        thread.start()
+    }
+
+    /// Stops reading (if not done), waits for the thread and returns its error.
+    func finish() -> Error? {
+        queue.close()
+        done.wait()
+        return error
+    }
+}
+
+/// Snapshot progress: rows/s, percentage and ETA, on a terminal line or a log line every 10 s.
+final class SnapshotMeter {
+    let logger: Logger
+    let terminal: Bool
+    let total: Int
+    let started = Date()
+    private var lastReport = Date.distantPast
+    private var drewLine = false
+    private let startRows: Int
+
+    init(logger: Logger, terminal: Bool, total: Int, done: Int) {
+        self.logger = logger
+        self.terminal = terminal
+        self.total = total
+        self.startRows = done
+    }
+
+    var elapsed: Double { Date().timeIntervalSince(started) }
+
+    func advance(rows: Int, table: String) {
+        let now = Date()
+        guard now.timeIntervalSince(lastReport) >= (terminal ? 0.5 : 10) else { return }
+        lastReport = now
+        let rate = Double(rows - startRows) / max(elapsed, 0.001)
+        let percent = total > 0 ? 100 * Double(rows) / Double(total) : 100
+        let eta = rate > 0 ? ProgressMonitor.duration(Double(max(0, total - rows)) / rate) : "unknown"
+        if terminal {
+            FileHandle.standardError.write(Data(String(format: "\r\u{1B}[Ksnapshot: %d of %d rows (%.1f%%), %.0f rows/s, ETA %@, %@",
+                                                       rows, total, percent, rate, eta, table).utf8))
+            drewLine = true
+        } else {
+            logger.info("snapshot progress", metadata: ["rows": "\(rows)", "of": "\(total)", "percent": "\(String(format: "%.1f", percent))",
+                                                        "rows_per_s": "\(Int(rate))", "eta": "\(eta)", "table": "\(table)"])
+        }
+    }
+
+    func finish() {
+        if drewLine { FileHandle.standardError.write(Data("\n".utf8)); drewLine = false }
+    }
+}
