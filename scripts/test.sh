@@ -34,6 +34,9 @@ scripts/fuzz.sh "${DST_FUZZ_SECONDS:-60}"
 echo "== integration scenarios (native MariaDB + Redis)"
 integration/native/run.sh "$BIN"
 
+echo "== snapshot scenarios (every type equal to streamed, concurrent writes, kill and resume, no primary key)"
+integration/native/snapshot.sh "$BIN"
+
 echo "== source scenarios (rotation, KILL, silent server, restart, DDL, purged, GTID failover)"
 integration/native/source.sh "$BIN"
 

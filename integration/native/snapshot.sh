@@ -1,0 +1,159 @@
+#!/usr/bin/env bash
+# Snapshot scenarios against the MariaDB and Redis of scripts/servers.sh: rows loaded by a
+# snapshot equal the same rows streamed from the log (every column type), a snapshot
+# under concurrent writes followed by streaming converges, a killed snapshot resumes,
+# tables without a primary key. Results are read back with mariadb, redis-cli and curl.
+#   integration/native/snapshot.sh PATH/TO/distributary
+set -uo pipefail
+cd "$(dirname "$0")"
+DISTRIBUTARY=$(realpath "${1:?usage: snapshot.sh PATH/TO/distributary}")
+eval "$(../../scripts/servers.sh env)"
+source ./lib.sh
+source ../binlogs/types-sql.sh
+
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/distributary-snapshot.XXXXXX")
+HTTP_PORT=${DST_HTTP_PORT:-17700}
+trap 'finish_status=$?; [ -n "$REPLICATOR_PID" ] && kill -9 "$REPLICATOR_PID" 2>/dev/null; exit $finish_status' EXIT
+export DST_TEST_PASSWORD="$DST_REPL_PASSWORD"
+sqlu() { mariadb --no-defaults --socket="$DST_MARIADB_SOCKET" -uroot --default-character-set=utf8mb4 "$@"; }
+
+config() { # config FILE NAME SERVER_ID TABLES-YAML [EXTRA-SOURCE-KEYS] [EXTRA-TOP-LEVEL-YAML]
+    cat >"$1" <<YAML
+name: $2
+source: {host: 127.0.0.1, port: $DST_MARIADB_PORT, user: $DST_REPL_USER, password_env: DST_TEST_PASSWORD, server_id: $3${5:+, $5}}
+redis: {url: "redis://127.0.0.1:$DST_REDIS_PORT/0"}
+http: {listen: "127.0.0.1:$HTTP_PORT"}
+${6:-}
+tables:
+$4
+YAML
+}
+head_pos() { sql "SHOW MASTER STATUS" | awk '{print $2}'; }
+# wait_checkpoint NAME: until the pipeline's Redis checkpoint reaches the source's head
+wait_checkpoint() {
+    local head; head=$(head_pos)
+    for _ in $(seq 1 300); do [ "$(rraw HGET "distributary:$1:checkpoint" pos)" = "$head" ] && return 0; sleep 0.1; done
+    return 1
+}
+count_keys() { rraw EVAL "return #redis.call('KEYS', ARGV[1])" 0 "$1"; }
+
+echo "== snapshot rows equal streamed rows, every column type"
+rcli FLUSHALL >/dev/null
+start_file=$(sql "SHOW MASTER STATUS" | awk '{print $1}'); start_pos=$(head_pos)
+{ schema; inserts; updates; } | sqlu
+sid=4410
+for mode in hash json; do
+    sid=$((sid + 2))
+    config "$WORK/stream-$mode.yml" "stream_$mode" "$sid" "  types.*: {redis: {key: \"s$mode:{@table}:{id}\", mode: $mode}}" \
+        "start: {file: $start_file, pos: $start_pos}, snapshot: never"
+    start_replicator "$WORK/stream-$mode.yml" "$WORK/stream.log" || fail "types: streaming replicator starts ($mode)"
+    wait_checkpoint "stream_$mode" || fail "types: streaming caught up ($mode)"
+    stop_replicator
+    config "$WORK/snap-$mode.yml" "snap_$mode" "$((sid + 1))" "  types.*: {redis: {key: \"t$mode:{@table}:{id}\", mode: $mode}}"
+    out=$("$DISTRIBUTARY" snapshot --config "$WORK/snap-$mode.yml" 2>&1); status=$?
+    check "types: snapshot exits 0 ($mode)" "0" "$status"
+    python3 redis_dump.py "$DST_REDIS_PORT" "s$mode:*" --strip "s$mode:" >"$WORK/s-$mode.txt"
+    python3 redis_dump.py "$DST_REDIS_PORT" "t$mode:*" --strip "t$mode:" >"$WORK/t-$mode.txt"
+    rows=$(sql "SELECT $(for t in t_int t_num t_time t_str t_bin t_enum t_bit t_json t_geo t_myisam; do printf '(SELECT COUNT(*) FROM types.%s)+' $t; done)0")
+    check "types: the stream wrote one entry per row ($mode)" "$rows" "$(wc -l <"$WORK/s-$mode.txt")"
+    if diff "$WORK/s-$mode.txt" "$WORK/t-$mode.txt" >"$WORK/diff-$mode.txt"; then
+        pass "types: $rows snapshot entries byte-identical to the streamed ones ($mode)"
+    else
+        fail "types: snapshot entries differ from the streamed ones ($mode)" "$(cut -c1-400 "$WORK/diff-$mode.txt" | head -20)"
+    fi
+done
+
+echo "== a snapshot under concurrent writes, then streaming: converges to the source"
+sql "DROP DATABASE IF EXISTS snapw; CREATE DATABASE snapw;
+     CREATE TABLE snapw.items (id INT PRIMARY KEY, name VARCHAR(60) NOT NULL, qty INT, note TEXT);
+     INSERT INTO snapw.items SELECT seq, CONCAT('item ', seq), seq % 97, REPEAT('n', seq % 50) FROM snapw.seq_1_to_60000;"
+config "$WORK/w.yml" "snapw" 4403 "  snapw.items:
+    redis: {key: \"w:{id}\", mode: hash}
+    index: {name: witems, fields: {name: text, qty: number}, stored: [qty]}" "snapshot: initial" "index: {path: \"$WORK/w-index\"}
+batch_rows: 2000"
+( for i in $(seq 1 150); do
+      echo "UPDATE snapw.items SET qty = qty + 1000, note = 'changed $i' WHERE id % 150 = $i;
+            DELETE FROM snapw.items WHERE id = $((i * 397));
+            INSERT INTO snapw.items VALUES ($((100000 + i)), 'new $i', $i, NULL);
+            DO SLEEP(0.02);"
+  done | sqlu ) &
+writer=$!
+start_replicator "$WORK/w.yml" "$WORK/w.log" || fail "concurrent: replicator starts"
+wait "$writer"
+wait_checkpoint snapw || fail "concurrent: caught up"
+check_contains "concurrent: a snapshot ran first" "snapshot finished" "$(cat "$WORK/w.log")"
+sql "SELECT id, name, qty, note FROM snapw.items ORDER BY id" |
+    awk -F'\t' '{ printf "%s\thash\tid=%s\tname=%s", $1, $1, $2; if ($4 != "NULL") printf "\tnote=%s", $4; if ($3 != "NULL") printf "\tqty=%s", $3; print "" }' |
+    sort >"$WORK/w-source.txt"
+python3 redis_dump.py "$DST_REDIS_PORT" "w:*" --strip "w:" >"$WORK/w-redis.txt"
+check "concurrent: as many Redis entries as rows" "$(sql "SELECT COUNT(*) FROM snapw.items")" "$(wc -l <"$WORK/w-redis.txt")"
+if diff "$WORK/w-source.txt" "$WORK/w-redis.txt" >"$WORK/w-diff.txt"; then pass "concurrent: every Redis entry equals its row"; else fail "concurrent: Redis differs from the source" "$(head -c 2000 "$WORK/w-diff.txt")"; fi
+check "concurrent: as many documents as rows" "$(sql "SELECT COUNT(*) FROM snapw.items")" "$(search_total witems 'qty:[0 TO 100000]')"
+check "concurrent: updated rows searchable with their update" "$(sql "SELECT COUNT(*) FROM snapw.items WHERE qty >= 1000")" "$(search_total witems 'qty:[1000 TO 100000]')"
+sql "INSERT INTO snapw.items VALUES (200000, 'after the snapshot', 1, NULL)"
+eventually "concurrent: streaming goes on after the snapshot" "after the snapshot" rraw HGET w:200000 name
+stop_replicator
+check "concurrent: clean stop" "0" "$STOP_STATUS"
+
+echo "== a snapshot killed halfway resumes from its last chunk"
+sql "DROP DATABASE IF EXISTS snapk; CREATE DATABASE snapk;
+     CREATE TABLE snapk.a (id INT PRIMARY KEY, v VARCHAR(40));
+     CREATE TABLE snapk.b (k VARCHAR(20) PRIMARY KEY, v VARCHAR(40));
+     INSERT INTO snapk.a SELECT seq, CONCAT('a', seq) FROM snapk.seq_1_to_150000;
+     INSERT INTO snapk.b SELECT CONCAT('key', seq), CONCAT('b', seq) FROM snapk.seq_1_to_150000;"
+config "$WORK/k.yml" "snapk" 4404 "  snapk.a: {redis: {key: \"ka:{id}\"}}
+  snapk.b: {redis: {key: \"kb:{k}\"}}" "" "batch_rows: 2000"
+"$DISTRIBUTARY" snapshot --config "$WORK/k.yml" >"$WORK/k.log" 2>&1 &
+pid=$!
+for _ in $(seq 1 200); do [ "$(count_keys 'kb:*')" -gt 1000 ] && break; sleep 0.05; done
+kill -9 "$pid"; wait "$pid" 2>/dev/null
+progress=$(rraw HGET distributary:snapk:checkpoint snapshot)
+loaded=$(( $(count_keys 'ka:*') + $(count_keys 'kb:*') ))
+check_contains "killed: the checkpoint holds the snapshot's progress" '"done":1' "$progress"
+check "killed: stopped part-way ($loaded of 300000 rows)" "1" "$([ "$loaded" -gt 150000 ] && [ "$loaded" -lt 300000 ] && echo 1)"
+sql "UPDATE snapk.a SET v = 'changed after the kill' WHERE id = 7; DELETE FROM snapk.b WHERE k = 'key7'"
+config "$WORK/k-run.yml" "snapk" 4404 "  snapk.a: {redis: {key: \"ka:{id}\"}}
+  snapk.b: {redis: {key: \"kb:{k}\"}}" "snapshot: never" "batch_rows: 2000"
+start_replicator "$WORK/k-run.yml" "$WORK/k-run.log" || fail "killed: run starts"
+wait_checkpoint snapk || fail "killed: caught up after resuming"
+check_contains "killed: run resumed the snapshot (even with snapshot: never)" "resuming an interrupted snapshot" "$(cat "$WORK/k-run.log")"
+check "killed: the snapshot field is cleared" "" "$(rraw HGET distributary:snapk:checkpoint snapshot)"
+check "killed: all of a" "150000" "$(count_keys 'ka:*')"
+check "killed: all of b but the deleted row" "149999" "$(count_keys 'kb:*')"
+check "killed: a change made while it was down" "changed after the kill" "$(rraw HGET ka:7 v)"
+check "killed: the deleted row is gone" "0" "$(rraw EXISTS kb:key7)"
+stop_replicator
+
+echo "== SIGTERM stops a snapshot at a chunk boundary; running it again finishes it"
+rcli EVAL "for _, k in ipairs(redis.call('KEYS', 'ka:*')) do redis.call('UNLINK', k) end return 1" 0 >/dev/null
+rcli DEL distributary:snapk:checkpoint >/dev/null
+"$DISTRIBUTARY" snapshot --config "$WORK/k.yml" >"$WORK/k2.log" 2>&1 &
+pid=$!
+for _ in $(seq 1 200); do [ "$(count_keys 'ka:*')" -gt 10000 ] && break; sleep 0.05; done
+kill -TERM "$pid"; status=0; wait "$pid" || status=$?
+check "sigterm: exit 1 (not finished)" "1" "$status"
+check_contains "sigterm: says how to resume" "run the same command again" "$(cat "$WORK/k2.log")"
+out=$("$DISTRIBUTARY" snapshot --config "$WORK/k.yml" 2>&1); status=$?
+check "sigterm: the second run exits 0" "0" "$status"
+check_contains "sigterm: the second run resumed" "resuming an interrupted snapshot" "$out"
+check "sigterm: all of a" "150000" "$(count_keys 'ka:*')"
+
+echo "== tables without a primary key"
+sql "CREATE TABLE snapk.nopk (sku VARCHAR(20) NOT NULL, v INT, UNIQUE KEY (sku)); INSERT INTO snapk.nopk VALUES ('s1', 1), ('s2', 2)"
+config "$WORK/nopk.yml" "nopk" 4405 "  snapk.nopk: {redis: {key: \"np:{sku}\"}}"
+out=$("$DISTRIBUTARY" snapshot --config "$WORK/nopk.yml" 2>&1); status=$?
+check "no key: exit 1" "1" "$status"
+check_contains "no key: names the table and the fix" "snapk.nopk has no primary key" "$out"
+check_contains "no key: names the config key" "tables.snapk.nopk.unique_key" "$out"
+config "$WORK/nopk.yml" "nopk" 4405 "  snapk.nopk: {redis: {key: \"np:{sku}\"}, unique_key: [sku]}"
+out=$("$DISTRIBUTARY" snapshot --config "$WORK/nopk.yml" 2>&1); status=$?
+check "no key: with unique_key it loads" "0 v=2" "$status $(rraw HGET np:s2 v | sed 's/^/v=/')"
+
+echo "== a snapshot next to a running replicator is refused"
+start_replicator "$WORK/k-run.yml" "$WORK/k-run.log" || fail "refuse: run starts"
+out=$("$DISTRIBUTARY" snapshot --config "$WORK/k-run.yml" 2>&1); status=$?
+check "refuse: exit 1" "1" "$status"
+check_contains "refuse: says why" "is running" "$out"
+stop_replicator
+
+finish
