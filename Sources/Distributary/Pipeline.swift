@@ -402,17 +402,37 @@ public final class Pipeline: @unchecked Sendable {
     /// by the next `run`); a sink without one gets the snapshot's position. Returns false when
     /// stopped early (the progress is kept; running it again resumes).
     public func snapshot(tables names: [String]?) async throws -> Bool {
-        var tables = mappedTables
-        if let names {
-            tables = []
-            for name in names {
-                guard let t = mappedTables.first(where: { $0.qualifiedName == name }) else {
-                    throw PipelineError("--table \(name): the configuration maps no existing table of that name (mapped: \(mappedTables.map(\.qualifiedName).joined(separator: ", ")))")
+        try await snapshot(into: sinks, tables: try selectTables(names))
+    }
+
+    /// `distributary resync`: loads `tables` like `snapshot` and then removes what the stores
+    /// hold for them that no row produced (Redis keys of the tables' key patterns, documents
+    /// of indexes only they feed): entries of rows deleted while a sink was behind or
+    /// written by hand. The index gets the tables' documents in one commit.
+    public func resync(tables names: [String]) async throws -> Bool {
+        let tables = try selectTables(names)
+        let ids = sinks.map { ObjectIdentifier($0) }
+        return try await withCheckedThrowingContinuation { continuation in
+            let thread = Thread { [self] in
+                do {
+                    continuation.resume(returning: try runSnapshot(into: sinks.filter { ids.contains(ObjectIdentifier($0)) }, tables: tables, sweep: true))
+                } catch {
+                    continuation.resume(throwing: error)
                 }
-                tables.append(t)
             }
+            thread.name = "resync"
+            thread.start()
         }
-        return try await snapshot(into: sinks, tables: tables)
+    }
+
+    private func selectTables(_ names: [String]?) throws -> [TableMapping] {
+        guard let names else { return mappedTables }
+        return try names.map { name in
+            guard let t = mappedTables.first(where: { $0.qualifiedName == name }) else {
+                throw PipelineError("--table \(name): the configuration maps no existing table of that name (mapped: \(mappedTables.map(\.qualifiedName).joined(separator: ", ")))")
+            }
+            return t
+        }
     }
 
     /// Runs the Snapshotter on a thread of its own; on success the sinks' marks become their
@@ -432,7 +452,7 @@ public final class Pipeline: @unchecked Sendable {
         }
     }
 
-    private func runSnapshot(into targets: [Sink], tables: [TableMapping]) throws -> Bool {
+    private func runSnapshot(into targets: [Sink], tables: [TableMapping], sweep: Bool = false) throws -> Bool {
         var bases: [ObjectIdentifier: Checkpoint] = [:]
         var progress: [SnapshotProgress?] = []
         for sink in targets {
@@ -448,8 +468,18 @@ public final class Pipeline: @unchecked Sendable {
         let resume = progress.first.flatMap { first in progress.allSatisfy { $0 == first } ? first : nil }
         let snapshotter = Snapshotter(config: config, logger: logger, options: connection, isMariaDB: isMariaDB)
         snapshotter.terminal = progressOnTerminal
+        let written = WrittenKeys()
+        if sweep {
+            for case let sink as SearchIndexSink in targets { sink.holdCommits = true }
+            snapshotter.onRouted = { written.add($0) }
+        }
         guard let result = try snapshotter.run(tables: tables, schemas: schemas, sinks: targets, bases: bases,
-                                               resume: resume, shouldStop: { [self] in userStopped }) else { return false }
+                                               resume: sweep ? nil : resume, shouldStop: { [self] in userStopped }) else { return false }
+        if sweep {
+            try Resync.sweep(config: config, logger: logger, tables: tables, mapped: mappedTables, written: written,
+                             sinks: targets, checkpoints: result.checkpoints)
+            for case let sink as SearchIndexSink in targets { sink.holdCommits = false; try sink.flush() }
+        }
         for sink in targets {
             marks[ObjectIdentifier(sink)] = try mark(for: result.checkpoints[ObjectIdentifier(sink)]!)
         }

@@ -124,6 +124,8 @@ final class SearchIndexSink: Sink {
 
     let mappings: [String: String]
     private let mappingsField: String
+    /// Buffer every write until `flush()` (resync: the table's documents change in one commit).
+    var holdCommits = false
 
     init(store: IndexStore, mappings current: [String: String]) throws {
         self.store = store
@@ -145,6 +147,11 @@ final class SearchIndexSink: Sink {
                     try store.delete(index: index, id: id)
                 }
             }
+        }
+        // A resync swaps a table's documents in one commit, at `flush()`.
+        if holdCommits {
+            heldBack = checkpoint
+            return
         }
         // A batch without index writes only moves the checkpoint: commit it at most once
         // a second (and when flushing at shutdown) to spare the disk.

@@ -61,6 +61,8 @@ final class Snapshotter {
     var chunkRows = 5000
     /// Draw progress on the terminal instead of logging it every 10 s.
     var terminal = false
+    /// Sees every routed chunk before it is applied (resync collects the keys it wrote).
+    var onRouted: ((RoutedTransaction) -> Void)?
 
     init(config: PipelineConfig, logger: Logger, options: ConnectionOptions, isMariaDB: Bool) {
         self.config = config
@@ -154,6 +156,7 @@ final class Snapshotter {
             let changes = chunk.rows.map { RowChange(kind: .insert, table: maps[chunk.table], before: nil, after: $0) }
             let routed = try router.route(Transaction(gtid: nil, start: point.position, end: point.position,
                                                       timestamp: UInt32(Date().timeIntervalSince1970), changes: changes))
+            onRouted?(routed)
             progress.rows += chunk.rows.count
             if let last = chunk.lastKey {
                 progress.after = last.map(SnapshotProgress.hex)
