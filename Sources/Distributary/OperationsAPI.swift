@@ -22,8 +22,23 @@ extension HTTPAPI {
     /// `http.ready_max_lag`, 503 otherwise).
     public static func addOperations(to router: Hummingbird.Router<BasicRequestContext>, metrics: PipelineMetrics?,
                                      readiness: @escaping @Sendable () -> Readiness,
-                                     status: @escaping @Sendable () -> String = { "{\"running\":true}" }) {
+                                     status: @escaping @Sendable () -> String = { "{\"running\":true}" },
+                                     resyncStart: (@Sendable (String) -> (status: Int, body: String))? = nil,
+                                     resyncStatus: (@Sendable () -> (status: Int, body: String))? = nil) {
         router.get("/status") { _, _ -> Response in json(.ok, status()) }
+        if let resyncStart, let resyncStatus {
+            router.post("/resync") { request, _ -> Response in
+                guard let table = request.uri.queryParameters.get("table"), !table.isEmpty else {
+                    return json(.badRequest, "{\"error\":\"name the table: POST /resync?table=db.table\"}")
+                }
+                let (code, body) = resyncStart(table)
+                return json(HTTPResponse.Status(code: code), body)
+            }
+            router.get("/resync") { _, _ -> Response in
+                let (code, body) = resyncStatus()
+                return json(HTTPResponse.Status(code: code), body)
+            }
+        }
         router.get("/metrics") { _, _ -> Response in
             Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
                      body: .init(byteBuffer: ByteBuffer(bytes: metrics?.render() ?? [])))

@@ -28,6 +28,8 @@ public final class Pipeline: @unchecked Sendable {
     private var marks: [ObjectIdentifier: SinkMark] = [:]
     /// Sinks that get a snapshot (none yet, or an interrupted one) before streaming.
     private var snapshotSinks: [Sink] = []
+    /// The online resync in progress or last finished (under `stopLock`).
+    private var online: OnlineResync?
     /// The mapped tables that exist on the source (patterns resolved), and their schemas.
     private let mappedTables: [TableMapping]
     private let schemas: [String: TableSchema]
@@ -253,7 +255,9 @@ public final class Pipeline: @unchecked Sendable {
         stopLock.lock()
         stopRequested = true
         userStopRequested = true
+        let online = self.online
         stopLock.unlock()
+        online?.stop()
     }
 
     private var userStopped: Bool {
@@ -403,6 +407,53 @@ public final class Pipeline: @unchecked Sendable {
     /// stopped early (the progress is kept; running it again resumes).
     public func snapshot(tables names: [String]?) async throws -> Bool {
         try await snapshot(into: sinks, tables: try selectTables(names))
+    }
+
+    /// `POST /resync?table=db.t`: starts an online resync of one table in this running
+    /// pipeline. Returns the HTTP status and the JSON body.
+    public func startOnlineResync(table name: String) -> (status: Int, body: String) {
+        func failure(_ status: Int, _ message: String) -> (Int, String) {
+            var body = "{\"error\":"
+            JSONText.appendString(message, to: &body)
+            return (status, body + "}")
+        }
+        guard let mapping = mappedTables.first(where: { $0.qualifiedName == name }), let schema = schemas[name] else {
+            return failure(400, "table \(name) is not mapped by the configuration (mapped: \(mappedTables.map(\.qualifiedName).joined(separator: ", ")))")
+        }
+        stopLock.lock()
+        defer { stopLock.unlock() }
+        if let current = online, current.isRunning {
+            return failure(409, "an online resync of \(current.mapping.qualifiedName) is running; wait for it (GET /resync)")
+        }
+        if stopRequested { return failure(503, "the replicator is stopping") }
+        let watermark = config.source.watermarkTable.split(separator: ".").map(String.init)
+        do {
+            let resync = try OnlineResync(mapping: mapping, schema: schema, key: try Snapshotter.key(of: mapping, schema: schema),
+                                          pipeline: config, options: connection, watermarkTable: (watermark[0], watermark[1]),
+                                          mapped: mappedTables, logger: logger)
+            online = resync
+            resync.start()
+            return (202, resync.json)
+        } catch {
+            return failure(400, "\(error)")
+        }
+    }
+
+    /// `GET /resync`: the online resync in progress or last finished.
+    public func onlineResyncStatus() -> (status: Int, body: String) {
+        stopLock.lock()
+        let current = online
+        stopLock.unlock()
+        guard let current else { return (404, "{\"error\":\"no online resync has run since the replicator started\"}") }
+        return (200, current.json)
+    }
+
+    /// The index's live ids, for the sweep of an online resync, when the resynced table is
+    /// the only one feeding its index.
+    private func resyncIndexView(_ resync: OnlineResync) -> IndexStoreView? {
+        guard let name = resync.mapping.index?.name, let store = indexStore,
+              mappedTables.filter({ $0.index?.name == name }).count == 1 else { return nil }
+        return IndexStoreView(documentIDs: { store.snapshot().documentIDs(index: $0) })
     }
 
     /// `distributary resync`: loads `tables` like `snapshot` and then removes what the stores
@@ -601,7 +652,8 @@ public final class Pipeline: @unchecked Sendable {
             })
         follower.pieceBytes = config.memoryBudget / 16
         let config = self.config
-        follower.tableFilter = { config.mapping(schema: $0, table: $1) != nil }
+        let watermark = config.source.watermarkTable.split(separator: ".").map(String.init)
+        follower.tableFilter = { config.mapping(schema: $0, table: $1) != nil || ($0 == watermark[0] && $1 == watermark[1]) }
         let namer = ColumnNamer(options: connection, isMapped: { config.mapping(schema: $0, table: $1) != nil },
                                 warn: { logger.warning("\($0)") })
         do {
@@ -666,7 +718,14 @@ public final class Pipeline: @unchecked Sendable {
     private func apply(_ batch: [StreamedTransaction]) throws {
         var routed: [RoutedTransaction] = []
         routed.reserveCapacity(batch.count)
-        for streamed in batch { routed.append(try router.route(streamed.transaction)) }
+        stopLock.lock()
+        let resync = online.flatMap { $0.isRunning ? $0 : nil }
+        stopLock.unlock()
+        for streamed in batch {
+            var r = try router.route(streamed.transaction)
+            if let resync { try resync.observe(streamed.transaction, routed: &r, router: &router, indexStore: resyncIndexView(resync)) }
+            routed.append(r)
+        }
         guard !routed.isEmpty, let after = batch.last?.after else { return }
         func checkpointAfter(_ i: Int) -> Checkpoint {
             let after = batch[i].after

@@ -44,6 +44,9 @@ public struct SnapshotTable: Sendable {
         from = "\(Self.ident(schema.schema)).\(Self.ident(schema.table))"
     }
 
+    /// `name` as a quoted SQL identifier.
+    public static func quoted(_ name: String) -> String { ident(name) }
+
     static func ident(_ name: String) -> String { "`" + name.replacingOccurrences(of: "`", with: "``") + "`" }
 
     static func kind(of dataType: String) -> Kind? {

@@ -121,6 +121,8 @@ public struct SourceConfig: Sendable {
     /// Seconds between the server's heartbeats on an idle binlog stream.
     public var heartbeat: Double = 1
     public var reconnect = ReconnectConfig()
+    /// `db.table` of the watermark table online resyncs write (DBLog watermarks).
+    public var watermarkTable = "distributary.watermarks"
 }
 
 /// `source.tls`: mode `disabled | preferred | required | verify_identity` and PEM files.
@@ -523,7 +525,7 @@ private struct Reader {
     func sourceConfig(_ node: Node) throws -> SourceConfig {
         let m = try mapping(node, "source",
                             allowed: ["host", "port", "socket", "user", "password_env", "password_file", "server_id", "start", "snapshot",
-                                      "tls", "connect_timeout", "read_timeout", "write_timeout", "heartbeat", "reconnect"],
+                                      "tls", "connect_timeout", "read_timeout", "write_timeout", "heartbeat", "reconnect", "watermark_table"],
                             required: ["user", "server_id"])
         if m["password_env"] != nil && m["password_file"] != nil {
             throw ConfigError("source.password_file", line: line(m["password_file"]!), "set either password_env or password_file, not both")
@@ -561,6 +563,14 @@ private struct Reader {
             serverID: try integer(m["server_id"]!, "source.server_id", UInt32.self, min: 1),
             start: start,
             snapshot: try m["snapshot"].map { try oneOf($0, "source.snapshot", SnapshotMode.self) } ?? .never)
+        if let w = m["watermark_table"] {
+            let name = try string(w, "source.watermark_table")
+            let pieces = name.split(separator: ".", omittingEmptySubsequences: false)
+            guard pieces.count == 2, !pieces[0].isEmpty, !pieces[1].isEmpty, !TablePattern.isPattern(name) else {
+                throw ConfigError("source.watermark_table", line: line(w), "expected `database.table`, got `\(name)`")
+            }
+            source.watermarkTable = name
+        }
         if let t = m["tls"] {
             let tm = try mapping(t, "source.tls", allowed: ["mode", "ca", "cert", "key"], required: ["mode"])
             let mode = try string(tm["mode"]!, "source.tls.mode")

@@ -83,7 +83,9 @@ struct Run: AsyncParsableCommand {
         let router = HTTPAPI.router(snapshot: { store?.snapshot() })
         let maxLag = config.http.readyMaxLag
         HTTPAPI.addOperations(to: router, metrics: pipeline.metrics, readiness: { pipeline.readiness(maxLag: maxLag) },
-                              status: { pipeline.statusJSON(maxLag: maxLag) })
+                              status: { pipeline.statusJSON(maxLag: maxLag) },
+                              resyncStart: { pipeline.startOnlineResync(table: $0) },
+                              resyncStatus: { pipeline.onlineResyncStatus() })
         let app = Application(
             responder: HTTPAPI.responder(router, apiKey: apiKey),
             configuration: .init(address: .hostname(config.http.host, port: config.http.port), serverName: "distributary"),

@@ -53,7 +53,7 @@ struct Status: ParsableCommand {
 
 /// A minimal blocking HTTP/1.1 GET over a loopback TCP socket (2 s timeouts).
 enum HTTPGet {
-    static func get(host: String, port: Int, path: String, headers: [String: String]) -> (status: Int, body: String)? {
+    static func get(host: String, port: Int, path: String, headers: [String: String], method: String = "GET") -> (status: Int, body: String)? {
         var hints = addrinfo()
         hints.ai_family = AF_UNSPEC
         hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
@@ -67,8 +67,9 @@ enum HTTPGet {
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
         setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
         guard connect(fd, first.pointee.ai_addr, first.pointee.ai_addrlen) == 0 else { return nil }
-        var request = "GET \(path) HTTP/1.1\r\nHost: \(host):\(port)\r\nConnection: close\r\n"
+        var request = "\(method) \(path) HTTP/1.1\r\nHost: \(host):\(port)\r\nConnection: close\r\n"
         for (k, v) in headers { request += "\(k): \(v)\r\n" }
+        if method != "GET" { request += "Content-Length: 0\r\n" }
         request += "\r\n"
         let bytes = Array(request.utf8)
         guard bytes.withUnsafeBytes({ send(fd, $0.baseAddress, $0.count, 0) }) == bytes.count else { return nil }
