@@ -28,6 +28,8 @@ public final class Pipeline: @unchecked Sendable {
     private var marks: [ObjectIdentifier: SinkMark] = [:]
     /// Sinks that get a snapshot (none yet, or an interrupted one) before streaming.
     private var snapshotSinks: [Sink] = []
+    /// Snapshot sinks whose checkpoint was purged: reloaded and swept, from a fresh position.
+    private var purgedSinks: Set<ObjectIdentifier> = []
     /// The online resync in progress or last finished (under `stopLock`).
     private var online: OnlineResync?
     /// The mapped tables that exist on the source (patterns resolved), and their schemas.
@@ -187,7 +189,15 @@ public final class Pipeline: @unchecked Sendable {
                         logger.notice("checkpoint comes from another server; resuming by GTID", metadata: [
                             "sink": "\(sink.name)", "checkpoint_server_id": "\(cp.sourceServerID)", "server_id": "\(info.serverID)", "gtid_position": "\(gtid)"])
                     }
-                    start = SinkMark(position: cp.sourceServerID == info.serverID ? cp.position : nil, gtid: gtid)
+                    if config.source.snapshot == .when_needed, try inspector.isPurged(gtid) {
+                        logger.warning("the sink's checkpoint is no longer in the server's binlogs (purged); reloading and sweeping the mapped tables first (source.snapshot: when_needed)", metadata: [
+                            "sink": "\(sink.name)", "checkpoint": "\(cp)"])
+                        purgedSinks.insert(ObjectIdentifier(sink))
+                        snapshotSinks.append(sink)
+                        start = configuredStart
+                    } else {
+                        start = SinkMark(position: cp.sourceServerID == info.serverID ? cp.position : nil, gtid: gtid)
+                    }
                 } else {
                     guard cp.sourceServerID == info.serverID else {
                         throw PipelineError("the \(sink.name) checkpoint (\(cp)) was written from a source with server_id \(cp.sourceServerID), but \(connection.endpoint) has server_id \(info.serverID): its file and position do not apply here\(isMariaDB ? " and it carries no GTID position to resume by" : ""). Point source.host at the server the data came from, or resync the tables (`distributary resync --config FILE --table DB.TABLE`)")
@@ -198,6 +208,12 @@ public final class Pipeline: @unchecked Sendable {
                             resumed.mysqlGTIDs = try? MySQLGTIDSet(parsing: text, what: "the \(sink.name) checkpoint's gtid_position")
                         }
                         start = resumed
+                    } catch let error as SourceError where error.code == .purged && config.source.snapshot == .when_needed {
+                        logger.warning("the sink's checkpoint is no longer in the server's binlogs (purged); reloading and sweeping the mapped tables first (source.snapshot: when_needed)", metadata: [
+                            "sink": "\(sink.name)", "checkpoint": "\(cp)", "cause": "\(error.message)"])
+                        purgedSinks.insert(ObjectIdentifier(sink))
+                        snapshotSinks.append(sink)
+                        start = configuredStart
                     } catch let error as SourceError {
                         throw PipelineError("the \(sink.name) checkpoint \(cp) cannot be resumed: \(error.message)")
                     }
@@ -352,8 +368,9 @@ public final class Pipeline: @unchecked Sendable {
     public func run() async throws {
         if !snapshotSinks.isEmpty {
             let sinks = snapshotSinks
-            guard try await snapshot(into: sinks, tables: mappedTables) else { return }
+            guard try await snapshot(into: sinks, tables: mappedTables, sweep: !purgedSinks.isEmpty) else { return }
             snapshotSinks = []
+            purgedSinks = []
         }
         let monitor = ProgressMonitor(options: connection, logger: logger, interval: 2, terminal: progressOnTerminal, metrics: metrics) { [self] in
             stopLock.lock()
@@ -488,12 +505,12 @@ public final class Pipeline: @unchecked Sendable {
 
     /// Runs the Snapshotter on a thread of its own; on success the sinks' marks become their
     /// new checkpoints and the reader starts from the lowest mark.
-    private func snapshot(into targets: [Sink], tables: [TableMapping]) async throws -> Bool {
+    private func snapshot(into targets: [Sink], tables: [TableMapping], sweep: Bool = false) async throws -> Bool {
         let ids = targets.map { ObjectIdentifier($0) }
         return try await withCheckedThrowingContinuation { continuation in
             let thread = Thread { [self] in
                 do {
-                    continuation.resume(returning: try runSnapshot(into: sinks.filter { ids.contains(ObjectIdentifier($0)) }, tables: tables))
+                    continuation.resume(returning: try runSnapshot(into: sinks.filter { ids.contains(ObjectIdentifier($0)) }, tables: tables, sweep: sweep))
                 } catch {
                     continuation.resume(throwing: error)
                 }
@@ -507,7 +524,7 @@ public final class Pipeline: @unchecked Sendable {
         var bases: [ObjectIdentifier: Checkpoint] = [:]
         var progress: [SnapshotProgress?] = []
         for sink in targets {
-            if var cp = sink.checkpoint {
+            if var cp = sink.checkpoint, !purgedSinks.contains(ObjectIdentifier(sink)) {
                 progress.append(SnapshotProgress.decode(cp.snapshot))
                 cp.snapshot = nil
                 bases[ObjectIdentifier(sink)] = cp

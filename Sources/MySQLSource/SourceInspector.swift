@@ -191,6 +191,14 @@ public struct SourceInspector {
     /// `@slave_connect_state`) rather than MySQL.
     public static func isMariaDB(version: String) -> Bool { version.contains("MariaDB") }
 
+    /// MariaDB: whether transactions after `gtid` were purged: some domain's sequence in
+    /// the earliest binlog's starting position is past `gtid`'s.
+    public func isPurged(_ gtid: GTIDPosition) throws -> Bool {
+        guard let first = try binaryLogs().first else { return false }
+        let earliest = try gtidPosition(at: BinlogPosition(file: first, offset: 4))
+        return earliest.domains.contains { domain, entry in (gtid.domains[domain]?.sequence ?? 0) < entry.sequence }
+    }
+
     /// MariaDB: the GTID position of the binlog at `position` (`BINLOG_GTID_POS`), which
     /// must be the start of an event in a file the server still has.
     public func gtidPosition(at position: BinlogPosition) throws -> GTIDPosition {
