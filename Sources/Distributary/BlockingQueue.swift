@@ -6,7 +6,9 @@ import Foundation
 /// drops its element and returns false. Used between the binlog reader and the sink
 /// applier, and between the decoding and rendering threads of `binlog dump`.
 public final class BlockingQueue<Element>: @unchecked Sendable {
-    private var items: [Element] = []
+    /// Taken elements are set to nil at once (the array is compacted only now and then,
+    /// and must not keep what it handed out alive).
+    private var items: [Element?] = []
     private var head = 0
     private let capacity: Int
     private let budget: Int
@@ -68,8 +70,8 @@ public final class BlockingQueue<Element>: @unchecked Sendable {
     }
 
     private func takeLocked() -> Element? {
-        guard head < items.count else { return nil }
-        let element = items[head]
+        guard head < items.count, let element = items[head] else { return nil }
+        items[head] = nil
         queuedCost -= cost(element)
         head += 1
         if head > 1024 && head * 2 > items.count {

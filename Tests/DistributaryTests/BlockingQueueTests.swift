@@ -22,4 +22,23 @@ final class BlockingQueueTests: XCTestCase {
         XCTAssertEqual(queue.pop(until: Date().addingTimeInterval(1)), 2)
         XCTAssertNil(queue.pop())
     }
+
+    /// A taken element is not kept alive by the queue (it held up to 1,024 of them, which
+    /// kept whole snapshot chunks and transactions in memory past the budget).
+    func testTakenElementsAreReleased() {
+        final class Box {}
+        let queue = BlockingQueue<Box>(capacity: 2)
+        weak var weakBox: Box?
+        do {
+            let box = Box()
+            weakBox = box
+            queue.push(box)
+            _ = queue.pop()
+        }
+        XCTAssertNil(weakBox)
+        for _ in 0..<3000 { queue.push(Box()); _ = queue.pop() }
+        queue.push(Box())
+        XCTAssertNotNil(queue.tryPop())
+        XCTAssertNil(queue.tryPop())
+    }
 }
