@@ -107,6 +107,12 @@ final class RedisCacheSink: Sink {
 
     func flush() throws {}
 
+    /// Bulk loading for snapshots (RedisSink.bulk); the cluster writer is always per key.
+    var bulk: Bool {
+        get { if case .single(let sink) = writer { return sink.bulk } else { return false } }
+        set { if case .single(let sink) = writer { sink.bulk = newValue } }
+    }
+
     private func fields(_ checkpoint: Checkpoint) -> [String: String] {
         var f = checkpoint.fields
         f["mappings"] = mappingsField

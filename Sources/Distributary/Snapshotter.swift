@@ -150,6 +150,8 @@ final class Snapshotter {
                                  primaryKey: schema.primaryKey.compactMap { schema.columns.firstIndex(of: $0) }))
         }
         let meter = SnapshotMeter(logger: logger, terminal: terminal, total: total, done: progress.rows)
+        for case let sink as RedisCacheSink in sinks { sink.bulk = true }
+        defer { for case let sink as RedisCacheSink in sinks { sink.bulk = false } }
         var stopped = false
         while let chunk = queue.pop() {
             if shouldStop() { stopped = true; queue.close(); break }

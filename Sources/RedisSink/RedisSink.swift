@@ -36,6 +36,11 @@ public final class RedisSink {
 
     /// Commands of the batch being sent, as RESP, reused from batch to batch.
     private var out: [UInt8] = []
+    /// Bulk loading (snapshots): batches go without MULTI/EXEC — the data commands, then
+    /// the checkpoint HSET, pipelined on one connection, so Redis runs them in that order
+    /// (data first, checkpoint last). A crash in between leaves the checkpoint before the
+    /// batch, whose replay is idempotent. Saves Redis the queueing of every command.
+    public var bulk = false
 
     /// A batch sent whose replies are not read yet.
     private struct Sent {
@@ -96,7 +101,7 @@ public final class RedisSink {
         var owners: [Int32] = []
         owners.reserveCapacity(writes.count)
         out.reserveCapacity(writes.byteCount + writes.count * 48 + 256)
-        RESP.command(&out, "MULTI")
+        if !bulk { RESP.command(&out, "MULTI") }
         for (i, op) in writes.ops.enumerated() {
             let key = Int(op.firstSpan)
             switch op.kind {
@@ -139,7 +144,7 @@ public final class RedisSink {
         RESP.bulk(&out, "HSET")
         RESP.bulk(&out, checkpointKey)
         for (k, v) in fields { RESP.bulk(&out, k); RESP.bulk(&out, v) }
-        RESP.command(&out, "EXEC")
+        if !bulk { RESP.command(&out, "EXEC") }
         try client.appendFormatted(out)
         try client.flush()
         return Sent(writes: writes, owners: owners, checkpoint: checkpoint)
@@ -148,6 +153,7 @@ public final class RedisSink {
     /// Reads one batch's replies — MULTI's OK, one QUEUED per command and the
     /// checkpoint's, then EXEC's — and returns the error when Redis refused anything.
     private func receive(_ sent: Sent) throws -> SinkError? {
+        if bulk { return try receiveBulk(sent) }
         var queueError: String?
         for _ in 0..<(sent.owners.count + 2) {
             if let e = try client.readStatusOrError(), queueError == nil { queueError = e }
@@ -168,6 +174,25 @@ public final class RedisSink {
         return SinkError(.command, "\(client.url) rejected writes of the batch ending at \(end): "
             + failures.joined(separator: "; ")
             + ". The checkpoint was left before this batch. A key of the wrong type usually means the table's redis.mode changed: delete the table's keys (or resync it) and restart")
+    }
+}
+
+extension RedisSink {
+    /// Reads a bulk batch's replies: one per data command, then the checkpoint's.
+    private func receiveBulk(_ sent: Sent) throws -> SinkError? {
+        var failures: [String] = []
+        for n in 0..<sent.owners.count {
+            if let e = try client.readStatusOrError(), failures.count < 5 { failures.append("\(sent.writes[Int(sent.owners[n])].key): \(e)") }
+        }
+        let checkpointError = try client.readStatusOrError()
+        let end = "\(sent.checkpoint["file"] ?? "?"):\(sent.checkpoint["pos"] ?? "?")"
+        if failures.isEmpty, let checkpointError { failures.append("\(checkpointKey): \(checkpointError)") }
+        if failures.isEmpty { return nil }
+        if failures.contains(where: { $0.contains("LOADING") }) {
+            return SinkError(.connect, "\(client.url) is still loading its data; the batch ending at \(end) was not applied whole")
+        }
+        return SinkError(.command, "\(client.url) rejected writes of the batch ending at \(end): " + failures.joined(separator: "; ")
+            + ". The checkpoint was put back before this batch. A key of the wrong type usually means the table's redis.mode changed: delete the table's keys (or resync it) and restart")
     }
 }
 
