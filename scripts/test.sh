@@ -37,6 +37,9 @@ integration/native/run.sh "$BIN"
 echo "== snapshot scenarios (every type equal to streamed, concurrent writes, kill and resume, no primary key)"
 integration/native/snapshot.sh "$BIN"
 
+echo "== read-your-writes scenarios (GET /wait, distributary wait)"
+integration/native/wait.sh "$BIN"
+
 echo "== source scenarios (rotation, KILL, silent server, restart, DDL, purged, GTID failover)"
 integration/native/source.sh "$BIN"
 

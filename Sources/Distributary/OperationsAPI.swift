@@ -24,8 +24,15 @@ extension HTTPAPI {
                                      readiness: @escaping @Sendable () -> Readiness,
                                      status: @escaping @Sendable () -> String = { "{\"running\":true}" },
                                      resyncStart: (@Sendable (String) -> (status: Int, body: String))? = nil,
-                                     resyncStatus: (@Sendable () -> (status: Int, body: String))? = nil) {
+                                     resyncStatus: (@Sendable () -> (status: Int, body: String))? = nil,
+                                     waits: WaitRegistry? = nil) {
         router.get("/status") { _, _ -> Response in json(.ok, status()) }
+        if let waits {
+            router.get("/wait") { request, _ -> Response in
+                let (code, body) = await wait(waits, request.uri.queryParameters)
+                return json(HTTPResponse.Status(code: code), body)
+            }
+        }
         if let resyncStart, let resyncStatus {
             router.post("/resync") { request, _ -> Response in
                 guard let table = request.uri.queryParameters.get("table"), !table.isEmpty else {
@@ -55,6 +62,50 @@ extension HTTPAPI {
 }
 
 extension HTTPAPI {
+    /// `GET /wait?gtid=…` or `?file=…&pos=…`, with `timeout_ms` (default 5000, at most
+    /// 600000) and optionally `sink=redis|index`: 200 with the sinks' positions once every
+    /// named sink holds the transaction (and all before it), 408 at the timeout, 400 for a
+    /// malformed request.
+    static func wait(_ waits: WaitRegistry, _ query: Hummingbird.Parameters) async -> (Int, String) {
+        func bad(_ message: String) -> (Int, String) {
+            var body = "{\"error\":"
+            JSONText.appendString(message, to: &body)
+            return (400, body + "}")
+        }
+        let target: WaitTarget
+        if let gtid = query.get("gtid"), !gtid.isEmpty {
+            guard query.get("file") == nil else { return bad("give either gtid or file and pos, not both") }
+            let mariadb = gtid.split(separator: "-").count == 3 && gtid.split(separator: "-").allSatisfy { UInt64($0) != nil }
+            let mysql = gtid.contains(":") && UInt64(gtid[gtid.index(after: gtid.lastIndex(of: ":")!)...]) != nil
+            guard mariadb || mysql else {
+                return bad("gtid `\(gtid)` is neither a MariaDB GTID (domain-server-sequence, e.g. 0-1-42: SELECT @@last_gtid after COMMIT) nor a MySQL one (uuid:n)")
+            }
+            target = .gtid(gtid)
+        } else if let file = query.get("file"), !file.isEmpty {
+            guard let pos = query.get("pos").flatMap({ UInt64($0) }) else { return bad("file needs pos, a byte offset (e.g. from SHOW MASTER STATUS after COMMIT)") }
+            target = .position(BinlogPosition(file: file, offset: pos))
+        } else {
+            return bad("name what to wait for: /wait?gtid=D-S-N (MariaDB: SELECT @@last_gtid after COMMIT) or /wait?file=NAME&pos=N")
+        }
+        var timeoutMs = 5000.0
+        if let t = query.get("timeout_ms") {
+            guard let v = Double(t), v >= 0, v <= 600_000 else { return bad("timeout_ms must be a number of milliseconds from 0 to 600000, got `\(t)`") }
+            timeoutMs = v
+        }
+        var sinks = waits.sinkNames
+        if let sink = query.get("sink"), !sink.isEmpty {
+            guard sinks.contains(sink) else { return bad("sink `\(sink)` is not one of this pipeline's sinks (\(sinks.joined(separator: ", ")))") }
+            sinks = [sink]
+        }
+        let started = Date()
+        let ok = await waits.wait(for: target, sinks: sinks, timeout: timeoutMs / 1000)
+        let waited = Int(Date().timeIntervalSince(started) * 1000)
+        var body = "{\"applied\":\(ok),\"waited_ms\":\(waited),\"target\":"
+        JSONText.appendString(target.description, to: &body)
+        body += ",\"sinks\":" + waits.json(sinks) + "}"
+        return (ok ? 200 : 408, body)
+    }
+
     /// The router's responder, with an API key: every request but `GET /health` needs
     /// `Authorization: Bearer KEY`, else 401.
     public static func responder(_ router: Hummingbird.Router<BasicRequestContext>, apiKey: String?) -> CallbackResponder<BasicRequestContext> {

@@ -45,6 +45,8 @@ public final class Pipeline: @unchecked Sendable {
     private var queue = BlockingQueue<StreamedTransaction>(capacity: 1)
     /// Counters and gauges served at `GET /metrics`.
     public let metrics = PipelineMetrics()
+    /// Read-your-writes: each sink's committed position and the callers of `GET /wait`.
+    public private(set) lazy var waits = WaitRegistry(metrics: metrics)
     // Readiness, under `stopLock`: whether the reader streams, transactions read but not yet
     // applied, and the commit time of the first transaction of the batch being applied.
     private var streaming = false
@@ -231,6 +233,11 @@ public final class Pipeline: @unchecked Sendable {
             starts.append(start)
         }
         if starts.isEmpty { starts = [configuredStart] }
+        for sink in sinks where sink.checkpoint != nil && !snapshotSinks.contains(where: { $0 === sink }) && !forSnapshot {
+            let m = marks[ObjectIdentifier(sink)]!
+            waits.register(sink: sink.name, position: .init(position: m.position, gtid: m.gtid, mysqlGTIDs: m.mysqlGTIDs))
+        }
+        for sink in sinks { waits.register(sink: sink.name, position: waits.snapshot([sink.name]).first?.1 ?? .init()) }
         let lowestPosition = starts.compactMap(\.position).min() ?? BinlogPosition(file: "", offset: 4)
         readerStart = ResumePoint(position: lowestPosition,
                                   gtid: isMariaDB ? GTIDPosition.lowest(starts.map { $0.gtid ?? GTIDPosition() }) : nil,
@@ -775,6 +782,9 @@ public final class Pipeline: @unchecked Sendable {
                 throw PipelineError("the \(sink.name) sink failed applying transactions up to \(checkpoint): \(error)")
             }
             marks[ObjectIdentifier(sink)] = SinkMark(position: checkpoint.position, gtid: after.gtid, mysqlGTIDs: after.mysqlGTIDs)
+            if !routed[routed.count - 1].isPartial {
+                waits.advanced(sink: sink.name, to: .init(position: checkpoint.position, gtid: after.gtid, mysqlGTIDs: after.mysqlGTIDs))
+            }
         }
         stopLock.lock(); lastApplied = checkpoint; rowsApplied += routed.reduce(0) { $0 + $1.rowCount }; stopLock.unlock()
         logger.debug("applied batch", metadata: ["transactions": "\(batch.count)", "checkpoint": "\(checkpoint)"])

@@ -8,7 +8,7 @@ import Prometheus
 /// served as Prometheus text at `GET /metrics`.
 public final class PipelineMetrics: @unchecked Sendable {
     public let registry: PrometheusCollectorRegistry
-    private let factory: PrometheusMetricsFactory
+    let factory: PrometheusMetricsFactory
 
     let transactionsRead: Metrics.Counter
     let bytesRead: Metrics.Counter

@@ -12,7 +12,7 @@ struct DistributaryCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "distributary",
         abstract: "Follows a MySQL/MariaDB binlog and keeps Redis caches and a full-text index in step.",
-        subcommands: [Run.self, Snapshot.self, Resync.self, Status.self, Search.self, Binlog.self, ConfigCommand.self])
+        subcommands: [Run.self, Snapshot.self, Resync.self, Wait.self, Status.self, Search.self, Binlog.self, ConfigCommand.self])
 }
 
 struct ConfigOption: ParsableArguments {
@@ -85,7 +85,8 @@ struct Run: AsyncParsableCommand {
         HTTPAPI.addOperations(to: router, metrics: pipeline.metrics, readiness: { pipeline.readiness(maxLag: maxLag) },
                               status: { pipeline.statusJSON(maxLag: maxLag) },
                               resyncStart: { pipeline.startOnlineResync(table: $0) },
-                              resyncStatus: { pipeline.onlineResyncStatus() })
+                              resyncStatus: { pipeline.onlineResyncStatus() },
+                              waits: pipeline.waits)
         let app = Application(
             responder: HTTPAPI.responder(router, apiKey: apiKey),
             configuration: .init(address: .hostname(config.http.host, port: config.http.port), serverName: "distributary"),

@@ -53,7 +53,8 @@ struct Status: ParsableCommand {
 
 /// A minimal blocking HTTP/1.1 GET over a loopback TCP socket (2 s timeouts).
 enum HTTPGet {
-    static func get(host: String, port: Int, path: String, headers: [String: String], method: String = "GET") -> (status: Int, body: String)? {
+    static func get(host: String, port: Int, path: String, headers: [String: String], method: String = "GET",
+                    timeoutSeconds: Int = 2) -> (status: Int, body: String)? {
         var hints = addrinfo()
         hints.ai_family = AF_UNSPEC
         hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
@@ -63,7 +64,7 @@ enum HTTPGet {
         let fd = socket(first.pointee.ai_family, first.pointee.ai_socktype, first.pointee.ai_protocol)
         guard fd >= 0 else { return nil }
         defer { close(fd) }
-        var tv = timeval(tv_sec: 2, tv_usec: 0)
+        var tv = timeval(tv_sec: timeoutSeconds, tv_usec: 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
         setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
         guard connect(fd, first.pointee.ai_addr, first.pointee.ai_addrlen) == 0 else { return nil }
