@@ -28,6 +28,8 @@ struct Verify: ParsableCommand {
     var wait: Double = 30
     @Option(help: "Rows per source read and per pipelined Redis read.")
     var chunkRows: Int = 5000
+    @Option(help: "Seconds between progress lines (rows checked, rows/s) on standard error.")
+    var progressEvery: Double = 5
 
     func run() throws {
         let config: PipelineConfig
@@ -40,6 +42,7 @@ struct Verify: ParsableCommand {
         verifyOptions.tables = tables
         verifyOptions.waitSeconds = max(0, wait)
         verifyOptions.chunkRows = max(1, chunkRows)
+        verifyOptions.progressSeconds = max(0.1, progressEvery)
         let verifier = Verifier(config: config, options: verifyOptions) { line in
             FileHandle.standardError.write(Data((line + "\n").utf8))
         }
