@@ -32,6 +32,7 @@ public struct VerifyReport: Sendable {
         public var actual: String?
     }
 
+    /// The comparison of one table with one sink.
     public struct Result: Sendable {
         public var table: String
         /// `redis` or `index`.

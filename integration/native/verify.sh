@@ -150,15 +150,17 @@ vcli SET vo:1:3 '{"shop":1,"id":3,"total":"0.429","note":"changed"}' >/dev/null
 vcli SET vo:9:9 '{}' >/dev/null
 vcli SET vu:77 x >/dev/null
 vcli HDEL vp:8 status >/dev/null
+vcli DEL vp:10 >/dev/null; vcli SET vp:10 "not a hash" >/dev/null
 check "corrupt: redis-cli reads the changed field back" "99.99" "$(vcli HGET vp:6 price)"
 verify_json "$WORK/corrupt"
 check "corrupt: exit status 1" "1" "$VSTATUS"
 check "corrupt: products missing" "vp:5" "$(field "$WORK/corrupt" 'keys("vtest.products","redis","missing")')"
-check "corrupt: products different" "vp:6 vp:8" "$(field "$WORK/corrupt" 'keys("vtest.products","redis","different")')"
+check "corrupt: products different" "vp:10 vp:6 vp:8" "$(field "$WORK/corrupt" 'keys("vtest.products","redis","different")')"
 check "corrupt: products extra" "vp:9999" "$(field "$WORK/corrupt" 'keys("vtest.products","redis","extra")')"
-check "corrupt: products counts (missing, different, extra)" "1 2 1" "$(field "$WORK/corrupt" '" ".join(str(t("vtest.products","redis")[k]) for k in ("missing","different","extra"))')"
+check "corrupt: products counts (missing, different, extra)" "1 3 1" "$(field "$WORK/corrupt" '" ".join(str(t("vtest.products","redis")[k]) for k in ("missing","different","extra"))')"
 check "corrupt: the diff names the field, expected and actual" "price 7.50 99.99" "$(field "$WORK/corrupt" '" ".join(next(d for d in t("vtest.products","redis")["different_keys"] if d["key"]=="vp:6")["diff"][0][k] for k in ("field","expected","actual"))')"
 check "corrupt: a removed field is expected vs absent" "status active None" "$(field "$WORK/corrupt" '" ".join(str(next(d for d in t("vtest.products","redis")["different_keys"] if d["key"]=="vp:8")["diff"][0][k]) for k in ("field","expected","actual"))')"
+check "corrupt: a key of another type" "(entry) hash of 4 fields a key of another type (not a hash)" "$(field "$WORK/corrupt" '" ".join(next(d for d in t("vtest.products","redis")["different_keys"] if d["key"]=="vp:10")["diff"][0][k] for k in ("field","expected","actual"))')"
 check "corrupt: json different, with the member" "vo:1:3 note" "$(field "$WORK/corrupt" 'keys("vtest.orders","redis","different") + " " + t("vtest.orders","redis")["different_keys"][0]["diff"][0]["field"]')"
 check "corrupt: json extra (two-column key parsed back)" "vo:9:9" "$(field "$WORK/corrupt" 'keys("vtest.orders","redis","extra")')"
 check "corrupt: extra under an overlapping pattern" "vu:77" "$(field "$WORK/corrupt" 'keys("vtest.users","redis","extra")')"
@@ -170,7 +172,7 @@ check "corrupt: text output exits 1" "1" "$status"
 check_contains "corrupt: text names the missing key" "missing    vp:5" "$text"
 check_contains "corrupt: text shows the diff" 'different  vp:6  price: expected "7.50", actual "99.99"' "$text"
 check_contains "corrupt: text names the extra key" "extra      vp:9999" "$text"
-check_contains "corrupt: text verdict" "result: 7 entries differ from the source" "$text"
+check_contains "corrupt: text verdict" "result: 8 entries differ from the source" "$text"
 
 echo "== --table limits the check"
 vcli HSET vu:5:x:prefs theme light >/dev/null
@@ -199,7 +201,8 @@ check_contains "behind: verify said it was waiting" "waiting up to" "$(cat "$WOR
 
 echo "== replicator restarted, Redis repaired through the source: clean again"
 start_replicator "$WORK/vtest.yml" "$LOG" || fail "restart: replicator starts"
-sql "UPDATE vtest.products SET status = 'fixed' WHERE id IN (5, 6, 8); UPDATE vtest.orders SET note = 'fixed' WHERE shop = 1 AND id = 3"
+vcli DEL vp:10 >/dev/null
+sql "UPDATE vtest.products SET status = 'fixed' WHERE id IN (5, 6, 8, 10); UPDATE vtest.orders SET note = 'fixed' WHERE shop = 1 AND id = 3"
 touch_index
 vcli DEL vp:9999 vo:9:9 vu:77 >/dev/null
 eventually "restart: both sinks catch up" "yes" caught_up
