@@ -192,7 +192,12 @@ echo "== replicator stopped, source changed: differences reported as they are, s
 stop_replicator
 sql "DELETE FROM vtest.notes WHERE id = 3; UPDATE vtest.notes SET tag = 'changed' WHERE id = 4;
      INSERT INTO vtest.notes VALUES (500, 'written while stopped', 'late');"
+writes() { vcli INFO commandstats | grep -E '^cmdstat_(set|hset|hdel|del|unlink|expire|multi|exec|evalsha|eval|flushdb|flushall):' | sed 's/.*calls=\([0-9]*\).*/\1/' | paste -sd+ | bc; }
+writes_before=$(writes); cp_before=$(vcli HGETALL distributary:vtest:checkpoint | paste -sd' '); manifest_before=$(md5sum <"$WORK/index/manifest.json")
 verify_json "$WORK/behind" --wait 2
+check "behind: verify wrote nothing to Redis (INFO commandstats)" "$writes_before" "$(writes)"
+check "behind: the Redis checkpoint is untouched" "$cp_before" "$(vcli HGETALL distributary:vtest:checkpoint | paste -sd' ')"
+check "behind: the index manifest is untouched" "$manifest_before" "$(md5sum <"$WORK/index/manifest.json")"
 check "behind: exit status 1" "1" "$VSTATUS"
 check "behind: index missing / different / extra" "500|4|3" "$(field "$WORK/behind" '"|".join(keys("vtest.notes","index",k) for k in ("missing","different","extra"))')"
 check "behind: the document diff" "tag changed tag4" "$(field "$WORK/behind" '" ".join(t("vtest.notes","index")["different_keys"][0]["diff"][0][k] for k in ("field","expected","actual"))')"
@@ -271,7 +276,7 @@ tables:
     redis:
       key: "vc:{id}"
 YAML
-    for p in "${ports[@]}"; do redis-cli -p "$p" --scan --pattern 'vc:*' | xargs -r redis-cli -p "$p" DEL >/dev/null; done
+    for p in "${ports[@]}"; do redis-cli -p "$p" --scan --pattern 'vc:*' | xargs -r -n1 redis-cli -p "$p" DEL >/dev/null; done
     ccli DEL distributary:vtestc:checkpoint >/dev/null
     start_replicator "$WORK/cluster.yml" "$WORK/cluster.log" || fail "cluster: replicator starts"
     sql "INSERT INTO vtest.cl SELECT seq, CONCAT('c', seq), IF(seq % 2 = 0, NULL, seq) FROM vtest.seq_1_to_40"
@@ -287,7 +292,7 @@ YAML
     check "cluster: corrupted verify exits 1" "1" "$VSTATUS"
     check "cluster: missing / different / extra" "vc:3|vc:4 vc:5|vc:999" "$(field "$WORK/cl-bad" '"|".join(keys("vtest.cl","redis",k) for k in ("missing","different","extra"))')"
     stop_replicator
-    for p in "${ports[@]}"; do redis-cli -p "$p" --scan --pattern 'vc:*' | xargs -r redis-cli -p "$p" DEL >/dev/null; done
+    for p in "${ports[@]}"; do redis-cli -p "$p" --scan --pattern 'vc:*' | xargs -r -n1 redis-cli -p "$p" DEL >/dev/null; done
     ccli DEL distributary:vtestc:checkpoint >/dev/null
     start_replicator "$WORK/vtest.yml" "$LOG" || fail "cluster: the main replicator restarts"
 else
