@@ -216,6 +216,21 @@ verify_json "$WORK/repaired"
 check "restart: verify exits 0" "0" "$VSTATUS"
 check "restart: the index-only table is clean again" "400 0 0 0" "$(field "$WORK/repaired" '" ".join(str(t("vtest.notes","index")[k]) for k in ("checked","missing","different","extra"))')"
 
+echo "== a stopped replicator started while verify waits: no differences once it caught up"
+stop_replicator
+sql "$(for i in $(seq 1 300); do echo "UPDATE vtest.products SET price = price + 0.01 WHERE id = $i;"; done)"
+touch_index
+VSTATUS=0
+"$DISTRIBUTARY" verify --config "$WORK/vtest.yml" --json --wait 60 >"$WORK/catchup.json" 2>"$WORK/catchup.err" &
+verifier=$!
+for _ in $(seq 1 100); do grep -q "waiting up to" "$WORK/catchup.err" && break; sleep 0.1; done
+check_contains "catch-up: verify waits for the sink" "to reach the source's" "$(cat "$WORK/catchup.err")"
+start_replicator "$WORK/vtest.yml" "$LOG" || fail "catch-up: replicator starts"
+wait "$verifier" || VSTATUS=$?
+check "catch-up: verify exits 0 once the sink passed the changes" "0" "$VSTATUS"
+check "catch-up: the 300 changed rows (and their documents) were re-checked" "1" "$(field "$WORK/catchup" 'int(r["rechecked"] >= 600)')"
+check "catch-up: no sink reported behind" "{}" "$(field "$WORK/catchup" 'r["behind"]')"
+
 echo "== verify during a concurrent write load"
 ( for i in $(seq 1 100000); do
       [ -e "$WORK/stop-load" ] && break
