@@ -45,3 +45,6 @@ integration/native/source.sh "$BIN"
 
 echo "== Redis Cluster scenarios (3 masters: resharding, kill -9 of the replicator and of a master)"
 integration/native/cluster.sh "$BIN"
+
+echo "== verify scenarios (clean, corrupted by hand, sink behind, --table, under a write load)"
+integration/native/verify.sh "$BIN"

@@ -129,17 +129,6 @@ public struct IndexSnapshot: Sendable {
         try view(index).liveCount
     }
 
-    /// The ids of every live document of `index` (empty for an unknown index).
-    public func documentIDs(index: String) -> [String] {
-        guard let view = indexes[index] else { return [] }
-        var out: [String] = []
-        out.reserveCapacity(view.liveCount)
-        for segment in view.segments {
-            for (doc, id) in segment.segment.ids.enumerated() where segment.isLive(doc) { out.append(id) }
-        }
-        return out
-    }
-
     /// The number of segments of `index` (for tests and metrics).
     func segmentCount(index: String) -> Int {
         indexes[index]?.segments.count ?? 0

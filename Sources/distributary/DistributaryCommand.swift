@@ -12,7 +12,7 @@ struct DistributaryCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "distributary",
         abstract: "Follows a MySQL/MariaDB binlog and keeps Redis caches and a full-text index in step.",
-        subcommands: [Run.self, Snapshot.self, Resync.self, Wait.self, Status.self, Search.self, Binlog.self, ConfigCommand.self])
+        subcommands: [Run.self, Snapshot.self, Resync.self, Verify.self, Wait.self, Status.self, Search.self, Binlog.self, ConfigCommand.self])
 }
 
 struct ConfigOption: ParsableArguments {
