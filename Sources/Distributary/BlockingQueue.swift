@@ -82,6 +82,13 @@ public final class BlockingQueue<Element>: @unchecked Sendable {
         return element
     }
 
+    /// Closed and drained: `pop` returns nil from now on.
+    public var isFinished: Bool {
+        condition.lock()
+        defer { condition.unlock() }
+        return closed && head == items.count
+    }
+
     public func close() {
         condition.lock()
         closed = true

@@ -703,7 +703,15 @@ public final class Pipeline: @unchecked Sendable {
     private func applyLoop() {
         var batch: [StreamedTransaction] = []
         do {
-            while let first = queue.pop() {
+            while true {
+                // Idle for a second: let sinks store checkpoints they held back (the index
+                // commits a checkpoint-only batch at most once a second), so its checkpoint
+                // does not stand behind the source while nothing it indexes changes.
+                guard let first = queue.pop(until: Date().addingTimeInterval(1)) else {
+                    if queue.isFinished { break }
+                    for sink in sinks { try sink.flush() }
+                    continue
+                }
                 batch.removeAll(keepingCapacity: true)
                 batch.append(first)
                 var rows = first.transaction.changes.count

@@ -90,6 +90,8 @@ check "concurrent: as many Redis entries as rows" "$(sql "SELECT COUNT(*) FROM s
 if diff "$WORK/w-source.txt" "$WORK/w-redis.txt" >"$WORK/w-diff.txt"; then pass "concurrent: every Redis entry equals its row"; else fail "concurrent: Redis differs from the source" "$(head -c 2000 "$WORK/w-diff.txt")"; fi
 check "concurrent: as many documents as rows" "$(sql "SELECT COUNT(*) FROM snapw.items")" "$(search_total witems 'qty:[0 TO 100000]')"
 check "concurrent: updated rows searchable with their update" "$(sql "SELECT COUNT(*) FROM snapw.items WHERE qty >= 1000")" "$(search_total witems 'qty:[1000 TO 100000]')"
+out=$("$DISTRIBUTARY" verify --config "$WORK/w.yml" 2>&1); status=$?
+check "concurrent: verify is clean after the snapshot and the stream" "0" "$status"
 sql "INSERT INTO snapw.items VALUES (200000, 'after the snapshot', 1, NULL)"
 eventually "concurrent: streaming goes on after the snapshot" "after the snapshot" rraw HGET w:200000 name
 stop_replicator
@@ -169,8 +171,34 @@ rraw DEL r:6 >/dev/null
 rraw HSET r:99999 name "no such row" >/dev/null
 # Rows that vanish from the source without a binlog event: what a sink that missed deletes holds.
 sql "SET SESSION sql_log_bin = 0; DELETE FROM snapr.r WHERE id BETWEEN 4001 AND 4100;"
+"$DISTRIBUTARY" verify --config "$WORK/r.yml" --table snapr.r --json >"$WORK/r-verify.json" 2>"$WORK/r-verify.err"; status=$?
+check "resync: verify finds the damage first (exit 1)" "1" "$status"
+vkeys() { python3 -c '
+import json, sys
+report = json.load(open(sys.argv[1]))
+def find(o):
+    if isinstance(o, dict):
+        if o.get("table") == "snapr.r" and o.get("sink") == sys.argv[2]: return o
+        for v in o.values():
+            r = find(v)
+            if r: return r
+    if isinstance(o, list):
+        for v in o:
+            r = find(v)
+            if r: return r
+t = find(report) or {}
+k = sys.argv[3]
+keys = [d["key"] for d in t.get("different_keys", [])] if k == "different" else t.get(k + "_keys", [])
+print(t.get(k, "?"), " ".join(sorted(keys)[:3]))
+' "$WORK/r-verify.json" "$@"; }
+check "resync: verify names the edited entry" "1 r:5" "$(vkeys redis different)"
+check "resync: verify names the deleted key" "1 r:6" "$(vkeys redis missing)"
+check "resync: verify counts the extra keys (one by hand, 100 of vanished rows)" "101" "$(vkeys redis extra | cut -d' ' -f1)"
+check "resync: verify counts the extra documents" "100" "$(vkeys index extra | cut -d' ' -f1)"
 out=$("$DISTRIBUTARY" resync --config "$WORK/r.yml" --table snapr.r 2>&1); status=$?
 check "resync: exits 0" "0" "$status"
+"$DISTRIBUTARY" verify --config "$WORK/r.yml" >"$WORK/r-verify2.txt" 2>&1; status=$?
+check "resync: verify is clean afterwards" "0" "$status"
 check "resync: a field edited by hand is restored" "row 5" "$(rraw HGET r:5 name)"
 check "resync: a deleted key is back" "row 6" "$(rraw HGET r:6 name)"
 check "resync: a key no row produced is gone" "0" "$(rraw EXISTS r:99999)"
@@ -214,6 +242,8 @@ if diff "$WORK/r-source.txt" "$WORK/r-redis.txt" >"$WORK/r-diff.txt"; then
 else
     fail "online: Redis differs from the source" "$(head -20 "$WORK/r-diff.txt")"
 fi
+"$DISTRIBUTARY" verify --config "$WORK/r.yml" >"$WORK/r-verify3.txt" 2>&1; status=$?
+check "online: verify is clean after the online resync (replicator running)" "0" "$status"
 check "online: the key no row produced is gone" "0" "$(rraw EXISTS r:88888)"
 check "online: entries of rows that vanished behind its back are gone" "0" "$(rraw EXISTS r:3001 r:3050)"
 check "online: documents equal rows" "$(sql "SELECT COUNT(*) FROM snapr.r")" "$(search_total rdocs 'kind:odd kind:even kind:new')"
