@@ -485,19 +485,7 @@ public final class Pipeline: @unchecked Sendable {
     /// of indexes only they feed): entries of rows deleted while a sink was behind or
     /// written by hand. The index gets the tables' documents in one commit.
     public func resync(tables names: [String]) async throws -> Bool {
-        let tables = try selectTables(names)
-        let ids = sinks.map { ObjectIdentifier($0) }
-        return try await withCheckedThrowingContinuation { continuation in
-            let thread = Thread { [self] in
-                do {
-                    continuation.resume(returning: try runSnapshot(into: sinks.filter { ids.contains(ObjectIdentifier($0)) }, tables: tables, sweep: true))
-                } catch {
-                    continuation.resume(throwing: error)
-                }
-            }
-            thread.name = "resync"
-            thread.start()
-        }
+        try await snapshot(into: sinks, tables: try selectTables(names), sweep: true)
     }
 
     private func selectTables(_ names: [String]?) throws -> [TableMapping] {
@@ -522,7 +510,7 @@ public final class Pipeline: @unchecked Sendable {
                     continuation.resume(throwing: error)
                 }
             }
-            thread.name = "snapshot"
+            thread.name = sweep ? "resync" : "snapshot"
             thread.start()
         }
     }

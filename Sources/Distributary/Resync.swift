@@ -116,26 +116,3 @@ enum Resync {
         }
     }
 }
-
-/// Redis MATCH-style globs: `*`, `?`, and `\` escapes.
-enum Glob {
-    static func matches(_ pattern: String, _ text: String) -> Bool {
-        let p = Array(pattern.utf8), s = Array(text.utf8)
-        var pi = 0, si = 0, star = -1, mark = 0
-        while si < s.count {
-            if pi < p.count, p[pi] == UInt8(ascii: "\\"), pi + 1 < p.count, p[pi + 1] == s[si] {
-                pi += 2; si += 1
-            } else if pi < p.count, p[pi] != UInt8(ascii: "*"), p[pi] != UInt8(ascii: "\\"), p[pi] == UInt8(ascii: "?") || p[pi] == s[si] {
-                pi += 1; si += 1
-            } else if pi < p.count, p[pi] == UInt8(ascii: "*") {
-                star = pi; mark = si; pi += 1
-            } else if star >= 0 {
-                pi = star + 1; mark += 1; si = mark
-            } else {
-                return false
-            }
-        }
-        while pi < p.count, p[pi] == UInt8(ascii: "*") { pi += 1 }
-        return pi == p.count
-    }
-}

@@ -58,22 +58,15 @@ public struct PipelineConfig: Sendable {
     }
 }
 
-/// `db.table` patterns: `*` matches any run of characters, `?` one character, each
-/// within its part (the database or the table name). Case-sensitive, like table names
-/// on Linux servers.
-public enum TablePattern {
-    public static func isPattern(_ text: String) -> Bool { text.contains("*") || text.contains("?") }
-
-    public static func matches(_ pattern: String, schema: String, table: String) -> Bool {
-        guard let dot = pattern.firstIndex(of: ".") else { return false }
-        return glob(Array(pattern[..<dot].utf8), Array(schema.utf8))
-            && glob(Array(pattern[pattern.index(after: dot)...].utf8), Array(table.utf8))
-    }
-
-    static func glob(_ p: [UInt8], _ s: [UInt8]) -> Bool {
+/// Globs as Redis MATCH writes them: `*` (any run), `?` (one character) and `\` escapes.
+public enum Glob {
+    public static func matches(_ pattern: String, _ text: String) -> Bool {
+        let p = Array(pattern.utf8), s = Array(text.utf8)
         var pi = 0, si = 0, star = -1, mark = 0
         while si < s.count {
-            if pi < p.count, p[pi] == UInt8(ascii: "?") || p[pi] == s[si] {
+            if pi < p.count, p[pi] == UInt8(ascii: "\\"), pi + 1 < p.count, p[pi + 1] == s[si] {
+                pi += 2; si += 1
+            } else if pi < p.count, p[pi] != UInt8(ascii: "*"), p[pi] != UInt8(ascii: "\\"), p[pi] == UInt8(ascii: "?") || p[pi] == s[si] {
                 pi += 1; si += 1
             } else if pi < p.count, p[pi] == UInt8(ascii: "*") {
                 star = pi; mark = si; pi += 1
@@ -86,6 +79,20 @@ public enum TablePattern {
         while pi < p.count, p[pi] == UInt8(ascii: "*") { pi += 1 }
         return pi == p.count
     }
+}
+
+/// `db.table` patterns: `*` matches any run of characters, `?` one character, each
+/// within its part (the database or the table name). Case-sensitive, like table names
+/// on Linux servers.
+public enum TablePattern {
+    public static func isPattern(_ text: String) -> Bool { text.contains("*") || text.contains("?") }
+
+    public static func matches(_ pattern: String, schema: String, table: String) -> Bool {
+        guard let dot = pattern.firstIndex(of: ".") else { return false }
+        return Glob.matches(String(pattern[..<dot]), schema) && Glob.matches(String(pattern[pattern.index(after: dot)...]), table)
+    }
+
+
 }
 
 public enum StartSpec: Sendable, Equatable {

@@ -33,25 +33,9 @@ struct Resync: AsyncParsableCommand {
             try await OnlineResyncClient.run(config: config, tables: tables)
             return
         }
-        try refuseWhileRunning(config, what: "resync")
-        let logger = makeLogger(level: logLevel)
-        let pipeline: Pipeline
-        do {
-            pipeline = try Pipeline(config: config, logger: logger, forSnapshot: true)
-        } catch {
-            throw Failure(message: "\(error)")
-        }
-        pipeline.progressOnTerminal = isatty(STDERR_FILENO) != 0
-        let stop = StopSignals { pipeline.requestStop() }
-        defer { stop.cancel() }
-        let finished: Bool
-        do {
-            finished = try await pipeline.resync(tables: tables)
-        } catch {
-            throw Failure(message: "\(error)")
-        }
-        if !finished {
-            throw Failure(message: "resync interrupted before it finished; run it again (a resync starts over: it must see every row to know what is stale)")
+        try await loadTables(config: config, what: "resync", logLevel: logLevel,
+                             interrupted: "resync interrupted before it finished; run it again (a resync starts over: it must see every row to know what is stale)") {
+            try await $0.resync(tables: tables)
         }
     }
 }

@@ -20,28 +20,36 @@ struct Snapshot: AsyncParsableCommand {
     var logLevel: String = "info"
 
     func run() async throws {
-        let config = try options.load()
-        try refuseWhileRunning(config, what: "snapshot")
-        let logger = makeLogger(level: logLevel)
-        let pipeline: Pipeline
-        do {
-            pipeline = try Pipeline(config: config, logger: logger, forSnapshot: true)
-        } catch {
-            throw Failure(message: "\(error)")
-        }
-        pipeline.progressOnTerminal = isatty(STDERR_FILENO) != 0
-        let stop = StopSignals { pipeline.requestStop() }
-        defer { stop.cancel() }
-        let finished: Bool
-        do {
-            finished = try await pipeline.snapshot(tables: tables.isEmpty ? nil : tables)
-        } catch {
-            throw Failure(message: "\(error)")
-        }
-        if !finished {
-            throw Failure(message: "snapshot interrupted; run the same command again (or `distributary run`) to resume it from its last finished chunk")
+        try await loadTables(config: try options.load(), what: "snapshot", logLevel: logLevel,
+                             interrupted: "snapshot interrupted; run the same command again (or `distributary run`) to resume it from its last finished chunk") {
+            try await $0.snapshot(tables: tables.isEmpty ? nil : tables)
         }
     }
+}
+
+/// Runs `snapshot` or offline `resync`: refuses next to a running replicator, opens the
+/// sinks, stops at a chunk boundary on SIGINT/SIGTERM; exit 1 with `interrupted` when
+/// `body` did not finish.
+func loadTables(config: PipelineConfig, what: String, logLevel: String, interrupted: String,
+                _ body: (Pipeline) async throws -> Bool) async throws {
+    try refuseWhileRunning(config, what: what)
+    let logger = makeLogger(level: logLevel)
+    let pipeline: Pipeline
+    do {
+        pipeline = try Pipeline(config: config, logger: logger, forSnapshot: true)
+    } catch {
+        throw Failure(message: "\(error)")
+    }
+    pipeline.progressOnTerminal = isatty(STDERR_FILENO) != 0
+    let stop = StopSignals { pipeline.requestStop() }
+    defer { stop.cancel() }
+    let finished: Bool
+    do {
+        finished = try await body(pipeline)
+    } catch {
+        throw Failure(message: "\(error)")
+    }
+    if !finished { throw Failure(message: interrupted) }
 }
 
 /// SIGINT/SIGTERM call `handler` once (for commands outside a ServiceGroup).
