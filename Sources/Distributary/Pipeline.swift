@@ -544,7 +544,9 @@ public final class Pipeline: @unchecked Sendable {
             for case let sink as SearchIndexSink in targets { sink.holdCommits = false; try sink.flush() }
         }
         for sink in targets {
-            marks[ObjectIdentifier(sink)] = try mark(for: result.checkpoints[ObjectIdentifier(sink)]!)
+            let m = try mark(for: result.checkpoints[ObjectIdentifier(sink)]!)
+            marks[ObjectIdentifier(sink)] = m
+            waits.advanced(sink: sink.name, to: .init(position: m.position, gtid: m.gtid, mysqlGTIDs: m.mysqlGTIDs))
         }
         let all = sinks.compactMap { marks[ObjectIdentifier($0)] }
         let lowest = all.compactMap(\.position).min() ?? result.point.position
