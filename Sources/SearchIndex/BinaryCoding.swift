@@ -172,18 +172,24 @@ func fnv1a(_ bytes: ArraySlice<UInt8>) -> UInt64 {
     return hash
 }
 
-/// Whether `left` sorts before `right` by UTF-8 bytes (the order of ids and terms),
-/// comparing contiguous storage with memcmp.
-func utf8Precedes(_ left: String, _ right: String) -> Bool {
+/// Whether `left` sorts before `right` by UTF-8 bytes (the order of ids and terms).
+func utf8Precedes(_ left: String, _ right: String) -> Bool { utf8Compare(left, right) < 0 }
+
+/// The order of `left` and `right` by UTF-8 bytes (negative, zero or positive), comparing
+/// contiguous storage with memcmp. Zero means the same bytes (unlike `==`, which also
+/// equates canonically equivalent strings).
+func utf8Compare(_ left: String, _ right: String) -> Int {
     let order = left.utf8.withContiguousStorageIfAvailable { leftBytes in
-        right.utf8.withContiguousStorageIfAvailable { rightBytes -> Bool in
+        right.utf8.withContiguousStorageIfAvailable { rightBytes -> Int in
             let common = min(leftBytes.count, rightBytes.count)
             if common > 0, let l = leftBytes.baseAddress, let r = rightBytes.baseAddress {
                 let compared = memcmp(l, r, common)
-                if compared != 0 { return compared < 0 }
+                if compared != 0 { return Int(compared) }
             }
-            return leftBytes.count < rightBytes.count
+            return leftBytes.count - rightBytes.count
         }
     }
-    return (order ?? nil) ?? left.utf8.lexicographicallyPrecedes(right.utf8)
+    if let order = order ?? nil { return order }
+    if left.utf8.elementsEqual(right.utf8) { return 0 }
+    return left.utf8.lexicographicallyPrecedes(right.utf8) ? -1 : 1
 }
