@@ -114,44 +114,44 @@ final class Segment: Sendable {
     // MARK: - File format
 
     private static let magic: [UInt8] = Array("DSEG".utf8)
-    static let version: UInt32 = 2
+    static let version: UInt32 = 3
 
     /// Postings are written in blocks of this many documents.
     static let blockSize = 128
 
-    /// The segment file: magic, version, ids, stored fields, then per field (sorted by
-    /// name) its type, its term dictionary (each term as the length of the prefix it shares
-    /// with the previous one and the rest) with each term's postings, and its norms or
-    /// numeric values; a checksum ends the file.
+    /// Documents are stored (id and stored fields) in zstd-compressed blocks of about this
+    /// many bytes before compression.
+    static let storedBlockBytes = 16 * 1024
+
+    /// Position runs of at least this many values are bit-packed; shorter ones are varints.
+    static let packedPositionsMinimum = 16
+
+    /// The segment file: magic, version, the document count, the documents' ids and stored
+    /// fields in compressed blocks, then per field (sorted by name) its type, its term
+    /// dictionary (each term as the length of the prefix it shares with the previous one
+    /// and the rest) with each term's postings, and its norms or numeric values; a
+    /// checksum ends the file.
+    ///
+    /// Stored blocks: the block's document count, its length before and after compression,
+    /// and the zstd frame; uncompressed, each document is its id then its stored fields.
     ///
     /// Postings come in blocks of `blockSize` documents: the document number deltas
     /// bit-packed at the width of the block's largest, then the frequencies (minus one)
     /// likewise; a last, partial block is written as varint pairs. Text fields follow each
-    /// block with the varint position deltas of its documents.
+    /// block with the position deltas of its documents (each document's first position
+    /// absolute), bit-packed as one run when there are `packedPositionsMinimum` or more,
+    /// else varints.
+    ///
+    /// Version 3 compressed the stored fields and bit-packed positions; version 2 had them
+    /// plain and as varints.
     func encoded() -> [UInt8] {
         var writer = ByteWriter()
         writer.write(Self.magic)
         writer.writeUInt32(Self.version)
         writer.writeVarint(docCount)
-        for id in ids { writer.writeString(id) }
-        for document in stored {
-            writer.writeVarint(document.count)
-            for (key, value) in document.sorted(by: { $0.key < $1.key }) {
-                writer.writeString(key)
-                switch value {
-                case .string(let string):
-                    writer.writeByte(0)
-                    writer.writeString(string)
-                case .int(let int):
-                    writer.writeByte(1)
-                    writer.writeUInt64(UInt64(bitPattern: int))
-                case .double(let double):
-                    writer.writeByte(2)
-                    writer.writeDouble(double)
-                }
-            }
-        }
+        encodeStored(into: &writer)
         writer.writeVarint(fields.count)
+        var scratch = PostingScratch()
         for (name, field) in fields.sorted(by: { $0.key < $1.key }) {
             writer.writeString(name)
             writer.writeByte(Self.typeCode(field.type))
@@ -160,14 +160,18 @@ final class Segment: Sendable {
                 writer.writeVarint(field.terms.count)
                 var previousTerm: [UInt8] = []
                 for ordinal in field.terms.indices {
-                    let term = Array(field.terms[ordinal].utf8)
-                    var shared = 0
-                    while shared < min(term.count, previousTerm.count), term[shared] == previousTerm[shared] { shared += 1 }
-                    writer.writeVarint(shared)
-                    writer.writeVarint(term.count - shared)
-                    writer.write(Array(term[shared...]))
-                    previousTerm = term
-                    Self.encodePostings(field, field.postings(ordinal), into: &writer)
+                    var term = field.terms[ordinal]
+                    term.withUTF8 { bytes in
+                        var shared = 0
+                        let limit = min(bytes.count, previousTerm.count)
+                        while shared < limit, bytes[shared] == previousTerm[shared] { shared += 1 }
+                        writer.writeVarint(shared)
+                        writer.writeVarint(bytes.count - shared)
+                        writer.write(UnsafeBufferPointer(rebasing: bytes[shared...]))
+                        previousTerm.removeAll(keepingCapacity: true)
+                        previousTerm.append(contentsOf: bytes)
+                    }
+                    Self.encodePostings(field, field.postings(ordinal), into: &writer, scratch: &scratch)
                 }
                 if field.type == .text {
                     for length in field.lengths { writer.writeVarint(UInt64(length)) }
@@ -187,39 +191,101 @@ final class Segment: Sendable {
         return writer.bytes
     }
 
-    private static func encodePostings(_ field: FieldIndex, _ range: Range<Int>, into writer: inout ByteWriter) {
+    private func encodeStored(into writer: inout ByteWriter) {
+        var block = ByteWriter()
+        var blockDocs = 0
+        func flush() {
+            guard blockDocs > 0 else { return }
+            writer.writeVarint(blockDocs)
+            writer.writeVarint(block.bytes.count)
+            let compressed = Zstd.compress(block.bytes)
+            writer.writeVarint(compressed.count)
+            writer.write(compressed)
+            block = ByteWriter()
+            blockDocs = 0
+        }
+        for doc in 0..<docCount {
+            block.writeString(ids[doc])
+            let document = stored[doc]
+            block.writeVarint(document.count)
+            for (key, value) in document.sorted(by: { $0.key < $1.key }) {
+                block.writeString(key)
+                switch value {
+                case .string(let string):
+                    block.writeByte(0)
+                    block.writeString(string)
+                case .int(let int):
+                    block.writeByte(1)
+                    block.writeUInt64(UInt64(bitPattern: int))
+                case .double(let double):
+                    block.writeByte(2)
+                    block.writeDouble(double)
+                }
+            }
+            blockDocs += 1
+            if block.bytes.count >= Self.storedBlockBytes { flush() }
+        }
+        flush()
+    }
+
+    /// Reused buffers of the postings encoder and decoder.
+    private struct PostingScratch {
+        var deltas = [UInt32](repeating: 0, count: Segment.blockSize)
+        var frequencies = [UInt32](repeating: 0, count: Segment.blockSize)
+        var positions: [UInt32] = []
+    }
+
+    private static func encodePostings(
+        _ field: FieldIndex, _ range: Range<Int>, into writer: inout ByteWriter, scratch: inout PostingScratch
+    ) {
         writer.writeVarint(range.count)
-        var previous: UInt32 = 0
-        var start = range.lowerBound
-        var deltas = [UInt32](repeating: 0, count: blockSize)
-        var frequencies = [UInt32](repeating: 0, count: blockSize)
-        while start < range.upperBound {
-            let end = min(start + blockSize, range.upperBound)
-            if end - start == blockSize {
-                for posting in start..<end {
-                    deltas[posting - start] = field.docs[posting] - previous
-                    frequencies[posting - start] = field.freqs[posting] - 1
-                    previous = field.docs[posting]
-                }
-                writer.writePacked(deltas)
-                writer.writePacked(frequencies)
-            } else {
-                for posting in start..<end {
-                    writer.writeVarint(UInt64(field.docs[posting] - previous))
-                    writer.writeVarint(UInt64(field.freqs[posting]))
-                    previous = field.docs[posting]
-                }
-            }
-            if field.type == .text {
-                for posting in start..<end {
-                    var previousPosition: UInt32 = 0
-                    for position in field.positions(ofPosting: posting) {
-                        writer.writeVarint(UInt64(position - previousPosition))
-                        previousPosition = position
+        let text = field.type == .text
+        field.docs.withUnsafeBufferPointer { docs in
+            field.freqs.withUnsafeBufferPointer { freqs in
+                var previous: UInt32 = 0
+                var start = range.lowerBound
+                while start < range.upperBound {
+                    let end = min(start + blockSize, range.upperBound)
+                    if end - start == blockSize {
+                        for posting in start..<end {
+                            scratch.deltas[posting - start] = docs[posting] - previous
+                            scratch.frequencies[posting - start] = freqs[posting] - 1
+                            previous = docs[posting]
+                        }
+                        writer.writePacked(scratch.deltas)
+                        writer.writePacked(scratch.frequencies)
+                    } else {
+                        for posting in start..<end {
+                            writer.writeVarint(UInt64(docs[posting] - previous))
+                            writer.writeVarint(UInt64(freqs[posting]))
+                            previous = docs[posting]
+                        }
                     }
+                    if text { encodePositions(field, start..<end, into: &writer, scratch: &scratch.positions) }
+                    start = end
                 }
             }
-            start = end
+        }
+    }
+
+    /// The position deltas of postings `range` (each document's first position absolute).
+    private static func encodePositions(
+        _ field: FieldIndex, _ range: Range<Int>, into writer: inout ByteWriter, scratch: inout [UInt32]
+    ) {
+        scratch.removeAll(keepingCapacity: true)
+        field.positions.withUnsafeBufferPointer { positions in
+            for posting in range {
+                var previous: UInt32 = 0
+                for index in field.positionStart[posting]..<field.positionStart[posting + 1] {
+                    scratch.append(positions[index] - previous)
+                    previous = positions[index]
+                }
+            }
+        }
+        if scratch.count >= packedPositionsMinimum {
+            writer.writePacked(scratch)
+        } else {
+            for delta in scratch { writer.writeVarint(UInt64(delta)) }
         }
     }
 
@@ -243,22 +309,34 @@ final class Segment: Sendable {
         let docCount = try reader.readCount(max: min(reader.remaining, Int(UInt32.max)))
         var ids: [String] = []
         ids.reserveCapacity(docCount)
-        for _ in 0..<docCount { ids.append(try reader.readString()) }
         var stored: [[String: StoredValue]] = []
         stored.reserveCapacity(docCount)
-        for _ in 0..<docCount {
-            let count = try reader.readCount(max: reader.remaining)
-            var document: [String: StoredValue] = [:]
-            for _ in 0..<count {
-                let key = try reader.readString()
-                switch try reader.readByte() {
-                case 0: document[key] = .string(try reader.readString())
-                case 1: document[key] = .int(Int64(bitPattern: try reader.readUInt64()))
-                case 2: document[key] = .double(try reader.readDouble())
-                case let tag: throw reader.fail("unknown stored value tag \(tag)")
-                }
+        while ids.count < docCount {
+            let blockDocs = try reader.readCount(max: docCount - ids.count)
+            guard blockDocs > 0 else { throw reader.fail("empty stored block") }
+            let rawLength = try reader.readCount(max: Int(Int32.max))
+            let compressedLength = try reader.readCount(max: reader.remaining)
+            let compressed = try reader.readBytes(compressedLength)
+            guard let raw = Zstd.decompress(compressed, length: rawLength) else {
+                throw reader.fail("stored block does not decompress to its \(rawLength) bytes")
             }
-            stored.append(document)
+            var block = ByteReader(unchecked: raw, path: path)
+            for _ in 0..<blockDocs {
+                ids.append(try block.readString())
+                let count = try block.readCount(max: block.remaining)
+                var document: [String: StoredValue] = [:]
+                for _ in 0..<count {
+                    let key = try block.readString()
+                    switch try block.readByte() {
+                    case 0: document[key] = .string(try block.readString())
+                    case 1: document[key] = .int(Int64(bitPattern: try block.readUInt64()))
+                    case 2: document[key] = .double(try block.readDouble())
+                    case let tag: throw block.fail("unknown stored value tag \(tag)")
+                    }
+                }
+                stored.append(document)
+            }
+            guard block.isAtEnd else { throw block.fail("trailing bytes in a stored block") }
         }
         let fieldCount = try reader.readCount(max: reader.remaining)
         var fields: [String: FieldIndex] = [:]
@@ -290,8 +368,7 @@ final class Segment: Sendable {
         case .text, .keyword:
             let termCount = try reader.readCount(max: reader.remaining)
             var previousTerm: [UInt8] = []
-            var deltas = [UInt32](repeating: 0, count: blockSize)
-            var frequencies = [UInt32](repeating: 0, count: blockSize)
+            var scratch = PostingScratch()
             for _ in 0..<termCount {
                 let shared = try reader.readCount(max: previousTerm.count)
                 let suffixLength = try reader.readCount(max: reader.remaining)
@@ -310,40 +387,32 @@ final class Segment: Sendable {
                 while decoded < postingCount {
                     let count = min(blockSize, postingCount - decoded)
                     if count == blockSize {
-                        try reader.readPacked(into: &deltas)
-                        try reader.readPacked(into: &frequencies)
+                        try reader.readPacked(into: &scratch.deltas)
+                        try reader.readPacked(into: &scratch.frequencies)
                     } else {
                         for index in 0..<count {
-                            deltas[index] = UInt32(try reader.readCount(max: docCount))
+                            scratch.deltas[index] = UInt32(try reader.readCount(max: docCount))
                             let frequency = try reader.readCount(max: Int(UInt32.max))
                             guard frequency > 0 else { throw reader.fail("zero term frequency") }
-                            frequencies[index] = UInt32(frequency - 1)
+                            scratch.frequencies[index] = UInt32(frequency - 1)
                         }
                     }
+                    var positionCount = 0
                     for index in 0..<count {
-                        guard decoded + index == 0 || deltas[index] > 0 else { throw reader.fail("postings out of order") }
-                        doc += UInt64(deltas[index])
+                        guard decoded + index == 0 || scratch.deltas[index] > 0 else { throw reader.fail("postings out of order") }
+                        doc += UInt64(scratch.deltas[index])
                         guard doc < UInt64(docCount) else { throw reader.fail("posting for document \(doc) of \(docCount)") }
-                        guard frequencies[index] < UInt32.max else { throw reader.fail("term frequency too large") }
-                        let frequency = frequencies[index] + 1
+                        guard scratch.frequencies[index] < UInt32.max else { throw reader.fail("term frequency too large") }
+                        let frequency = scratch.frequencies[index] + 1
                         guard type == .text || frequency == 1 else { throw reader.fail("keyword frequency \(frequency)") }
                         docs.append(UInt32(doc))
                         freqs.append(frequency)
+                        positionCount += Int(frequency)
                     }
                     if type == .text {
-                        for index in 0..<count {
-                            let frequency = Int(freqs[freqs.count - count + index])
-                            guard frequency <= reader.remaining else { throw reader.fail("more positions than bytes") }
-                            var position: UInt64 = 0
-                            for positionIndex in 0..<frequency {
-                                let positionDelta = try reader.readVarint()
-                                guard positionIndex == 0 || positionDelta > 0 else { throw reader.fail("positions out of order") }
-                                position += positionDelta
-                                guard position <= UInt64(UInt32.max) else { throw reader.fail("position too large") }
-                                positions.append(UInt32(position))
-                            }
-                            positionStart.append(positions.count)
-                        }
+                        try decodePositions(
+                            count: positionCount, freqs: freqs[(freqs.count - count)...], reader: &reader,
+                            scratch: &scratch.positions, positionStart: &positionStart, positions: &positions)
                     }
                     decoded += count
                 }
@@ -371,5 +440,38 @@ final class Segment: Sendable {
         return FieldIndex(
             type: type, terms: terms, postingStart: postingStart, docs: docs, freqs: freqs,
             positionStart: positionStart, positions: positions, lengths: lengths, numbers: numbers)
+    }
+
+    /// Reads the `count` position deltas of one block of postings with frequencies `freqs`.
+    private static func decodePositions(
+        count: Int, freqs: ArraySlice<UInt32>, reader: inout ByteReader, scratch: inout [UInt32],
+        positionStart: inout [Int], positions: inout [UInt32]
+    ) throws {
+        // Every position takes at least one bit (packed) or one byte (varint).
+        guard count <= reader.remaining * 8 else { throw reader.fail("more positions than bytes") }
+        if count >= packedPositionsMinimum {
+            if scratch.count < count { scratch = [UInt32](repeating: 0, count: count) }
+            try scratch.withUnsafeMutableBufferPointer { try reader.readPacked(into: UnsafeMutableBufferPointer(rebasing: $0[0..<count])) }
+        } else {
+            scratch.removeAll(keepingCapacity: true)
+            for _ in 0..<count {
+                let delta = try reader.readVarint()
+                guard delta <= UInt64(UInt32.max) else { throw reader.fail("position too large") }
+                scratch.append(UInt32(delta))
+            }
+        }
+        var next = 0
+        for frequency in freqs {
+            var position: UInt64 = 0
+            for index in 0..<Int(frequency) {
+                let delta = scratch[next]
+                next += 1
+                guard index == 0 || delta > 0 else { throw reader.fail("positions out of order") }
+                position += UInt64(delta)
+                guard position <= UInt64(UInt32.max) else { throw reader.fail("position too large") }
+                positions.append(UInt32(position))
+            }
+            positionStart.append(positions.count)
+        }
     }
 }

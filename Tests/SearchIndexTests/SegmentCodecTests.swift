@@ -70,15 +70,19 @@ final class SegmentCodecTests: XCTestCase {
     func testSegmentsOfAnotherFormatVersionAskForARebuild() {
         var builder = SegmentBuilder(fields: ["body": .text])
         builder.add(Document(id: "a", fields: ["body": .text("hello")]))
-        var writer = ByteWriter()
-        var bytes = builder.build(name: "s").encoded()
-        bytes.removeLast(8)
-        bytes[4] = 1
-        writer.write(bytes)
-        writer.finishWithChecksum()
-        XCTAssertThrowsError(try Segment.decode(writer.bytes, name: "s", path: "/x/s.seg")) { error in
-            let message = (error as? SearchError)?.message ?? ""
-            XCTAssertTrue(message.contains("version 1") && message.contains("rebuild the index"), message)
+        let current = builder.build(name: "s").encoded()
+        // Version 1 had plain postings, version 2 plain stored fields and varint positions.
+        for version: UInt8 in [1, 2] {
+            var writer = ByteWriter()
+            var bytes = current
+            bytes.removeLast(8)
+            bytes[4] = version
+            writer.write(bytes)
+            writer.finishWithChecksum()
+            XCTAssertThrowsError(try Segment.decode(writer.bytes, name: "s", path: "/x/s.seg")) { error in
+                let message = (error as? SearchError)?.message ?? ""
+                XCTAssertTrue(message.contains("version \(version)") && message.contains("rebuild the index"), message)
+            }
         }
     }
 
@@ -178,5 +182,27 @@ final class SegmentCodecTests: XCTestCase {
             XCTAssertEqual(Array(field.positions(ofPosting: postings.lowerBound)), [0, 1], word)
         }
         XCTAssertEqual(field.postings(field.termOrdinal("common")!).count, words.count)
+    }
+
+    /// Ids and stored fields are compressed in blocks: thousands of documents span several
+    /// blocks, come back unchanged, and take less room than their text.
+    func testStoredFieldsSpanSeveralCompressedBlocks() throws {
+        var builder = SegmentBuilder(fields: ["body": .text])
+        var rawBytes = 0
+        for doc in 0..<3000 {
+            let name = "package-\(doc) — a library for parsing things, version \(doc % 17)"
+            rawBytes += name.utf8.count + "id-\(doc)".utf8.count
+            builder.add(Document(
+                id: "id-\(doc)", fields: ["body": .text("x")],
+                stored: ["name": .string(name), "n": .int(Int64(doc) - 1500), "price": .double(Double(doc) / 3)]))
+        }
+        let segment = builder.build(name: "s")
+        let bytes = segment.encoded()
+        XCTAssertGreaterThan(rawBytes, 3 * Segment.storedBlockBytes, "several blocks")
+        XCTAssertLessThan(bytes.count, rawBytes / 2)
+        let decoded = try Segment.decode(bytes, name: "s", path: "test")
+        XCTAssertEqual(decoded.ids, segment.ids)
+        XCTAssertEqual(decoded.stored, segment.stored)
+        XCTAssertEqual(decoded.doc(for: "id-2999"), 2999)
     }
 }
