@@ -18,6 +18,69 @@ struct FieldIndex: Sendable {
     let lengths: [UInt32]
     /// Number fields: each document's value, NaN when it has none.
     let numbers: [Double]
+    /// Text fields: the skip data of block-max pruning. Each term's postings are cut into
+    /// blocks of `Segment.blockSize` (as in the file); block `k` of term `t` is entry
+    /// `blockStart[t] + k`, its impact: the largest frequency in the high 32 bits and the
+    /// smallest document length in the low 32. No posting of the block scores more than
+    /// BM25 of that frequency at that length. Derived from the postings and norms when the
+    /// field is built or decoded (the whole segment is decoded in memory).
+    let blockStart: [Int]
+    let blockImpacts: [UInt64]
+    /// Text fields: each term's impact over all its blocks (largest frequency, smallest length).
+    let termImpacts: [UInt64]
+
+    init(
+        type: FieldType, terms: [String], postingStart: [Int], docs: [UInt32], freqs: [UInt32],
+        positionStart: [Int], positions: [UInt32], lengths: [UInt32], numbers: [Double]
+    ) {
+        self.type = type
+        self.terms = terms
+        self.postingStart = postingStart
+        self.docs = docs
+        self.freqs = freqs
+        self.positionStart = positionStart
+        self.positions = positions
+        self.lengths = lengths
+        self.numbers = numbers
+        var blockStart: [Int] = []
+        var impacts: [UInt64] = []
+        var termImpacts: [UInt64] = []
+        if type == .text {
+            termImpacts.reserveCapacity(terms.count)
+            blockStart.reserveCapacity(terms.count + 1)
+            blockStart.append(0)
+            docs.withUnsafeBufferPointer { docs in
+                freqs.withUnsafeBufferPointer { freqs in
+                    lengths.withUnsafeBufferPointer { lengths in
+                        for term in terms.indices {
+                            var block = postingStart[term]
+                            let end = postingStart[term + 1]
+                            var termFrequency: UInt32 = 0
+                            var termLength = UInt32.max
+                            while block < end {
+                                let blockEnd = min(block + Segment.blockSize, end)
+                                var frequency: UInt32 = 0
+                                var length = UInt32.max
+                                for posting in block..<blockEnd {
+                                    frequency = max(frequency, freqs[posting])
+                                    length = min(length, lengths[Int(docs[posting])])
+                                }
+                                impacts.append(UInt64(frequency) << 32 | UInt64(length))
+                                termFrequency = max(termFrequency, frequency)
+                                termLength = min(termLength, length)
+                                block = blockEnd
+                            }
+                            blockStart.append(impacts.count)
+                            termImpacts.append(UInt64(termFrequency) << 32 | UInt64(termLength))
+                        }
+                    }
+                }
+            }
+        }
+        self.blockStart = blockStart
+        self.blockImpacts = impacts
+        self.termImpacts = termImpacts
+    }
 
     /// The index of `term` in `terms`, if present.
     func termOrdinal(_ term: String) -> Int? {
