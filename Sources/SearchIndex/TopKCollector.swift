@@ -247,27 +247,9 @@ extension QueryEvaluator {
             guard best.wants(single) else { break }
             let (boundA, lastA) = a.currentBlock()
             let (boundB, lastB) = b.currentBlock()
-            let wantsA = best.wants(boundA)
-            let wantsB = best.wants(boundB)
-            if !wantsA || !wantsB {
-                total += window(
-                    &a, &b, through: min(lastA, lastB), walkA: wantsA, walkB: wantsB, boundA: boundA, boundB: boundB,
-                    segmentIndex, ids, &best)
-                continue
-            }
-            total += 1
-            if a.doc == b.doc {
-                let doc = Int(a.doc)
-                if best.wants(boundA + boundB) { offer(a.score + b.score, a.score + b.score, doc, segmentIndex, ids, &best) }
-                a.next()
-                b.next()
-            } else if a.doc < b.doc {
-                offer(a.score, a.score, Int(a.doc), segmentIndex, ids, &best)
-                a.next()
-            } else {
-                offer(b.score, b.score, Int(b.doc), segmentIndex, ids, &best)
-                b.next()
-            }
+            total += window(
+                &a, &b, through: min(lastA, lastB), walkA: best.wants(boundA), walkB: best.wants(boundB),
+                boundA: boundA, boundB: boundB, segmentIndex, ids, &best)
         }
         return total
             + window(
@@ -275,10 +257,11 @@ extension QueryEvaluator {
                 segmentIndex, ids, &best)
     }
 
-    /// Counts the documents of `a` or `b` up to `last` and moves both past them. Walks
-    /// the documents of `a` when `walkA` (scoring each), else those of `b` when `walkB`,
-    /// else only the intersection; documents of both are scored when the sum of the
-    /// bounds may enter `best`. The others are counted from the cursors' positions.
+    /// Counts the documents of `a` or `b` up to `last` and moves both past them. Merges
+    /// both clauses' documents when `walkA` and `walkB` (scoring each), walks those of
+    /// `a` when only `walkA` (or of `b`), else only the intersection; documents of both
+    /// are scored when the sum of the bounds may enter `best`. The documents not walked
+    /// are counted from the cursors' positions.
     private func window(
         _ a: inout ClauseCursor, _ b: inout ClauseCursor, through last: UInt32, walkA: Bool, walkB: Bool,
         boundA: Double, boundB: Double, _ segmentIndex: Int, _ ids: [String], _ best: inout TopHits
@@ -286,7 +269,29 @@ extension QueryEvaluator {
         let startA = a.position
         let startB = b.position
         var both = 0
-        if walkA || walkB {
+        if walkA && walkB {
+            while true {
+                let doc = min(a.doc, b.doc)
+                guard doc <= last && doc != UInt32.max else { break }
+                if a.doc == b.doc {
+                    both += 1
+                    if best.wants(boundA + boundB) {
+                        let score = a.score + b.score
+                        offer(score, score, Int(doc), segmentIndex, ids, &best)
+                    }
+                    a.next()
+                    b.next()
+                } else if a.doc < b.doc {
+                    let score = a.score
+                    offer(score, score, Int(doc), segmentIndex, ids, &best)
+                    a.next()
+                } else {
+                    let score = b.score
+                    offer(score, score, Int(doc), segmentIndex, ids, &best)
+                    b.next()
+                }
+            }
+        } else if walkA || walkB {
             while true {
                 let doc = walkA ? a.doc : b.doc
                 guard doc <= last && doc != UInt32.max else { break }
