@@ -138,7 +138,8 @@ extension QueryEvaluator {
     /// Offers the matches of `node` that also match every one of `filters` in one segment
     /// to `best` and returns how many there are. A boolean query (or a disjunction) is run
     /// document at a time over cursors of its clauses: conjunctions leapfrog from their
-    /// shortest clause, and a document's score is computed only when it can enter `best`.
+    /// shortest clause, and a document's score is computed only when the bound of its
+    /// clauses can enter `best`.
     /// Scores are summed in clause order, as `evaluate` sums them; filters do not score.
     /// Hits are ranked by score, or by the number field of `sort`.
     func collect(
@@ -167,6 +168,11 @@ extension QueryEvaluator {
 
         if !mustCursors.isEmpty {
             let lead = mustCursors.indices.min { mustCursors[$0].remaining < mustCursors[$1].remaining }!
+            // No match scores more (summed in the scores' order); ranked by score, a match
+            // that cannot enter `best` is only counted.
+            var bound = 0.0
+            for cursor in mustCursors { bound += cursor.maxScore }
+            for cursor in shouldCursors { bound += cursor.maxScore }
             var candidate = mustCursors[lead].doc
             search: while candidate != UInt32.max {
                 for index in mustCursors.indices {
@@ -181,6 +187,11 @@ extension QueryEvaluator {
                     && (filterCursors.isEmpty || Self.included(candidate, &filterCursors))
                 {
                     total += 1
+                    if ranking.byScore && !best.wants(bound) {
+                        mustCursors[lead].next()
+                        candidate = mustCursors[lead].doc
+                        continue search
+                    }
                     var score = 0.0
                     for index in mustCursors.indices { score += mustCursors[index].score }
                     for index in shouldCursors.indices {
