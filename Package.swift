@@ -34,7 +34,7 @@ let package = Package(
         .target(name: "CBinlogAccel"),
         .target(name: "BinlogCore", dependencies: ["CZstd", "CBinlogAccel"]),
         .target(name: "Routing", dependencies: ["BinlogCore", .product(name: "Yams", package: "Yams")]),
-        .target(name: "SearchIndex"),
+        .target(name: "SearchIndex", dependencies: ["CZstd"]),
 
         // I/O modules: every C pointer lives in exactly one of these.
         .target(name: "MySQLSource", dependencies: [

@@ -166,6 +166,11 @@ struct TermScanner {
         var index = 0
         while index < bytes.count {
             let byte = bytes[index]
+            if byte < 0x80 && word.isEmpty && ideographs.isEmpty && Self.isASCIIWordByte(byte) {
+                index = scanASCIIWord(bytes, from: index, &sink)
+                afterFoldedLetter = true
+                continue
+            }
             if byte < 0x80 {
                 afterFoldedLetter = true
                 let lower = byte | 0x20
@@ -203,6 +208,43 @@ struct TermScanner {
             for folded in Analyzer.foldCache.folded(scalar) { accept(folded, &sink) }
             afterFoldedLetter = Analyzer.isFoldedScript(scalar)
         }
+    }
+
+    private static func isASCIIWordByte(_ byte: UInt8) -> Bool {
+        (byte | 0x20) &- 0x61 < 26 || byte &- 0x30 < 10
+    }
+
+    /// Scans the run of ASCII letters and digits starting at `start` (with no word or
+    /// ideographs pending) and returns the index after it. A run that ends the text or is
+    /// followed by ASCII is a whole word: without capitals and optional steps it goes to
+    /// the sink straight from `bytes`, else through the word buffer. A run followed by a
+    /// non-ASCII scalar stays in the word buffer, which that scalar may extend.
+    private mutating func scanASCIIWord<Sink: TermSink>(
+        _ bytes: UnsafeBufferPointer<UInt8>, from start: Int, _ sink: inout Sink
+    ) -> Int {
+        var end = start
+        var capitals = false
+        while end < bytes.count {
+            let byte = bytes[end]
+            guard byte < 0x80, Self.isASCIIWordByte(byte) else { break }
+            capitals = capitals || byte &- 0x41 < 26
+            end += 1
+        }
+        let whole = end == bytes.count || bytes[end] < 0x80
+        if whole && !capitals && !stemEnglish && !englishStopWords {
+            sink.term(UnsafeBufferPointer(rebasing: bytes[start..<end]), position: count, source: start..<end)
+            count += 1
+            emitted += 1
+            return end
+        }
+        word.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[start..<end]))
+        if capitals {
+            for index in word.indices where word[index] &- 0x41 < 26 { word[index] |= 0x20 }
+        }
+        wordStart = start
+        wordEnd = end
+        if whole { flushWord(&sink) }
+        return end
     }
 
     private mutating func accept<Sink: TermSink>(_ scalar: Unicode.Scalar, _ sink: inout Sink) {

@@ -6,6 +6,8 @@ struct ByteWriter {
 
     mutating func write(_ raw: [UInt8]) { bytes.append(contentsOf: raw) }
 
+    mutating func write(_ raw: UnsafeBufferPointer<UInt8>) { bytes.append(contentsOf: raw) }
+
     mutating func writeByte(_ value: UInt8) { bytes.append(value) }
 
     mutating func writeUInt32(_ value: UInt32) {
@@ -17,6 +19,10 @@ struct ByteWriter {
     }
 
     mutating func writeVarint(_ value: UInt64) {
+        if value < 0x80 {
+            bytes.append(UInt8(truncatingIfNeeded: value))
+            return
+        }
         var remaining = value
         while remaining >= 0x80 {
             bytes.append(UInt8(truncatingIfNeeded: remaining) | 0x80)
@@ -36,27 +42,38 @@ struct ByteWriter {
     }
 
     /// Appends `values` bit-packed: one byte with the bit width of the largest, then the
-    /// values' low `width` bits, least significant first (`values.count · width / 8` bytes
-    /// for a count that is a multiple of 8).
+    /// values' low `width` bits, least significant first (`⌈values.count · width / 8⌉` bytes).
     mutating func writePacked(_ values: [UInt32]) {
-        let width = UInt64(32 - (values.reduce(0, |).leadingZeroBitCount))
+        values.withUnsafeBufferPointer { writePacked($0) }
+    }
+
+    mutating func writePacked(_ values: UnsafeBufferPointer<UInt32>) {
+        var all: UInt32 = 0
+        for value in values { all |= value }
+        let width = 32 - all.leadingZeroBitCount
         bytes.append(UInt8(width))
-        var buffer: UInt64 = 0
-        var filled: UInt64 = 0
-        for value in values {
-            buffer |= UInt64(value) << filled
-            filled += width
-            while filled >= 8 {
-                bytes.append(UInt8(truncatingIfNeeded: buffer))
-                buffer >>= 8
-                filled -= 8
+        guard width > 0 else { return }
+        var index = bytes.count
+        bytes.append(contentsOf: repeatElement(0, count: (values.count * width + 7) / 8))
+        bytes.withUnsafeMutableBufferPointer { output in
+            var buffer: UInt64 = 0
+            var filled = 0
+            for value in values {
+                buffer |= UInt64(value) << UInt64(filled)
+                filled += width
+                while filled >= 8 {
+                    output[index] = UInt8(truncatingIfNeeded: buffer)
+                    index += 1
+                    buffer >>= 8
+                    filled -= 8
+                }
             }
+            if filled > 0 { output[index] = UInt8(truncatingIfNeeded: buffer) }
         }
-        if filled > 0 { bytes.append(UInt8(truncatingIfNeeded: buffer)) }
     }
 
     /// Appends the checksum of everything written so far.
-    mutating func finishWithChecksum() { writeUInt64(fnv1a(bytes[...])) }
+    mutating func finishWithChecksum() { writeUInt64(bytes.withUnsafeBufferPointer { fnv1a($0) }) }
 }
 
 /// Reads what `ByteWriter` wrote; every read checks bounds and throws `corrupt` naming the file.
@@ -72,12 +89,21 @@ struct ByteReader {
         let bodyEnd = bytes.count - 8
         var stored: UInt64 = 0
         for index in 0..<8 { stored |= UInt64(bytes[bodyEnd + index]) << UInt64(8 * index) }
-        guard stored == fnv1a(bytes[0..<bodyEnd]) else {
+        guard stored == bytes.withUnsafeBufferPointer({ fnv1a(UnsafeBufferPointer(rebasing: $0[0..<bodyEnd])) }) else {
             throw SearchError.corrupt(path, "checksum mismatch (the file was truncated or overwritten)")
         }
         self.bytes = bytes
         self.offset = 0
         self.end = bodyEnd
+        self.path = path
+    }
+
+    /// Reads all of `bytes`, which carry no checksum (a part of a checked file, such as a
+    /// decompressed block).
+    init(unchecked bytes: [UInt8], path: String) {
+        self.bytes = bytes
+        self.offset = 0
+        self.end = bytes.count
         self.path = path
     }
 
@@ -130,23 +156,35 @@ struct ByteReader {
 
     /// Reads what `writePacked` wrote for `values.count` values into `values`.
     mutating func readPacked(into values: inout [UInt32]) throws {
-        let width = UInt64(try readByte())
+        try values.withUnsafeMutableBufferPointer { try readPacked(into: $0) }
+    }
+
+    mutating func readPacked(into values: UnsafeMutableBufferPointer<UInt32>) throws {
+        let width = Int(try readByte())
         guard width <= 32 else { throw fail("bit width \(width) of a packed block") }
-        let raw = try readBytes((values.count * Int(width) + 7) / 8)
-        var buffer: UInt64 = 0
-        var filled: UInt64 = 0
-        var next = raw.startIndex
-        let mask: UInt64 = width == 64 ? .max : (1 << width) - 1
-        for index in values.indices {
-            while filled < width {
-                buffer |= UInt64(raw[next]) << filled
-                next += 1
-                filled += 8
-            }
-            values[index] = UInt32(truncatingIfNeeded: buffer & mask)
-            buffer >>= width
-            filled -= width
+        guard width > 0 else {
+            values.update(repeating: 0)
+            return
         }
+        let count = (values.count * width + 7) / 8
+        guard count <= end - offset else { throw fail("unexpected end of data reading \(count) bytes") }
+        let mask: UInt64 = (1 << UInt64(width)) - 1
+        bytes.withUnsafeBufferPointer { raw in
+            var next = offset
+            var buffer: UInt64 = 0
+            var filled = 0
+            for index in values.indices {
+                while filled < width {
+                    buffer |= UInt64(raw[next]) << UInt64(filled)
+                    next += 1
+                    filled += 8
+                }
+                values[index] = UInt32(truncatingIfNeeded: buffer & mask)
+                buffer >>= UInt64(width)
+                filled -= width
+            }
+        }
+        offset += count
     }
 
     mutating func readDouble() throws -> Double { Double(bitPattern: try readUInt64()) }
@@ -163,7 +201,7 @@ struct ByteReader {
 }
 
 /// 64-bit FNV-1a, the checksum of segment and delete files.
-func fnv1a(_ bytes: ArraySlice<UInt8>) -> UInt64 {
+func fnv1a(_ bytes: UnsafeBufferPointer<UInt8>) -> UInt64 {
     var hash: UInt64 = 0xcbf2_9ce4_8422_2325
     for byte in bytes {
         hash ^= UInt64(byte)
@@ -172,18 +210,24 @@ func fnv1a(_ bytes: ArraySlice<UInt8>) -> UInt64 {
     return hash
 }
 
-/// Whether `left` sorts before `right` by UTF-8 bytes (the order of ids and terms),
-/// comparing contiguous storage with memcmp.
-func utf8Precedes(_ left: String, _ right: String) -> Bool {
+/// Whether `left` sorts before `right` by UTF-8 bytes (the order of ids and terms).
+func utf8Precedes(_ left: String, _ right: String) -> Bool { utf8Compare(left, right) < 0 }
+
+/// The order of `left` and `right` by UTF-8 bytes (negative, zero or positive), comparing
+/// contiguous storage with memcmp. Zero means the same bytes (unlike `==`, which also
+/// equates canonically equivalent strings).
+func utf8Compare(_ left: String, _ right: String) -> Int {
     let order = left.utf8.withContiguousStorageIfAvailable { leftBytes in
-        right.utf8.withContiguousStorageIfAvailable { rightBytes -> Bool in
+        right.utf8.withContiguousStorageIfAvailable { rightBytes -> Int in
             let common = min(leftBytes.count, rightBytes.count)
             if common > 0, let l = leftBytes.baseAddress, let r = rightBytes.baseAddress {
                 let compared = memcmp(l, r, common)
-                if compared != 0 { return compared < 0 }
+                if compared != 0 { return Int(compared) }
             }
-            return leftBytes.count < rightBytes.count
+            return leftBytes.count - rightBytes.count
         }
     }
-    return (order ?? nil) ?? left.utf8.lexicographicallyPrecedes(right.utf8)
+    if let order = order ?? nil { return order }
+    if left.utf8.elementsEqual(right.utf8) { return 0 }
+    return left.utf8.lexicographicallyPrecedes(right.utf8) ? -1 : 1
 }

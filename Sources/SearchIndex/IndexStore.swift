@@ -229,9 +229,7 @@ public final class IndexStore: @unchecked Sendable {
 
     private func runMerge(_ job: MergeJob) {
         writeLock.withLock { mergeWillStart }?()
-        var builder = SegmentBuilder(schema: job.schema)
-        for source in job.sources { builder.addLive(of: source.segment, deletes: source.deletes) }
-        let segment = builder.isEmpty ? nil : builder.build(name: job.name)
+        let segment = Segment.merging(job.sources, fields: job.schema.fields, name: job.name)
         var written = segment == nil
         if let segment {
             written = (try? FileIO.writeDurably(

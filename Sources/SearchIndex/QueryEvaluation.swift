@@ -284,6 +284,11 @@ final class QueryEvaluator {
         }
         let weight = terms.reduce(0) { $0 + idf(name, $1) }
         let average = averageLength(name)
+        if ranges.count == 2 {
+            return twoTermPhrase(
+                field, ranges[0], ranges[1], offset: UInt32(termPositions[1] - termPositions[0]), weight: weight,
+                average: average, segmentView)
+        }
         let docs = field.docs
         let lead = ranges.indices.min { ranges[$0].count < ranges[$1].count }!
         var cursors = ranges.map(\.lowerBound)
@@ -303,25 +308,6 @@ final class QueryEvaluator {
             }
             cursors[lead] += 1
             guard segmentView.isLive(Int(doc)) else { continue }
-            if ranges.count == 2 {
-                // Two terms: count the first's positions followed by the second's, no copies.
-                let first = field.positions(ofPosting: index(cursors, lead, 0))
-                let second = field.positions(ofPosting: index(cursors, lead, 1))
-                let offset = UInt32(termPositions[1] - termPositions[0])
-                var next = second.startIndex
-                var frequency = 0
-                for start in first {
-                    let wanted = start + offset
-                    while next < second.endIndex && second[next] < wanted { next += 1 }
-                    if next == second.endIndex { break }
-                    if second[next] == wanted { frequency += 1 }
-                }
-                if frequency > 0 {
-                    let length = Double(field.lengths[Int(doc)])
-                    result.append(Int(doc), weight * Self.tf(Double(frequency), length: length, average: average))
-                }
-                continue
-            }
             starts.removeAll(keepingCapacity: true)
             starts.append(contentsOf: field.positions(ofPosting: index(cursors, lead, 0)))
             for termIndex in 1..<ranges.count where !starts.isEmpty {
@@ -344,6 +330,55 @@ final class QueryEvaluator {
         return result
     }
 
+    /// A phrase of two terms whose postings are `first` and `second`, the second `offset`
+    /// positions after the first: the postings are intersected (galloping on both sides),
+    /// and a document's phrase frequency is the number of the first term's positions
+    /// followed by the second's, counted by merging both sorted lists in place.
+    private func twoTermPhrase(
+        _ field: FieldIndex, _ first: Range<Int>, _ second: Range<Int>, offset: UInt32, weight: Double,
+        average: Double, _ segmentView: SegmentView
+    ) -> Matches {
+        var result = Matches()
+        field.docs.withUnsafeBufferPointer { docs in
+            field.positions.withUnsafeBufferPointer { positions in
+                field.positionStart.withUnsafeBufferPointer { starts in
+                    var i = first.lowerBound
+                    var j = second.lowerBound
+                    while i < first.upperBound && j < second.upperBound {
+                        let doc = docs[i]
+                        let other = docs[j]
+                        if doc < other {
+                            i = Self.firstPosting(in: docs, from: i, to: first.upperBound, atLeast: other)
+                            continue
+                        }
+                        if other < doc {
+                            j = Self.firstPosting(in: docs, from: j, to: second.upperBound, atLeast: doc)
+                            continue
+                        }
+                        if segmentView.isLive(Int(doc)) {
+                            var next = starts[j]
+                            let end = starts[j + 1]
+                            var frequency = 0
+                            for index in starts[i]..<starts[i + 1] {
+                                let wanted = positions[index] + offset
+                                while next < end && positions[next] < wanted { next += 1 }
+                                if next == end { break }
+                                if positions[next] == wanted { frequency += 1 }
+                            }
+                            if frequency > 0 {
+                                let length = Double(field.lengths[Int(doc)])
+                                result.append(Int(doc), weight * Self.tf(Double(frequency), length: length, average: average))
+                            }
+                        }
+                        i += 1
+                        j += 1
+                    }
+                }
+            }
+        }
+        return result
+    }
+
     /// The posting of term `termIndex` at the current document (the lead's cursor has
     /// already moved past it).
     private func index(_ cursors: [Int], _ lead: Int, _ termIndex: Int) -> Int {
@@ -353,6 +388,10 @@ final class QueryEvaluator {
     /// The first index in `from..<to` whose document is at least `target` (`to` if none):
     /// galloping, then binary search.
     static func firstPosting(in docs: [UInt32], from: Int, to end: Int, atLeast target: UInt32) -> Int {
+        docs.withUnsafeBufferPointer { firstPosting(in: $0, from: from, to: end, atLeast: target) }
+    }
+
+    static func firstPosting(in docs: UnsafeBufferPointer<UInt32>, from: Int, to end: Int, atLeast target: UInt32) -> Int {
         guard from < end, docs[from] < target else { return from }
         var low = from
         var step = 1

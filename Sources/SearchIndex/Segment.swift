@@ -18,6 +18,69 @@ struct FieldIndex: Sendable {
     let lengths: [UInt32]
     /// Number fields: each document's value, NaN when it has none.
     let numbers: [Double]
+    /// Text fields: the skip data of block-max pruning. Each term's postings are cut into
+    /// blocks of `Segment.blockSize` (as in the file); block `k` of term `t` is entry
+    /// `blockStart[t] + k`, its impact: the largest frequency in the high 32 bits and the
+    /// smallest document length in the low 32. No posting of the block scores more than
+    /// BM25 of that frequency at that length. Derived from the postings and norms when the
+    /// field is built or decoded (the whole segment is decoded in memory).
+    let blockStart: [Int]
+    let blockImpacts: [UInt64]
+    /// Text fields: each term's impact over all its blocks (largest frequency, smallest length).
+    let termImpacts: [UInt64]
+
+    init(
+        type: FieldType, terms: [String], postingStart: [Int], docs: [UInt32], freqs: [UInt32],
+        positionStart: [Int], positions: [UInt32], lengths: [UInt32], numbers: [Double]
+    ) {
+        self.type = type
+        self.terms = terms
+        self.postingStart = postingStart
+        self.docs = docs
+        self.freqs = freqs
+        self.positionStart = positionStart
+        self.positions = positions
+        self.lengths = lengths
+        self.numbers = numbers
+        var blockStart: [Int] = []
+        var impacts: [UInt64] = []
+        var termImpacts: [UInt64] = []
+        if type == .text {
+            termImpacts.reserveCapacity(terms.count)
+            blockStart.reserveCapacity(terms.count + 1)
+            blockStart.append(0)
+            docs.withUnsafeBufferPointer { docs in
+                freqs.withUnsafeBufferPointer { freqs in
+                    lengths.withUnsafeBufferPointer { lengths in
+                        for term in terms.indices {
+                            var block = postingStart[term]
+                            let end = postingStart[term + 1]
+                            var termFrequency: UInt32 = 0
+                            var termLength = UInt32.max
+                            while block < end {
+                                let blockEnd = min(block + Segment.blockSize, end)
+                                var frequency: UInt32 = 0
+                                var length = UInt32.max
+                                for posting in block..<blockEnd {
+                                    frequency = max(frequency, freqs[posting])
+                                    length = min(length, lengths[Int(docs[posting])])
+                                }
+                                impacts.append(UInt64(frequency) << 32 | UInt64(length))
+                                termFrequency = max(termFrequency, frequency)
+                                termLength = min(termLength, length)
+                                block = blockEnd
+                            }
+                            blockStart.append(impacts.count)
+                            termImpacts.append(UInt64(termFrequency) << 32 | UInt64(termLength))
+                        }
+                    }
+                }
+            }
+        }
+        self.blockStart = blockStart
+        self.blockImpacts = impacts
+        self.termImpacts = termImpacts
+    }
 
     /// The index of `term` in `terms`, if present.
     func termOrdinal(_ term: String) -> Int? {
@@ -114,44 +177,44 @@ final class Segment: Sendable {
     // MARK: - File format
 
     private static let magic: [UInt8] = Array("DSEG".utf8)
-    static let version: UInt32 = 2
+    static let version: UInt32 = 3
 
     /// Postings are written in blocks of this many documents.
     static let blockSize = 128
 
-    /// The segment file: magic, version, ids, stored fields, then per field (sorted by
-    /// name) its type, its term dictionary (each term as the length of the prefix it shares
-    /// with the previous one and the rest) with each term's postings, and its norms or
-    /// numeric values; a checksum ends the file.
+    /// Documents are stored (id and stored fields) in zstd-compressed blocks of about this
+    /// many bytes before compression.
+    static let storedBlockBytes = 16 * 1024
+
+    /// Position runs of at least this many values are bit-packed; shorter ones are varints.
+    static let packedPositionsMinimum = 16
+
+    /// The segment file: magic, version, the document count, the documents' ids and stored
+    /// fields in compressed blocks, then per field (sorted by name) its type, its term
+    /// dictionary (each term as the length of the prefix it shares with the previous one
+    /// and the rest) with each term's postings, and its norms or numeric values; a
+    /// checksum ends the file.
+    ///
+    /// Stored blocks: the block's document count, its length before and after compression,
+    /// and the zstd frame; uncompressed, each document is its id then its stored fields.
     ///
     /// Postings come in blocks of `blockSize` documents: the document number deltas
     /// bit-packed at the width of the block's largest, then the frequencies (minus one)
     /// likewise; a last, partial block is written as varint pairs. Text fields follow each
-    /// block with the varint position deltas of its documents.
+    /// block with the position deltas of its documents (each document's first position
+    /// absolute), bit-packed as one run when there are `packedPositionsMinimum` or more,
+    /// else varints.
+    ///
+    /// Version 3 compressed the stored fields and bit-packed positions; version 2 had them
+    /// plain and as varints.
     func encoded() -> [UInt8] {
         var writer = ByteWriter()
         writer.write(Self.magic)
         writer.writeUInt32(Self.version)
         writer.writeVarint(docCount)
-        for id in ids { writer.writeString(id) }
-        for document in stored {
-            writer.writeVarint(document.count)
-            for (key, value) in document.sorted(by: { $0.key < $1.key }) {
-                writer.writeString(key)
-                switch value {
-                case .string(let string):
-                    writer.writeByte(0)
-                    writer.writeString(string)
-                case .int(let int):
-                    writer.writeByte(1)
-                    writer.writeUInt64(UInt64(bitPattern: int))
-                case .double(let double):
-                    writer.writeByte(2)
-                    writer.writeDouble(double)
-                }
-            }
-        }
+        encodeStored(into: &writer)
         writer.writeVarint(fields.count)
+        var scratch = PostingScratch()
         for (name, field) in fields.sorted(by: { $0.key < $1.key }) {
             writer.writeString(name)
             writer.writeByte(Self.typeCode(field.type))
@@ -160,14 +223,18 @@ final class Segment: Sendable {
                 writer.writeVarint(field.terms.count)
                 var previousTerm: [UInt8] = []
                 for ordinal in field.terms.indices {
-                    let term = Array(field.terms[ordinal].utf8)
-                    var shared = 0
-                    while shared < min(term.count, previousTerm.count), term[shared] == previousTerm[shared] { shared += 1 }
-                    writer.writeVarint(shared)
-                    writer.writeVarint(term.count - shared)
-                    writer.write(Array(term[shared...]))
-                    previousTerm = term
-                    Self.encodePostings(field, field.postings(ordinal), into: &writer)
+                    var term = field.terms[ordinal]
+                    term.withUTF8 { bytes in
+                        var shared = 0
+                        let limit = min(bytes.count, previousTerm.count)
+                        while shared < limit, bytes[shared] == previousTerm[shared] { shared += 1 }
+                        writer.writeVarint(shared)
+                        writer.writeVarint(bytes.count - shared)
+                        writer.write(UnsafeBufferPointer(rebasing: bytes[shared...]))
+                        previousTerm.removeAll(keepingCapacity: true)
+                        previousTerm.append(contentsOf: bytes)
+                    }
+                    Self.encodePostings(field, field.postings(ordinal), into: &writer, scratch: &scratch)
                 }
                 if field.type == .text {
                     for length in field.lengths { writer.writeVarint(UInt64(length)) }
@@ -187,39 +254,101 @@ final class Segment: Sendable {
         return writer.bytes
     }
 
-    private static func encodePostings(_ field: FieldIndex, _ range: Range<Int>, into writer: inout ByteWriter) {
+    private func encodeStored(into writer: inout ByteWriter) {
+        var block = ByteWriter()
+        var blockDocs = 0
+        func flush() {
+            guard blockDocs > 0 else { return }
+            writer.writeVarint(blockDocs)
+            writer.writeVarint(block.bytes.count)
+            let compressed = Zstd.compress(block.bytes)
+            writer.writeVarint(compressed.count)
+            writer.write(compressed)
+            block = ByteWriter()
+            blockDocs = 0
+        }
+        for doc in 0..<docCount {
+            block.writeString(ids[doc])
+            let document = stored[doc]
+            block.writeVarint(document.count)
+            for (key, value) in document.sorted(by: { $0.key < $1.key }) {
+                block.writeString(key)
+                switch value {
+                case .string(let string):
+                    block.writeByte(0)
+                    block.writeString(string)
+                case .int(let int):
+                    block.writeByte(1)
+                    block.writeUInt64(UInt64(bitPattern: int))
+                case .double(let double):
+                    block.writeByte(2)
+                    block.writeDouble(double)
+                }
+            }
+            blockDocs += 1
+            if block.bytes.count >= Self.storedBlockBytes { flush() }
+        }
+        flush()
+    }
+
+    /// Reused buffers of the postings encoder and decoder.
+    private struct PostingScratch {
+        var deltas = [UInt32](repeating: 0, count: Segment.blockSize)
+        var frequencies = [UInt32](repeating: 0, count: Segment.blockSize)
+        var positions: [UInt32] = []
+    }
+
+    private static func encodePostings(
+        _ field: FieldIndex, _ range: Range<Int>, into writer: inout ByteWriter, scratch: inout PostingScratch
+    ) {
         writer.writeVarint(range.count)
-        var previous: UInt32 = 0
-        var start = range.lowerBound
-        var deltas = [UInt32](repeating: 0, count: blockSize)
-        var frequencies = [UInt32](repeating: 0, count: blockSize)
-        while start < range.upperBound {
-            let end = min(start + blockSize, range.upperBound)
-            if end - start == blockSize {
-                for posting in start..<end {
-                    deltas[posting - start] = field.docs[posting] - previous
-                    frequencies[posting - start] = field.freqs[posting] - 1
-                    previous = field.docs[posting]
-                }
-                writer.writePacked(deltas)
-                writer.writePacked(frequencies)
-            } else {
-                for posting in start..<end {
-                    writer.writeVarint(UInt64(field.docs[posting] - previous))
-                    writer.writeVarint(UInt64(field.freqs[posting]))
-                    previous = field.docs[posting]
-                }
-            }
-            if field.type == .text {
-                for posting in start..<end {
-                    var previousPosition: UInt32 = 0
-                    for position in field.positions(ofPosting: posting) {
-                        writer.writeVarint(UInt64(position - previousPosition))
-                        previousPosition = position
+        let text = field.type == .text
+        field.docs.withUnsafeBufferPointer { docs in
+            field.freqs.withUnsafeBufferPointer { freqs in
+                var previous: UInt32 = 0
+                var start = range.lowerBound
+                while start < range.upperBound {
+                    let end = min(start + blockSize, range.upperBound)
+                    if end - start == blockSize {
+                        for posting in start..<end {
+                            scratch.deltas[posting - start] = docs[posting] - previous
+                            scratch.frequencies[posting - start] = freqs[posting] - 1
+                            previous = docs[posting]
+                        }
+                        writer.writePacked(scratch.deltas)
+                        writer.writePacked(scratch.frequencies)
+                    } else {
+                        for posting in start..<end {
+                            writer.writeVarint(UInt64(docs[posting] - previous))
+                            writer.writeVarint(UInt64(freqs[posting]))
+                            previous = docs[posting]
+                        }
                     }
+                    if text { encodePositions(field, start..<end, into: &writer, scratch: &scratch.positions) }
+                    start = end
                 }
             }
-            start = end
+        }
+    }
+
+    /// The position deltas of postings `range` (each document's first position absolute).
+    private static func encodePositions(
+        _ field: FieldIndex, _ range: Range<Int>, into writer: inout ByteWriter, scratch: inout [UInt32]
+    ) {
+        scratch.removeAll(keepingCapacity: true)
+        field.positions.withUnsafeBufferPointer { positions in
+            for posting in range {
+                var previous: UInt32 = 0
+                for index in field.positionStart[posting]..<field.positionStart[posting + 1] {
+                    scratch.append(positions[index] - previous)
+                    previous = positions[index]
+                }
+            }
+        }
+        if scratch.count >= packedPositionsMinimum {
+            writer.writePacked(scratch)
+        } else {
+            for delta in scratch { writer.writeVarint(UInt64(delta)) }
         }
     }
 
@@ -243,22 +372,34 @@ final class Segment: Sendable {
         let docCount = try reader.readCount(max: min(reader.remaining, Int(UInt32.max)))
         var ids: [String] = []
         ids.reserveCapacity(docCount)
-        for _ in 0..<docCount { ids.append(try reader.readString()) }
         var stored: [[String: StoredValue]] = []
         stored.reserveCapacity(docCount)
-        for _ in 0..<docCount {
-            let count = try reader.readCount(max: reader.remaining)
-            var document: [String: StoredValue] = [:]
-            for _ in 0..<count {
-                let key = try reader.readString()
-                switch try reader.readByte() {
-                case 0: document[key] = .string(try reader.readString())
-                case 1: document[key] = .int(Int64(bitPattern: try reader.readUInt64()))
-                case 2: document[key] = .double(try reader.readDouble())
-                case let tag: throw reader.fail("unknown stored value tag \(tag)")
-                }
+        while ids.count < docCount {
+            let blockDocs = try reader.readCount(max: docCount - ids.count)
+            guard blockDocs > 0 else { throw reader.fail("empty stored block") }
+            let rawLength = try reader.readCount(max: Int(Int32.max))
+            let compressedLength = try reader.readCount(max: reader.remaining)
+            let compressed = try reader.readBytes(compressedLength)
+            guard let raw = Zstd.decompress(compressed, length: rawLength) else {
+                throw reader.fail("stored block does not decompress to its \(rawLength) bytes")
             }
-            stored.append(document)
+            var block = ByteReader(unchecked: raw, path: path)
+            for _ in 0..<blockDocs {
+                ids.append(try block.readString())
+                let count = try block.readCount(max: block.remaining)
+                var document: [String: StoredValue] = [:]
+                for _ in 0..<count {
+                    let key = try block.readString()
+                    switch try block.readByte() {
+                    case 0: document[key] = .string(try block.readString())
+                    case 1: document[key] = .int(Int64(bitPattern: try block.readUInt64()))
+                    case 2: document[key] = .double(try block.readDouble())
+                    case let tag: throw block.fail("unknown stored value tag \(tag)")
+                    }
+                }
+                stored.append(document)
+            }
+            guard block.isAtEnd else { throw block.fail("trailing bytes in a stored block") }
         }
         let fieldCount = try reader.readCount(max: reader.remaining)
         var fields: [String: FieldIndex] = [:]
@@ -290,8 +431,7 @@ final class Segment: Sendable {
         case .text, .keyword:
             let termCount = try reader.readCount(max: reader.remaining)
             var previousTerm: [UInt8] = []
-            var deltas = [UInt32](repeating: 0, count: blockSize)
-            var frequencies = [UInt32](repeating: 0, count: blockSize)
+            var scratch = PostingScratch()
             for _ in 0..<termCount {
                 let shared = try reader.readCount(max: previousTerm.count)
                 let suffixLength = try reader.readCount(max: reader.remaining)
@@ -310,40 +450,32 @@ final class Segment: Sendable {
                 while decoded < postingCount {
                     let count = min(blockSize, postingCount - decoded)
                     if count == blockSize {
-                        try reader.readPacked(into: &deltas)
-                        try reader.readPacked(into: &frequencies)
+                        try reader.readPacked(into: &scratch.deltas)
+                        try reader.readPacked(into: &scratch.frequencies)
                     } else {
                         for index in 0..<count {
-                            deltas[index] = UInt32(try reader.readCount(max: docCount))
+                            scratch.deltas[index] = UInt32(try reader.readCount(max: docCount))
                             let frequency = try reader.readCount(max: Int(UInt32.max))
                             guard frequency > 0 else { throw reader.fail("zero term frequency") }
-                            frequencies[index] = UInt32(frequency - 1)
+                            scratch.frequencies[index] = UInt32(frequency - 1)
                         }
                     }
+                    var positionCount = 0
                     for index in 0..<count {
-                        guard decoded + index == 0 || deltas[index] > 0 else { throw reader.fail("postings out of order") }
-                        doc += UInt64(deltas[index])
+                        guard decoded + index == 0 || scratch.deltas[index] > 0 else { throw reader.fail("postings out of order") }
+                        doc += UInt64(scratch.deltas[index])
                         guard doc < UInt64(docCount) else { throw reader.fail("posting for document \(doc) of \(docCount)") }
-                        guard frequencies[index] < UInt32.max else { throw reader.fail("term frequency too large") }
-                        let frequency = frequencies[index] + 1
+                        guard scratch.frequencies[index] < UInt32.max else { throw reader.fail("term frequency too large") }
+                        let frequency = scratch.frequencies[index] + 1
                         guard type == .text || frequency == 1 else { throw reader.fail("keyword frequency \(frequency)") }
                         docs.append(UInt32(doc))
                         freqs.append(frequency)
+                        positionCount += Int(frequency)
                     }
                     if type == .text {
-                        for index in 0..<count {
-                            let frequency = Int(freqs[freqs.count - count + index])
-                            guard frequency <= reader.remaining else { throw reader.fail("more positions than bytes") }
-                            var position: UInt64 = 0
-                            for positionIndex in 0..<frequency {
-                                let positionDelta = try reader.readVarint()
-                                guard positionIndex == 0 || positionDelta > 0 else { throw reader.fail("positions out of order") }
-                                position += positionDelta
-                                guard position <= UInt64(UInt32.max) else { throw reader.fail("position too large") }
-                                positions.append(UInt32(position))
-                            }
-                            positionStart.append(positions.count)
-                        }
+                        try decodePositions(
+                            count: positionCount, freqs: freqs[(freqs.count - count)...], reader: &reader,
+                            scratch: &scratch.positions, positionStart: &positionStart, positions: &positions)
                     }
                     decoded += count
                 }
@@ -372,255 +504,37 @@ final class Segment: Sendable {
             type: type, terms: terms, postingStart: postingStart, docs: docs, freqs: freqs,
             positionStart: positionStart, positions: positions, lengths: lengths, numbers: numbers)
     }
-}
 
-/// Accumulates documents (new ones, or the live documents of segments being merged)
-/// and builds an immutable `Segment`.
-///
-/// Terms are interned as bytes in a hash table per field (no String per token); each
-/// term's postings grow in arrays of their own and are sorted by term only in `build`.
-struct SegmentBuilder {
-    private let names: [String]
-    private let types: [FieldType]
-    private var ids: [String] = []
-    private var stored: [[String: StoredValue]] = []
-    private var fields: [FieldPostings]
-    private var scanners: [TermScanner]
-
-    init(fields schema: [String: FieldType], analysis: [String: TextAnalysis] = [:]) {
-        names = schema.keys.sorted()
-        types = names.map { schema[$0]! }
-        fields = names.map { _ in FieldPostings() }
-        scanners = names.map { TermScanner(analysis[$0] ?? .standard) }
-    }
-
-    init(schema: IndexSchema) {
-        self.init(fields: schema.fields, analysis: schema.analysis)
-    }
-
-    var isEmpty: Bool { ids.isEmpty }
-
-    /// Adds a document already validated against the schema.
-    mutating func add(_ document: Document) {
-        let doc = UInt32(ids.count)
-        ids.append(document.id)
-        stored.append(document.stored)
-        for index in names.indices {
-            let value = document.fields[names[index]]
-            switch (types[index], value) {
-            case (.text, .text(let text)?):
-                fields[index].doc = doc
-                scanners[index].scan(text, into: &fields[index])
-                fields[index].lengths.append(UInt32(scanners[index].emitted))
-            case (.text, _):
-                fields[index].lengths.append(0)
-            case (.keyword, .keyword(var keyword)?):
-                keyword.withUTF8 { bytes in
-                    let term = fields[index].table.intern(bytes)
-                    fields[index].append(term: term, doc: doc, frequency: 1, positions: [])
-                }
-            case (.number, .number(let number)?):
-                fields[index].numbers.append(number)
-            case (.number, _):
-                fields[index].numbers.append(.nan)
-            default:
-                break
+    /// Reads the `count` position deltas of one block of postings with frequencies `freqs`.
+    private static func decodePositions(
+        count: Int, freqs: ArraySlice<UInt32>, reader: inout ByteReader, scratch: inout [UInt32],
+        positionStart: inout [Int], positions: inout [UInt32]
+    ) throws {
+        // Every position takes at least one bit (packed) or one byte (varint).
+        guard count <= reader.remaining * 8 else { throw reader.fail("more positions than bytes") }
+        if count >= packedPositionsMinimum {
+            if scratch.count < count { scratch = [UInt32](repeating: 0, count: count) }
+            try scratch.withUnsafeMutableBufferPointer { try reader.readPacked(into: UnsafeMutableBufferPointer(rebasing: $0[0..<count])) }
+        } else {
+            scratch.removeAll(keepingCapacity: true)
+            for _ in 0..<count {
+                let delta = try reader.readVarint()
+                guard delta <= UInt64(UInt32.max) else { throw reader.fail("position too large") }
+                scratch.append(UInt32(delta))
             }
         }
-    }
-
-    /// Adds the live documents of `segment` (those not in `deletes`), renumbered after
-    /// the documents already added.
-    mutating func addLive(of segment: Segment, deletes: DeleteSet?) {
-        var remap = [Int](repeating: -1, count: segment.docCount)
-        for doc in 0..<segment.docCount where !(deletes?.contains(doc) ?? false) {
-            remap[doc] = ids.count
-            ids.append(segment.ids[doc])
-            stored.append(segment.stored[doc])
-        }
-        for index in names.indices {
-            let source = segment.fields[names[index]]
-            switch types[index] {
-            case .text, .keyword:
-                if types[index] == .text {
-                    for doc in 0..<segment.docCount where remap[doc] >= 0 {
-                        fields[index].lengths.append(source?.lengths[doc] ?? 0)
-                    }
-                }
-                guard let source else { continue }
-                for ordinal in source.terms.indices {
-                    let range = source.postings(ordinal)
-                    guard range.contains(where: { remap[Int(source.docs[$0])] >= 0 }) else { continue }
-                    var term = source.terms[ordinal]
-                    let termID = term.withUTF8 { fields[index].table.intern($0) }
-                    for posting in range where remap[Int(source.docs[posting])] >= 0 {
-                        let positions = types[index] == .text ? source.positions(ofPosting: posting) : []
-                        fields[index].append(
-                            term: termID, doc: UInt32(remap[Int(source.docs[posting])]),
-                            frequency: source.freqs[posting], positions: positions)
-                    }
-                }
-            case .number:
-                for doc in 0..<segment.docCount where remap[doc] >= 0 {
-                    fields[index].numbers.append(source?.numbers[doc] ?? .nan)
-                }
+        var next = 0
+        for frequency in freqs {
+            var position: UInt64 = 0
+            for index in 0..<Int(frequency) {
+                let delta = scratch[next]
+                next += 1
+                guard index == 0 || delta > 0 else { throw reader.fail("positions out of order") }
+                position += UInt64(delta)
+                guard position <= UInt64(UInt32.max) else { throw reader.fail("position too large") }
+                positions.append(UInt32(position))
             }
-        }
-    }
-
-    func build(name: String) -> Segment {
-        var built: [String: FieldIndex] = [:]
-        for index in names.indices {
-            let type = types[index]
-            let field = fields[index]
-            var terms: [String] = []
-            var postingStart: [Int] = [0]
-            var docs: [UInt32] = []
-            var freqs: [UInt32] = []
-            var positionStart: [Int] = type == .text ? [0] : []
-            var positions: [UInt32] = []
-            if type != .number {
-                let order = field.table.sortedIDs()
-                terms.reserveCapacity(order.count)
-                postingStart.reserveCapacity(order.count + 1)
-                for termID in order {
-                    let entry = field.postings[termID]
-                    terms.append(field.table.string(termID))
-                    docs.append(contentsOf: entry.docs)
-                    freqs.append(contentsOf: entry.freqs)
-                    postingStart.append(docs.count)
-                    if type == .text {
-                        var offset = positionStart.last!
-                        for freq in entry.freqs {
-                            offset += Int(freq)
-                            positionStart.append(offset)
-                        }
-                        positions.append(contentsOf: entry.positions)
-                    }
-                }
-            }
-            built[names[index]] = FieldIndex(
-                type: type, terms: terms, postingStart: postingStart, docs: docs, freqs: freqs,
-                positionStart: positionStart, positions: positions,
-                lengths: type == .text ? padded(field.lengths, with: 0) : [],
-                numbers: type == .number ? padded(field.numbers, with: .nan) : [])
-        }
-        return Segment(name: name, ids: ids, stored: stored, fields: built)
-    }
-
-    private func padded<Value>(_ values: [Value], with filler: Value) -> [Value] {
-        values.count == ids.count ? values : values + Array(repeating: filler, count: ids.count - values.count)
-    }
-}
-
-/// The postings of one field being built, by interned term number.
-private struct FieldPostings: TermSink {
-    struct TermPostings {
-        var docs: [UInt32] = []
-        var freqs: [UInt32] = []
-        var positions: [UInt32] = []
-
-        /// Counts one more occurrence in `doc` (the last document, or a new one).
-        mutating func occurrence(in doc: UInt32, at position: UInt32) {
-            if docs.last == doc {
-                freqs[freqs.count - 1] += 1
-            } else {
-                docs.append(doc)
-                freqs.append(1)
-            }
-            positions.append(position)
-        }
-    }
-
-    var table = TermTable()
-    var postings: [TermPostings] = []
-    var lengths: [UInt32] = []
-    var numbers: [Double] = []
-    /// The document whose text is being scanned.
-    var doc: UInt32 = 0
-
-    mutating func term(_ bytes: UnsafeBufferPointer<UInt8>, position: Int, source: Range<Int>) {
-        let termID = table.intern(bytes)
-        if termID == postings.count { postings.append(TermPostings()) }
-        postings[termID].occurrence(in: doc, at: UInt32(position))
-    }
-
-    mutating func append(term termID: Int, doc: UInt32, frequency: UInt32, positions: ArraySlice<UInt32>) {
-        if termID == postings.count { postings.append(TermPostings()) }
-        postings[termID].docs.append(doc)
-        postings[termID].freqs.append(frequency)
-        postings[termID].positions.append(contentsOf: positions)
-    }
-}
-
-/// A set of byte strings numbered in insertion order (0, 1, 2, …): an open-addressing
-/// hash table over one byte arena, so interning a known term allocates nothing.
-struct TermTable {
-    private var bytes: [UInt8] = []
-    private var starts: [Int] = [0]
-    private var hashes: [UInt64] = []
-    private var slots = [Int32](repeating: -1, count: 1024)
-
-    var count: Int { hashes.count }
-
-    /// The number of `key`, adding it if new.
-    mutating func intern(_ key: UnsafeBufferPointer<UInt8>) -> Int {
-        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-        for byte in key { hash = (hash ^ UInt64(byte)) &* 0x0000_0100_0000_01B3 }
-        let mask = slots.count - 1
-        var slot = Int(truncatingIfNeeded: hash ^ (hash >> 29)) & mask
-        while true {
-            let id = Int(slots[slot])
-            if id < 0 { break }
-            if hashes[id] == hash && matches(id, key) { return id }
-            slot = (slot + 1) & mask
-        }
-        let id = hashes.count
-        bytes.append(contentsOf: key)
-        starts.append(bytes.count)
-        hashes.append(hash)
-        slots[slot] = Int32(id)
-        if hashes.count * 2 > slots.count { grow() }
-        return id
-    }
-
-    private func matches(_ id: Int, _ key: UnsafeBufferPointer<UInt8>) -> Bool {
-        let start = starts[id]
-        guard starts[id + 1] - start == key.count else { return false }
-        return bytes.withUnsafeBufferPointer { stored in
-            key.isEmpty || memcmp(stored.baseAddress! + start, key.baseAddress!, key.count) == 0
-        }
-    }
-
-    private mutating func grow() {
-        slots = [Int32](repeating: -1, count: slots.count * 2)
-        let mask = slots.count - 1
-        for id in hashes.indices {
-            var slot = Int(truncatingIfNeeded: hashes[id] ^ (hashes[id] >> 29)) & mask
-            while slots[slot] >= 0 { slot = (slot + 1) & mask }
-            slots[slot] = Int32(id)
-        }
-    }
-
-    func string(_ id: Int) -> String {
-        String(decoding: bytes[starts[id]..<starts[id + 1]], as: UTF8.self)
-    }
-
-    /// The numbers of all entries, ordered by their bytes.
-    func sortedIDs() -> [Int] {
-        bytes.withUnsafeBufferPointer { arena in
-            Array(hashes.indices).sorted { left, right in
-                let leftStart = starts[left]
-                let leftCount = starts[left + 1] - leftStart
-                let rightStart = starts[right]
-                let rightCount = starts[right + 1] - rightStart
-                let common = min(leftCount, rightCount)
-                if common > 0 {
-                    let order = memcmp(arena.baseAddress! + leftStart, arena.baseAddress! + rightStart, common)
-                    if order != 0 { return order < 0 }
-                }
-                return leftCount < rightCount
-            }
+            positionStart.append(positions.count)
         }
     }
 }

@@ -13,13 +13,20 @@ struct ClauseCursor {
     private let base: Double
     private let perLength: Double
     private let average: Double
-    /// No document of this clause scores more: idf·(k1 + 1) for a term, the best
-    /// evaluated score otherwise.
+    /// No document of this clause scores more: for a text term, BM25 of its largest
+    /// frequency at its shortest length; the best evaluated score otherwise.
     let maxScore: Double
     private(set) var position: Int
     private let end: Int
     /// The current document, or `UInt32.max` once exhausted.
     private(set) var doc: UInt32
+    /// Text terms: the term's block impacts (see `FieldIndex.blockImpacts`) and the
+    /// position of its first posting.
+    private let impacts: ArraySlice<UInt64>
+    private let start: Int
+    /// The block holding `position`: where it ends and the bound of its scores.
+    private var blockEnd = 0
+    private var blockBound = 0.0
 
     /// The postings of `ordinal` in `field`, scored with BM25 (`weight` is the term's idf).
     init(field: FieldIndex, ordinal: Int, weight: Double, average: Double) {
@@ -34,11 +41,29 @@ struct ClauseCursor {
         base = QueryEvaluator.k1 * (1 - QueryEvaluator.b)
         perLength = QueryEvaluator.k1 * QueryEvaluator.b / average
         self.average = average
-        maxScore = weight * (QueryEvaluator.k1 + 1)
         position = range.lowerBound
         end = range.upperBound
+        start = range.lowerBound
         doc = position < end ? docs[position] : UInt32.max
+        if usesLengths {
+            impacts = field.blockImpacts[field.blockStart[ordinal]..<field.blockStart[ordinal + 1]]
+            maxScore = Self.bound(field.termImpacts[ordinal], scale: scale, base: base, perLength: perLength)
+        } else {
+            impacts = []
+            // A keyword's frequency is 1 and its length the average: every posting scores the same.
+            maxScore = Self.inflated(scale / (1 + base + perLength * average))
+        }
     }
+
+    /// BM25 of an impact's frequency at its length, rounded up a little so that no score
+    /// computed by `score` (same formula, a smaller frequency or longer length) exceeds it.
+    private static func bound(_ impact: UInt64, scale: Double, base: Double, perLength: Double) -> Double {
+        let frequency = Double(impact >> 32)
+        let length = Double(impact & 0xFFFF_FFFF)
+        return inflated(scale * frequency / (frequency + base + perLength * length))
+    }
+
+    private static func inflated(_ bound: Double) -> Double { bound * (1 + 1e-9) + 1e-12 }
 
     /// Already evaluated matches.
     init(_ matches: Matches) {
@@ -56,6 +81,8 @@ struct ClauseCursor {
         position = 0
         end = docs.count
         doc = docs.first ?? UInt32.max
+        impacts = []
+        start = 0
     }
 
     /// The number of documents left, an upper bound of the matches still to come.
@@ -67,6 +94,31 @@ struct ClauseCursor {
         let frequency = Double(freqs[position])
         let length = usesLengths ? Double(lengths[Int(doc)]) : average
         return scale * frequency / (frequency + base + perLength * length)
+    }
+
+    /// The bound of the scores of the current block (of `Segment.blockSize` postings) and
+    /// its last document; 0 and `UInt32.max` once exhausted. Clauses that are not text
+    /// terms are one block bounded by `maxScore`.
+    mutating func currentBlock() -> (bound: Double, lastDoc: UInt32) {
+        guard position < end else { return (0, UInt32.max) }
+        if position >= blockEnd {
+            if impacts.isEmpty {
+                blockEnd = end
+                blockBound = maxScore
+            } else {
+                let block = (position - start) / Segment.blockSize
+                blockEnd = min(end, start + (block + 1) * Segment.blockSize)
+                blockBound = Self.bound(impacts[impacts.startIndex + block], scale: scale, base: base, perLength: perLength)
+            }
+        }
+        return (blockBound, docs[blockEnd - 1])
+    }
+
+    /// Moves past the documents up to `last`.
+    mutating func skip(through last: UInt32) {
+        guard doc <= last else { return }
+        position = last == UInt32.max ? end : QueryEvaluator.firstPosting(in: docs, from: position, to: end, atLeast: last + 1)
+        doc = position < end ? docs[position] : UInt32.max
     }
 
     mutating func next() {
@@ -86,7 +138,8 @@ extension QueryEvaluator {
     /// Offers the matches of `node` that also match every one of `filters` in one segment
     /// to `best` and returns how many there are. A boolean query (or a disjunction) is run
     /// document at a time over cursors of its clauses: conjunctions leapfrog from their
-    /// shortest clause, and a document's score is computed only when it can enter `best`.
+    /// shortest clause, and a document's score is computed only when the bound of its
+    /// clauses can enter `best`.
     /// Scores are summed in clause order, as `evaluate` sums them; filters do not score.
     /// Hits are ranked by score, or by the number field of `sort`.
     func collect(
@@ -115,6 +168,11 @@ extension QueryEvaluator {
 
         if !mustCursors.isEmpty {
             let lead = mustCursors.indices.min { mustCursors[$0].remaining < mustCursors[$1].remaining }!
+            // No match scores more (summed in the scores' order); ranked by score, a match
+            // that cannot enter `best` is only counted.
+            var bound = 0.0
+            for cursor in mustCursors { bound += cursor.maxScore }
+            for cursor in shouldCursors { bound += cursor.maxScore }
             var candidate = mustCursors[lead].doc
             search: while candidate != UInt32.max {
                 for index in mustCursors.indices {
@@ -129,6 +187,11 @@ extension QueryEvaluator {
                     && (filterCursors.isEmpty || Self.included(candidate, &filterCursors))
                 {
                     total += 1
+                    if ranking.byScore && !best.wants(bound) {
+                        mustCursors[lead].next()
+                        candidate = mustCursors[lead].doc
+                        continue search
+                    }
                     var score = 0.0
                     for index in mustCursors.indices { score += mustCursors[index].score }
                     for index in shouldCursors.indices {
@@ -178,50 +241,106 @@ extension QueryEvaluator {
         return total
     }
 
-    /// The disjunction of two clauses in a segment without deletes (MaxScore with an exact
-    /// count): documents are merged and scored while a document of one clause alone may
-    /// still enter the top k; once the top k's worst beats both clauses' bounds, only
-    /// documents of both can enter, so the rest is counted from the lists' lengths and
-    /// only their intersection is walked (leapfrogging) and scored.
+    /// The disjunction of two clauses in a segment without deletes (block-max MaxScore
+    /// with an exact count). Both clauses are cut into windows that end with the first of
+    /// their current blocks (of `Segment.blockSize` postings). In a window where both
+    /// blocks' bounds may enter the top k, documents are merged and scored. Where only one
+    /// may, only its documents are walked, the other clause is advanced to each of them
+    /// (galloping) for its score, and the other's own documents are counted from its
+    /// cursor's positions; where neither may, only the intersection is walked. Once the
+    /// top k's worst beats both clauses' bounds, the rest is one such window.
     private func twoClauseUnion(
         _ a: inout ClauseCursor, _ b: inout ClauseCursor, _ segmentIndex: Int, _ ids: [String], _ best: inout TopHits
     ) -> Int {
         var total = 0
         let single = max(a.maxScore, b.maxScore)
-        let both = a.maxScore + b.maxScore
         while a.doc != UInt32.max || b.doc != UInt32.max {
             guard best.wants(single) else { break }
-            total += 1
-            if a.doc == b.doc {
-                let doc = Int(a.doc)
-                if best.wants(both) { offer(a.score + b.score, a.score + b.score, doc, segmentIndex, ids, &best) }
-                a.next()
-                b.next()
-            } else if a.doc < b.doc {
-                if best.wants(a.maxScore) { offer(a.score, a.score, Int(a.doc), segmentIndex, ids, &best) }
-                a.next()
-            } else {
-                if best.wants(b.maxScore) { offer(b.score, b.score, Int(b.doc), segmentIndex, ids, &best) }
-                b.next()
-            }
-        }
-        total += a.remaining + b.remaining
-        while a.doc != UInt32.max && b.doc != UInt32.max {
-            if a.doc < b.doc {
-                a.advance(to: b.doc)
-            } else if b.doc < a.doc {
-                b.advance(to: a.doc)
-            } else {
-                total -= 1
-                if best.wants(both) {
-                    let score = a.score + b.score
-                    offer(score, score, Int(a.doc), segmentIndex, ids, &best)
-                }
-                a.next()
-                b.next()
-            }
+            let (boundA, lastA) = a.currentBlock()
+            let (boundB, lastB) = b.currentBlock()
+            total += window(
+                &a, &b, through: min(lastA, lastB), walkA: best.wants(boundA), walkB: best.wants(boundB),
+                boundA: boundA, boundB: boundB, segmentIndex, ids, &best)
         }
         return total
+            + window(
+                &a, &b, through: UInt32.max, walkA: false, walkB: false, boundA: a.maxScore, boundB: b.maxScore,
+                segmentIndex, ids, &best)
+    }
+
+    /// Counts the documents of `a` or `b` up to `last` and moves both past them. Merges
+    /// both clauses' documents when `walkA` and `walkB` (scoring each), walks those of
+    /// `a` when only `walkA` (or of `b`), else only the intersection; documents of both
+    /// are scored when the sum of the bounds may enter `best`. The documents not walked
+    /// are counted from the cursors' positions.
+    private func window(
+        _ a: inout ClauseCursor, _ b: inout ClauseCursor, through last: UInt32, walkA: Bool, walkB: Bool,
+        boundA: Double, boundB: Double, _ segmentIndex: Int, _ ids: [String], _ best: inout TopHits
+    ) -> Int {
+        let startA = a.position
+        let startB = b.position
+        var both = 0
+        if walkA && walkB {
+            while true {
+                let doc = min(a.doc, b.doc)
+                guard doc <= last && doc != UInt32.max else { break }
+                if a.doc == b.doc {
+                    both += 1
+                    if best.wants(boundA + boundB) {
+                        let score = a.score + b.score
+                        offer(score, score, Int(doc), segmentIndex, ids, &best)
+                    }
+                    a.next()
+                    b.next()
+                } else if a.doc < b.doc {
+                    let score = a.score
+                    offer(score, score, Int(doc), segmentIndex, ids, &best)
+                    a.next()
+                } else {
+                    let score = b.score
+                    offer(score, score, Int(doc), segmentIndex, ids, &best)
+                    b.next()
+                }
+            }
+        } else if walkA || walkB {
+            while true {
+                let doc = walkA ? a.doc : b.doc
+                guard doc <= last && doc != UInt32.max else { break }
+                if walkA { b.advance(to: doc) } else { a.advance(to: doc) }
+                if a.doc == b.doc {
+                    both += 1
+                    if best.wants(boundA + boundB) {
+                        let score = a.score + b.score
+                        offer(score, score, Int(doc), segmentIndex, ids, &best)
+                    }
+                } else {
+                    let score = walkA ? a.score : b.score
+                    offer(score, score, Int(doc), segmentIndex, ids, &best)
+                }
+                if walkA { a.next() } else { b.next() }
+                if a.doc == doc { a.next() }
+                if b.doc == doc { b.next() }
+            }
+        } else {
+            while a.doc <= last && b.doc <= last && a.doc != UInt32.max && b.doc != UInt32.max {
+                if a.doc < b.doc {
+                    a.advance(to: b.doc)
+                } else if b.doc < a.doc {
+                    b.advance(to: a.doc)
+                } else {
+                    both += 1
+                    if best.wants(boundA + boundB) {
+                        let score = a.score + b.score
+                        offer(score, score, Int(a.doc), segmentIndex, ids, &best)
+                    }
+                    a.next()
+                    b.next()
+                }
+            }
+        }
+        a.skip(through: last)
+        b.skip(through: last)
+        return (a.position - startA) + (b.position - startB) - both
     }
 
     private static func excluded(_ doc: UInt32, _ cursors: inout [ClauseCursor]) -> Bool {

@@ -31,4 +31,28 @@ final class AnalyzerTests: XCTestCase {
         XCTAssertEqual(Analyzer.analyze("a b  c").map(\.position), [0, 1, 2])
         XCTAssertEqual(terms("  --  "), [])
     }
+
+    func testASCIIWordsNextToOtherScriptsAndCapitals() {
+        XCTAssertEqual(terms("caféBar ABCÉ abc東京 Ünïcödé x"), ["cafebar", "abce", "abc", "東京", "unicode", "x"])
+        XCTAssertEqual(terms("e\u{301}tude NAÏVE naïve"), ["etude", "naive", "naive"])
+        XCTAssertEqual(terms("end"), ["end"])
+        XCTAssertEqual(terms("MiXeD9 42x"), ["mixed9", "42x"])
+        XCTAssertEqual(
+            Analyzer.analyze("Running DOGS, the cats", TextAnalysis(stem: .english, stopWords: .english)).map(\.term),
+            ["run", "dog", "cat"])
+    }
+
+    /// Words reach the sink with the offsets of the source text they come from.
+    func testSourceOffsetsOfWords() {
+        struct Offsets: TermSink {
+            var ranges: [Range<Int>] = []
+            mutating func term(_ bytes: UnsafeBufferPointer<UInt8>, position: Int, source: Range<Int>) {
+                ranges.append(source)
+            }
+        }
+        var sink = Offsets()
+        var scanner = TermScanner()
+        scanner.scan("ab Cd é fg", into: &sink)
+        XCTAssertEqual(sink.ranges, [0..<2, 3..<5, 6..<8, 9..<11])
+    }
 }

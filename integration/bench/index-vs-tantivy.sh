@@ -10,7 +10,9 @@
 # the indexed corpus, a commit every FRESH_COMMIT_MS (50): change → searchable p50/p99.
 # Needs the Translation-en list (as root: apt-get -o Acquire::Languages=en update) and
 # PyPI (a virtual environment with the `tantivy` package is made in
-# DST_BENCH_CACHE, default ~/.cache/distributary-bench). Builds Benchmarks/ in release.
+# DST_BENCH_CACHE, default ~/.cache/distributary-bench). Builds Benchmarks/ in release
+# (holding `flock DST_BUILD_LOCK` during the build when that variable names a lock file,
+# for machines where builds must not run at the same time).
 # Prints indexing docs/s (one thread each), index bytes, and per query kind (two-term OR,
 # two-term AND, two-word phrase; top 10) mean/p50/p99 latency, with ratios.
 set -euo pipefail
@@ -35,7 +37,9 @@ if [ ! -x "$CACHE/venv/bin/python" ] || ! "$CACHE/venv/bin/python" -c 'import ta
 fi
 
 echo "== building Benchmarks/index-bench (release)"
-(cd Benchmarks && swift build -c release --product index-bench 2>&1 | tail -1) || exit 1
+BUILD=(swift build -c release --product index-bench)
+[ -z "${DST_BUILD_LOCK:-}" ] || BUILD=(flock "$DST_BUILD_LOCK" "${BUILD[@]}")
+(cd Benchmarks && "${BUILD[@]}" 2>&1 | tail -1) || exit 1
 [ -x Benchmarks/.build/release/index-bench ] || { echo "build of index-bench failed" >&2; exit 1; }
 
 ROUNDS=${ROUNDS:-2}

@@ -1,0 +1,130 @@
+import Foundation
+
+extension Segment {
+    /// The live documents of `sources`, in order, as one new segment; nil when none is live.
+    ///
+    /// Term dictionaries are merged (each source's is sorted, so this is a k-way merge, no
+    /// hashing), and each term's postings are appended source after source: documents keep
+    /// their order, renumbered past the documents before them, deleted ones left out.
+    static func merging(_ sources: [SegmentView], fields schema: [String: FieldType], name: String) -> Segment? {
+        var ids: [String] = []
+        var stored: [[String: StoredValue]] = []
+        // Per source: each document's new number, or -1 when it is deleted.
+        var remaps: [[Int]] = []
+        for source in sources {
+            var remap = [Int](repeating: -1, count: source.segment.docCount)
+            for doc in 0..<source.segment.docCount where source.isLive(doc) {
+                remap[doc] = ids.count
+                ids.append(source.segment.ids[doc])
+                stored.append(source.segment.stored[doc])
+            }
+            remaps.append(remap)
+        }
+        guard !ids.isEmpty else { return nil }
+        var fields: [String: FieldIndex] = [:]
+        for (fieldName, type) in schema {
+            let inputs = sources.map { $0.segment.fields[fieldName] }
+            switch type {
+            case .number:
+                var numbers: [Double] = []
+                numbers.reserveCapacity(ids.count)
+                for (source, input) in inputs.enumerated() {
+                    for doc in remaps[source].indices where remaps[source][doc] >= 0 {
+                        numbers.append(input?.numbers[doc] ?? .nan)
+                    }
+                }
+                fields[fieldName] = FieldIndex(
+                    type: type, terms: [], postingStart: [0], docs: [], freqs: [], positionStart: [], positions: [],
+                    lengths: [], numbers: numbers)
+            case .text, .keyword:
+                fields[fieldName] = mergeTerms(inputs, type: type, remaps: remaps, sources: sources, docCount: ids.count)
+            }
+        }
+        return Segment(name: name, ids: ids, stored: stored, fields: fields)
+    }
+
+    private static func mergeTerms(
+        _ inputs: [FieldIndex?], type: FieldType, remaps: [[Int]], sources: [SegmentView], docCount: Int
+    ) -> FieldIndex {
+        let text = type == .text
+        var lengths: [UInt32] = []
+        if text {
+            lengths.reserveCapacity(docCount)
+            for (source, input) in inputs.enumerated() {
+                for doc in remaps[source].indices where remaps[source][doc] >= 0 {
+                    lengths.append(input?.lengths[doc] ?? 0)
+                }
+            }
+        }
+        var terms: [String] = []
+        var postingStart: [Int] = [0]
+        var docs: [UInt32] = []
+        var freqs: [UInt32] = []
+        var positionStart: [Int] = text ? [0] : []
+        var positions: [UInt32] = []
+        let expected = inputs.reduce(0) { $0 + ($1?.docs.count ?? 0) }
+        docs.reserveCapacity(expected)
+        freqs.reserveCapacity(expected)
+        if text {
+            positionStart.reserveCapacity(expected + 1)
+            positions.reserveCapacity(inputs.reduce(0) { $0 + ($1?.positions.count ?? 0) })
+        }
+        // Documents before each source's in the merged segment (used when it has no deletes).
+        var bases: [Int] = []
+        var before = 0
+        for source in sources {
+            bases.append(before)
+            before += source.liveCount
+        }
+        var cursors = [Int](repeating: 0, count: inputs.count)
+        var holding: [Int] = []
+        while true {
+            // The sources whose current term is the smallest.
+            holding.removeAll(keepingCapacity: true)
+            for source in inputs.indices {
+                guard let input = inputs[source], cursors[source] < input.terms.count else { continue }
+                if let first = holding.first {
+                    let order = utf8Compare(input.terms[cursors[source]], inputs[first]!.terms[cursors[first]])
+                    if order > 0 { continue }
+                    if order < 0 { holding.removeAll(keepingCapacity: true) }
+                }
+                holding.append(source)
+            }
+            guard let first = holding.first else { break }
+            let postingsBefore = docs.count
+            for source in holding {
+                let input = inputs[source]!
+                let range = input.postings(cursors[source])
+                cursors[source] += 1
+                if sources[source].deletes == nil {
+                    let base = UInt32(bases[source])
+                    for posting in range { docs.append(input.docs[posting] + base) }
+                    freqs.append(contentsOf: input.freqs[range])
+                    if text {
+                        let shift = positions.count - input.positionStart[range.lowerBound]
+                        for posting in range { positionStart.append(input.positionStart[posting + 1] + shift) }
+                        positions.append(
+                            contentsOf: input.positions[input.positionStart[range.lowerBound]..<input.positionStart[range.upperBound]])
+                    }
+                } else {
+                    let remap = remaps[source]
+                    for posting in range where remap[Int(input.docs[posting])] >= 0 {
+                        docs.append(UInt32(remap[Int(input.docs[posting])]))
+                        freqs.append(input.freqs[posting])
+                        if text {
+                            positions.append(contentsOf: input.positions(ofPosting: posting))
+                            positionStart.append(positions.count)
+                        }
+                    }
+                }
+            }
+            if docs.count > postingsBefore {
+                terms.append(inputs[first]!.terms[cursors[first] - 1])
+                postingStart.append(docs.count)
+            }
+        }
+        return FieldIndex(
+            type: type, terms: terms, postingStart: postingStart, docs: docs, freqs: freqs,
+            positionStart: positionStart, positions: positions, lengths: lengths, numbers: [])
+    }
+}
