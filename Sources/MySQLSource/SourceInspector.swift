@@ -119,12 +119,17 @@ public struct SourceInspector {
     public func checkServerIDUnused(_ serverID: UInt32, ownHost: String) throws -> String? {
         let hosts: [[String: String?]]
         do {
-            hosts = try connection.queryRows("SHOW SLAVE HOSTS")
+            do {
+                hosts = try connection.queryRows("SHOW SLAVE HOSTS")
+            } catch let error as SourceError where error.serverErrno == 1064 {
+                // MySQL 8.4 removed the old spelling.
+                hosts = try connection.queryRows("SHOW REPLICAS")
+            }
         } catch let error as SourceError where [1227, 1044, 1142].contains(error.serverErrno ?? 0) {
             return "cannot check that source.server_id \(serverID) is unused: SHOW SLAVE HOSTS needs `GRANT REPLICATION MASTER ADMIN ON *.* TO <user>` (MariaDB ≥ 10.5); two replicas with one server_id keep disconnecting each other"
         }
         for host in hosts {
-            let id = (host["Server_id"] ?? nil).flatMap { UInt32($0) }
+            let id = ((host["Server_id"] ?? host["Server_Id"]) ?? nil).flatMap { UInt32($0) }
             guard id == serverID else { continue }
             let name = (host["Host"] ?? nil) ?? "?"
             let port = (host["Port"] ?? nil) ?? "?"
@@ -144,9 +149,18 @@ public struct SourceInspector {
         try connection.query("SHOW BINARY LOGS").rows.compactMap { $0.first ?? nil }
     }
 
+    /// SHOW MASTER STATUS, or SHOW BINARY LOG STATUS on MySQL 8.4, which removed the old spelling.
+    func binlogStatus() throws -> (columns: [String], rows: [[String?]]) {
+        do {
+            return try connection.query("SHOW MASTER STATUS")
+        } catch let error as SourceError where error.serverErrno == 1064 {
+            return try connection.query("SHOW BINARY LOG STATUS")
+        }
+    }
+
     /// The server's current write position.
     public func currentPosition() throws -> BinlogPosition {
-        guard let row = try connection.query("SHOW MASTER STATUS").rows.first,
+        guard let row = try binlogStatus().rows.first,
               let file = row[0], let pos = row[1].flatMap({ UInt64($0) }) else {
             throw SourceError(.settings, "\(connection.options.endpoint): SHOW MASTER STATUS returned nothing; is log_bin on and does the user have REPLICATION CLIENT (BINLOG MONITOR on MariaDB)?")
         }
@@ -156,7 +170,7 @@ public struct SourceInspector {
     /// MySQL: the executed GTID set that goes with `currentPosition()` (SHOW MASTER
     /// STATUS returns both at once); nil on MariaDB or when GTIDs are off.
     public func currentPositionAndGTIDSet() throws -> (BinlogPosition, MySQLGTIDSet?) {
-        let (columns, rows) = try connection.query("SHOW MASTER STATUS")
+        let (columns, rows) = try binlogStatus()
         guard let row = rows.first, let file = row[0], let pos = row[1].flatMap({ UInt64($0) }) else {
             throw SourceError(.settings, "\(connection.options.endpoint): SHOW MASTER STATUS returned nothing; is log_bin on and does the user have REPLICATION CLIENT (BINLOG MONITOR on MariaDB)?")
         }

@@ -1,0 +1,11 @@
+#!/bin/bash
+# Runs once when the MariaDB container initializes its data directory.
+set -euo pipefail
+mariadb -uroot -p"$MARIADB_ROOT_PASSWORD" <<SQL
+CREATE USER 'repl'@'%' IDENTIFIED BY '${DISTRIBUTARY_MYSQL_PASSWORD}';
+GRANT REPLICATION SLAVE, BINLOG MONITOR, SELECT ON *.* TO 'repl'@'%';
+CREATE DATABASE IF NOT EXISTS shop;
+CREATE TABLE shop.products (id INT PRIMARY KEY, name VARCHAR(200) NOT NULL, description TEXT,
+  price DECIMAL(10,2), status VARCHAR(20));
+INSERT INTO shop.products VALUES (1, 'Vim', 'Vi IMproved, a highly configurable text editor', 12.50, 'active');
+SQL
