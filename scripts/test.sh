@@ -40,6 +40,9 @@ integration/native/snapshot.sh "$BIN"
 echo "== read-your-writes scenarios (GET /wait, distributary wait)"
 integration/native/wait.sh "$BIN"
 
+echo "== chaos: a seeded random workload, the replicator SIGKILLed 20 times, then verify"
+integration/native/chaos.sh "$BIN" 20
+
 echo "== source scenarios (rotation, KILL, silent server, restart, DDL, purged, GTID failover)"
 integration/native/source.sh "$BIN"
 
