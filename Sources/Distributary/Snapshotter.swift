@@ -136,6 +136,9 @@ final class Snapshotter {
         // The reader thread reads chunks; this thread routes and applies them.
         let reading = ChunkReader(session: session, readers: readers, start: progress, chunkRows: chunkRows, shouldStop: shouldStop)
         reading.start()
+        // Whatever ends this function (a sink error included), the reader thread stops and is
+        // waited for before the session it reads on is closed.
+        defer { _ = reading.finish() }
         let queue = reading.queue
         let start = progress
         var router = Router(config: config, schemas: schemas)
@@ -253,10 +256,15 @@ final class ChunkReader: @unchecked Sendable {
         thread.start()
     }
 
-    /// Stops reading (if not done), waits for the thread and returns its error.
+    private var finished = false
+
+    /// Stops reading (if not done), waits for the thread and returns its error. Idempotent.
     func finish() -> Error? {
         queue.close()
-        done.wait()
+        if !finished {
+            done.wait()
+            finished = true
+        }
         return error
     }
 }
