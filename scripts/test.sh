@@ -43,6 +43,9 @@ integration/native/wait.sh "$BIN"
 echo "== chaos: a seeded random workload, the replicator SIGKILLed 20 times, then verify"
 integration/native/chaos.sh "$BIN" 20
 
+echo "== faults: purge while down then resync, DDL under load (each ending with verify)"
+integration/native/faults.sh "$BIN"
+
 echo "== source scenarios (rotation, KILL, silent server, restart, DDL, purged, GTID failover)"
 integration/native/source.sh "$BIN"
 

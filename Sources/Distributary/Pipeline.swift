@@ -174,6 +174,17 @@ public final class Pipeline: @unchecked Sendable {
             let start: SinkMark
             if forSnapshot {
                 start = configuredStart
+                // A checkpoint the server purged cannot be kept: loading every table moves it
+                // to the snapshot's position (see runSnapshot).
+                if let cp = sink.checkpoint, cp.sourceServerID == info.serverID || isMariaDB {
+                    let purged: Bool
+                    if isMariaDB, let text = cp.gtidPosition, let gtid = try? GTIDPosition(parsing: text, what: "checkpoint") {
+                        purged = try inspector.isPurged(gtid)
+                    } else {
+                        purged = try !inspector.binaryLogs().contains(cp.position.file)
+                    }
+                    if purged { purgedSinks.insert(ObjectIdentifier(sink)) }
+                }
             } else if let cp = sink.checkpoint, cp.snapshot != nil {
                 // An interrupted snapshot: finished before streaming (`run()`); its position holds meanwhile.
                 logger.info("sink holds an interrupted snapshot; it resumes before streaming", metadata: ["sink": "\(sink.name)", "checkpoint": "\(cp)"])
@@ -516,6 +527,13 @@ public final class Pipeline: @unchecked Sendable {
     }
 
     private func runSnapshot(into targets: [Sink], tables: [TableMapping], sweep: Bool = false) throws -> Bool {
+        if let purged = targets.first(where: { purgedSinks.contains(ObjectIdentifier($0)) }),
+           Set(tables.map(\.qualifiedName)) != Set(mappedTables.map(\.qualifiedName)) {
+            throw PipelineError("the \(purged.name) checkpoint (\(purged.checkpoint.map { "\($0)" } ?? "?")) is no longer in the server's binlogs, so the tables not reloaded cannot catch up from the log: reload every mapped table at once (`distributary resync --config FILE` with --table for each of \(mappedTables.map(\.qualifiedName).joined(separator: ", "))); the checkpoint then moves to the reload's position")
+        }
+        if sweep, let purged = targets.first(where: { purgedSinks.contains(ObjectIdentifier($0)) }) {
+            logger.notice("the sink's checkpoint was purged from the server; after this resync of every mapped table it moves to the resync's position", metadata: ["sink": "\(purged.name)"])
+        }
         var bases: [ObjectIdentifier: Checkpoint] = [:]
         var progress: [SnapshotProgress?] = []
         for sink in targets {
