@@ -28,25 +28,7 @@ final class WrittenKeys: @unchecked Sendable {
 enum Resync {
     /// The glob (Redis MATCH) of the keys a mapping writes: literals escaped, columns `*`.
     static func keyPattern(_ t: TableMapping) -> String? {
-        guard let r = t.redis else { return nil }
-        func escape(_ s: String) -> String {
-            var out = ""
-            for c in s {
-                if "*?[]\\".contains(c) { out.append("\\") }
-                out.append(c)
-            }
-            return out
-        }
-        var out = ""
-        for part in r.key.parts {
-            switch part {
-            case .literal(let s): out += escape(s)
-            case .column: if !out.hasSuffix("*") { out += "*" }
-            case .database: out += escape(t.schema)
-            case .table: out += escape(t.table)
-            }
-        }
-        return out
+        t.redis.map { KeyPattern(template: $0.key, schema: t.schema, table: t.table).glob }
     }
 
     /// Deletes, with each sink's checkpoint, the Redis keys of `tables`' key patterns and the

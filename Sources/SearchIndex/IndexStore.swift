@@ -369,26 +369,6 @@ public final class IndexStore: @unchecked Sendable {
     /// so another process (the CLI) can search while a writer runs. If a commit replaces
     /// files while they are being read, it starts again from the new manifest.
     public static func openReadOnly(directory: String) throws -> IndexSnapshot {
-        var attempts = 0
-        while true {
-            guard let manifest = try Manifest.read(directory: directory) else {
-                throw SearchError(
-                    code: .notFound,
-                    message: "there is no index in \(directory) (no \(Manifest.fileName)); check `index.path` in the configuration, or run `distributary run` once to create it",
-                    file: FileIO.join(directory, Manifest.fileName))
-            }
-            do {
-                let views = try manifest.loadViews(directory: directory)
-                return IndexSnapshot(generation: manifest.generation, payload: manifest.payload, indexes: views)
-            } catch let missing as MissingFileError {
-                attempts += 1
-                let latest = try Manifest.read(directory: directory)
-                if latest?.generation == manifest.generation || attempts >= 100 {
-                    throw SearchError.corrupt(
-                        missing.path,
-                        "it is listed in \(Manifest.fileName) but missing; restore the directory from a backup or remove it and resync")
-                }
-            }
-        }
+        try IndexReader(directory: directory).open()
     }
 }
