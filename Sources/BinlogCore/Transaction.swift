@@ -35,6 +35,9 @@ public struct Transaction: Sendable {
     /// more pieces follow, and the last one (not partial) carries the commit. `start`…`end`
     /// then spans this piece's events only, and `end` is not a place to resume from.
     public var isPartial: Bool
+    /// Tables a DDL statement of this group changed without row events (a transaction of
+    /// its own, with no changes; see `DDLTarget`).
+    public var ddl: [DDLTarget] = []
 
     /// Binlog bytes from `start` to `end` (0 when they lie in different files).
     public var byteCount: Int {

@@ -41,6 +41,9 @@ final class OnlineResync: @unchecked Sendable {
     private(set) var rowsDropped = 0
     private(set) var staleDeleted = 0
     private var stopRequested = false
+    /// Called by the applier at the sweep's watermark, before the batch that carries the
+    /// sweep is applied.
+    var onSwept: (() -> Void)?
 
     // Applier-side state (touched only by the applier thread, and by the worker under `lock`).
     private var windowOpen = false
@@ -245,7 +248,8 @@ final class OnlineResync: @unchecked Sendable {
                 if windowKeys.contains(key(of: row)) { dropped += 1; continue }
                 kept.append(RowChange(kind: .insert, table: map, before: nil, after: row))
             }
-            let loaded = try router.route(Transaction(gtid: nil, start: routed.end, end: routed.end, timestamp: routed.timestamp, changes: kept))
+            let loaded = try router.route(Transaction(gtid: nil, start: routed.end, end: routed.end, timestamp: routed.timestamp, changes: kept),
+                                      replacingEntries: true)
             routed.cache.append(contentsOf: loaded.cache)
             routed.index += loaded.index
             for write in loaded.cache {
@@ -279,6 +283,7 @@ final class OnlineResync: @unchecked Sendable {
             lock.lock()
             staleDeleted = stale
             lock.unlock()
+            onSwept?()
             processed.signal()
         default:
             break

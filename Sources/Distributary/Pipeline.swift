@@ -32,6 +32,11 @@ public final class Pipeline: @unchecked Sendable {
     private var purgedSinks: Set<ObjectIdentifier> = []
     /// The online resync in progress or last finished (under `stopLock`).
     private var online: OnlineResync?
+    /// Tables to resync online because the log showed DDL on them (applier thread only),
+    /// each not before its time (a failed one waits a minute).
+    private var ddlResyncs: [(table: String, notBefore: Date)] = []
+    /// The table of the online resync this pipeline started for a DDL, while it runs.
+    private var ddlResyncRunning: String?
     /// The mapped tables that exist on the source (patterns resolved), and their schemas.
     private let mappedTables: [TableMapping]
     private let schemas: [String: TableSchema]
@@ -152,6 +157,18 @@ public final class Pipeline: @unchecked Sendable {
             if !stale.isEmpty {
                 logger.warning("the configuration changed for tables whose \(sink.name) data was built with another mapping (or none): rows not changed since keep the old form. Rebuild them with `distributary resync --config FILE --table DB.TABLE`; until then this warning repeats at every start", metadata: [
                     "sink": "\(sink.name)", "tables": "\(stale.joined(separator: ", "))"])
+            }
+        }
+
+        // Tables a DDL left stale that no resync reloaded yet (the last run stopped first).
+        var stale: [String] = []
+        for sink in sinks { for t in sink.resyncPending where !stale.contains(t) { stale.append(t) } }
+        if !stale.isEmpty {
+            if config.source.resyncOnDDL {
+                logger.notice("tables with DDL not yet resynced; resyncing them online once streaming", metadata: ["tables": "\(stale.joined(separator: ", "))"])
+                ddlResyncs = stale.map { ($0, Date()) }
+            } else {
+                logger.warning("tables with DDL not yet resynced (source.resync_on_ddl is off): entries of rows not changed since the DDL may be stale; run `distributary resync --online --config FILE --table DB.TABLE`", metadata: ["tables": "\(stale.joined(separator: ", "))"])
             }
         }
 
@@ -452,8 +469,18 @@ public final class Pipeline: @unchecked Sendable {
             JSONText.appendString(message, to: &body)
             return (status, body + "}")
         }
-        guard let mapping = mappedTables.first(where: { $0.qualifiedName == name }), let schema = schemas[name] else {
+        guard let mapping = tableMapping(named: name) else {
             return failure(400, "table \(name) is not mapped by the configuration (mapped: \(mappedTables.map(\.qualifiedName).joined(separator: ", ")))")
+        }
+        // The table as it is now: a DDL since the start may have changed its columns.
+        let schema: TableSchema
+        do {
+            guard let current = try SourceInspector(connection: try MySQLConnection(connection)).tableSchema(schema: mapping.schema, table: mapping.table) else {
+                return failure(404, "table \(name) does not exist on the source (dropped?)")
+            }
+            schema = current
+        } catch {
+            return failure(503, "cannot read the definition of \(name) from the source: \(error)")
         }
         stopLock.lock()
         defer { stopLock.unlock() }
@@ -466,11 +493,83 @@ public final class Pipeline: @unchecked Sendable {
             let resync = try OnlineResync(mapping: mapping, schema: schema, key: try Snapshotter.key(of: mapping, schema: schema),
                                           pipeline: config, options: connection, watermarkTable: (watermark[0], watermark[1]),
                                           mapped: mappedTables, logger: logger)
+            // Done (the applier is at the sweep's watermark): the table is no longer stale,
+            // and this batch's checkpoint says so.
+            resync.onSwept = { [self] in
+                for i in sinks.indices { sinks[i].resyncPending.removeAll { $0 == name } }
+            }
             online = resync
             resync.start()
             return (202, resync.json)
         } catch {
             return failure(400, "\(error)")
+        }
+    }
+
+    /// The mapping of `db.table`: one of the tables mapped at start, or one created since
+    /// that a pattern maps.
+    private func tableMapping(named name: String) -> TableMapping? {
+        if let t = mappedTables.first(where: { $0.qualifiedName == name }) { return t }
+        guard let dot = name.firstIndex(of: ".") else { return nil }
+        return config.mapping(schema: String(name[..<dot]), table: String(name[name.index(after: dot)...]))
+    }
+
+    /// DDL in the log on mapped tables: their rows changed without row events (TRUNCATE,
+    /// ALTER … ADD/DROP/MODIFY COLUMN, DROP, RENAME, CREATE OR REPLACE), so entries of rows
+    /// not changed since are stale. Marks them pending in every sink (persisted with this
+    /// batch's checkpoint) and queues an online resync (`source.resync_on_ddl`).
+    private func noteDDL(_ transaction: Transaction) {
+        for target in transaction.ddl {
+            guard let mapping = config.mapping(schema: target.schema, table: target.table) else { continue }
+            let name = mapping.qualifiedName
+            for i in sinks.indices where !sinks[i].resyncPending.contains(name) { sinks[i].resyncPending.append(name) }
+            let running = online.flatMap { $0.isRunning && $0.mapping.qualifiedName == name ? $0 : nil }
+            if config.source.resyncOnDDL {
+                logger.warning("DDL on a mapped table: rows it changed have no row events, so the table is resynced online", metadata: [
+                    "table": "\(name)", "ddl": "\(target)", "at": "\(transaction.end)"])
+                // A resync of the table that read it before this DDL starts over.
+                running?.stop()
+                if !ddlResyncs.contains(where: { $0.table == name }) { ddlResyncs.append((name, Date())) }
+            } else {
+                logger.warning("DDL on a mapped table: entries of rows not changed since may be stale (source.resync_on_ddl is off); resync it: `distributary resync --online --config FILE --table \(name)`", metadata: [
+                    "table": "\(name)", "ddl": "\(target)", "at": "\(transaction.end)"])
+            }
+        }
+    }
+
+    /// Starts the next queued DDL resync when none runs (applier thread).
+    private func startQueuedResync() {
+        stopLock.lock()
+        let current = online
+        stopLock.unlock()
+        if let current, current.isRunning { return }
+        if let table = ddlResyncRunning {
+            ddlResyncRunning = nil
+            if sinks.contains(where: { $0.resyncPending.contains(table) }), !ddlResyncs.contains(where: { $0.table == table }) {
+                // Stopped by a newer DDL: again now. Failed (a missing watermark table, a
+                // source hiccup): again in a minute.
+                let failed = current?.state == .failed && current?.error?.contains("stopped") != true
+                if failed { noteError("online resync of \(table) after DDL failed (retrying in a minute): \(current?.error ?? "")") }
+                ddlResyncs.append((table, Date().addingTimeInterval(failed ? 60 : 0)))
+            }
+        }
+        guard let next = ddlResyncs.firstIndex(where: { $0.notBefore <= Date() }) else { return }
+        let table = ddlResyncs.remove(at: next).table
+        guard sinks.contains(where: { $0.resyncPending.contains(table) }) else { return }
+        let (status, body) = startOnlineResync(table: table)
+        switch status {
+        case 202:
+            ddlResyncRunning = table
+        case 409:
+            ddlResyncs.insert((table, Date()), at: 0)
+        case 503 where body.contains("stopping"):
+            break
+        case 404:
+            logger.warning("a mapped table with DDL pending no longer exists: its entries stay in the stores until it is created again (then it is resynced) or its keys are deleted", metadata: ["table": "\(table)"])
+        default:
+            noteError("online resync of \(table) after DDL could not start: \(body)")
+            logger.error("online resync after DDL could not start; retrying in a minute", metadata: ["table": "\(table)", "error": "\(body)"])
+            ddlResyncs.append((table, Date().addingTimeInterval(60)))
         }
     }
 
@@ -549,6 +648,7 @@ public final class Pipeline: @unchecked Sendable {
         let resume = progress.first.flatMap { first in progress.allSatisfy { $0 == first } ? first : nil }
         let snapshotter = Snapshotter(config: config, logger: logger, options: connection, isMariaDB: isMariaDB)
         snapshotter.terminal = progressOnTerminal
+        snapshotter.replaceEntries = sweep || targets.contains { $0.checkpoint != nil }
         let written = WrittenKeys()
         if sweep {
             for case let sink as SearchIndexSink in targets { sink.holdCommits = true }
@@ -557,6 +657,9 @@ public final class Pipeline: @unchecked Sendable {
         guard let result = try snapshotter.run(tables: tables, schemas: schemas, sinks: targets, bases: bases,
                                                resume: sweep ? nil : resume, shouldStop: { [self] in userStopped }) else { return false }
         if sweep {
+            // Reloaded and swept: no longer stale after a DDL (stored with the sweep's checkpoint).
+            let names = Set(tables.map(\.qualifiedName))
+            for sink in targets { sink.resyncPending.removeAll { names.contains($0) } }
             try Resync.sweep(config: config, logger: logger, tables: tables, mapped: mappedTables, written: written,
                              sinks: targets, checkpoints: result.checkpoints)
             for case let sink as SearchIndexSink in targets { sink.holdCommits = false; try sink.flush() }
@@ -715,6 +818,7 @@ public final class Pipeline: @unchecked Sendable {
                 // Idle for a second: let sinks store checkpoints they held back (the index
                 // commits a checkpoint-only batch at most once a second), so its checkpoint
                 // does not stand behind the source while nothing it indexes changes.
+                if !ddlResyncs.isEmpty || ddlResyncRunning != nil { startQueuedResync() }
                 guard let first = queue.pop(until: Date().addingTimeInterval(1)) else {
                     if queue.isFinished { break }
                     for sink in sinks { try sink.flush() }
@@ -761,7 +865,9 @@ public final class Pipeline: @unchecked Sendable {
         stopLock.lock()
         let resync = online.flatMap { $0.isRunning ? $0 : nil }
         stopLock.unlock()
+        router.replacingTable = resync.map { ($0.mapping.schema, $0.mapping.table) }
         for streamed in batch {
+            if !streamed.transaction.ddl.isEmpty { noteDDL(streamed.transaction) }
             var r = try router.route(streamed.transaction)
             if let resync { try resync.observe(streamed.transaction, routed: &r, router: &router, indexStore: resyncIndexView(resync)) }
             routed.append(r)

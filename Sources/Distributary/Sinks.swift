@@ -21,6 +21,14 @@ protocol Sink: AnyObject {
     /// checkpoint; `MappingFingerprint`). A table whose fingerprint differs from the
     /// configuration's needs a resync.
     var mappings: [String: String] { get }
+    /// Tables whose data a DDL made stale and that no resync has reloaded since (field
+    /// `resync_pending`, written with every checkpoint, so a restart resumes the work).
+    var resyncPending: [String] { get set }
+}
+
+/// The `resync_pending` field's tables.
+func pendingTables(_ fields: [String: String]?) -> [String] {
+    (fields?["resync_pending"] ?? "").split(separator: ",").map(String.init)
 }
 
 /// The mappings a sink's data reflects: the stored ones (tables no longer mapped dropped),
@@ -71,7 +79,10 @@ final class RedisCacheSink: Sink {
         checkpoint = try stored.flatMap { try Checkpoint(fields: $0, sink: "redis (\(key))") }
         mappings = dataMappings(stored: stored, current: current)
         mappingsField = MappingFingerprint.encode(mappings)
+        resyncPending = pendingTables(stored)
     }
+
+    var resyncPending: [String]
 
     func apply(_ transactions: ArraySlice<RoutedTransaction>, checkpoint: Checkpoint,
                checkpointAfter: (Int) -> Checkpoint) throws {
@@ -116,6 +127,7 @@ final class RedisCacheSink: Sink {
     private func fields(_ checkpoint: Checkpoint) -> [String: String] {
         var f = checkpoint.fields
         f["mappings"] = mappingsField
+        f["resync_pending"] = resyncPending.joined(separator: ",")
         return f
     }
 }
@@ -138,7 +150,10 @@ final class SearchIndexSink: Sink {
         checkpoint = try Checkpoint(fields: store.committedPayload, sink: "index")
         mappings = dataMappings(stored: store.committedPayload, current: current)
         mappingsField = MappingFingerprint.encode(mappings)
+        resyncPending = pendingTables(store.committedPayload)
     }
+
+    var resyncPending: [String]
 
     func apply(_ transactions: ArraySlice<RoutedTransaction>, checkpoint: Checkpoint,
                checkpointAfter: (Int) -> Checkpoint) throws {
@@ -180,6 +195,7 @@ final class SearchIndexSink: Sink {
     private func payload(_ checkpoint: Checkpoint) -> [String: String] {
         var f = checkpoint.fields
         f["mappings"] = mappingsField
+        f["resync_pending"] = resyncPending.joined(separator: ",")
         return f
     }
 

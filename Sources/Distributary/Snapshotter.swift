@@ -58,6 +58,9 @@ final class Snapshotter {
     let logger: Logger
     let options: ConnectionOptions
     let isMariaDB: Bool
+    /// Hashes are deleted before they are written (a reload over existing data: resync, or
+    /// sinks that hold a checkpoint), so each holds exactly its row's columns afterwards.
+    var replaceEntries = false
     var chunkRows = 5000
     /// Draw progress on the terminal instead of logging it every 10 s.
     var terminal = false
@@ -160,7 +163,8 @@ final class Snapshotter {
             if shouldStop() { stopped = true; queue.close(); break }
             let changes = chunk.rows.map { RowChange(kind: .insert, table: maps[chunk.table], before: nil, after: $0) }
             let routed = try router.route(Transaction(gtid: nil, start: point.position, end: point.position,
-                                                      timestamp: UInt32(Date().timeIntervalSince1970), changes: changes))
+                                                      timestamp: UInt32(Date().timeIntervalSince1970), changes: changes),
+                                          replacingEntries: replaceEntries)
             onRouted?(routed)
             progress.rows += chunk.rows.count
             if let last = chunk.lastKey {

@@ -66,6 +66,7 @@ public struct StatusReport: Sendable {
                 if sink.checkpoint == nil { sink.error = "no checkpoint yet (the replicator has not written to this Redis)" }
                 let current = MappingFingerprint.all(config, sink: "redis")
                 sink.needsResync = MappingFingerprint.stale(stored: dataMappings(stored: fields, current: current), current: current)
+                sink.needsResync += pendingTables(fields).filter { !sink.needsResync.contains($0) }
             } catch {
                 sink.error = "\(error)"
             }
@@ -80,6 +81,7 @@ public struct StatusReport: Sendable {
                 if sink.checkpoint == nil { sink.error = "no checkpoint yet (no commit in \(index.path))" }
                 let current = MappingFingerprint.all(config, sink: "index")
                 sink.needsResync = MappingFingerprint.stale(stored: dataMappings(stored: payload, current: current), current: current)
+                sink.needsResync += pendingTables(payload).filter { !sink.needsResync.contains($0) }
             } catch {
                 sink.error = "\(error)"
             }
@@ -113,7 +115,7 @@ public struct StatusReport: Sendable {
             lines.append(line)
             if sink.checkpoint != nil, let e = sink.error { lines.append("          error: \(e)") }
             if !sink.needsResync.isEmpty {
-                lines.append("          needs resync (mapping changed since its data was built): \(sink.needsResync.joined(separator: ", "))")
+                lines.append("          needs resync (mapping changed since its data was built, or DDL not yet resynced): \(sink.needsResync.joined(separator: ", "))")
             }
         }
         return lines.joined(separator: "\n")

@@ -206,15 +206,17 @@ struct DDLGroups {
             pending = (gtid, event.position)
         case .anonymousGTID:
             pending = (nil, event.position)
-        case .query:
+        case .query(let schema, let sql):
             guard let group = pending, !inTransaction else { return nil }
             pending = nil
             let end = event.header.nextPosition != 0
                 ? UInt64(event.header.nextPosition)
                 : event.position.offset + UInt64(event.header.eventSize)
-            return Transaction(gtid: group.gtid, start: group.start,
-                               end: BinlogPosition(file: event.position.file, offset: end),
-                               timestamp: event.header.timestamp, changes: [])
+            var transaction = Transaction(gtid: group.gtid, start: group.start,
+                                          end: BinlogPosition(file: event.position.file, offset: end),
+                                          timestamp: event.header.timestamp, changes: [])
+            transaction.ddl = DDLTarget.parse(sql, defaultSchema: schema)
+            return transaction
         case .rotate, .formatDescription:
             pending = nil
         default:

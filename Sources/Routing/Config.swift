@@ -130,6 +130,9 @@ public struct SourceConfig: Sendable {
     public var reconnect = ReconnectConfig()
     /// `db.table` of the watermark table online resyncs write (DBLog watermarks).
     public var watermarkTable = "distributary.watermarks"
+    /// Resync a mapped table online when the log shows DDL on it (ALTER, TRUNCATE, DROP,
+    /// RENAME, CREATE OR REPLACE): rows the DDL changed without row events.
+    public var resyncOnDDL = true
 }
 
 /// `source.tls`: mode `disabled | preferred | required | verify_identity` and PEM files.
@@ -532,7 +535,8 @@ private struct Reader {
     func sourceConfig(_ node: Node) throws -> SourceConfig {
         let m = try mapping(node, "source",
                             allowed: ["host", "port", "socket", "user", "password_env", "password_file", "server_id", "start", "snapshot",
-                                      "tls", "connect_timeout", "read_timeout", "write_timeout", "heartbeat", "reconnect", "watermark_table"],
+                                      "tls", "connect_timeout", "read_timeout", "write_timeout", "heartbeat", "reconnect", "watermark_table",
+                                      "resync_on_ddl"],
                             required: ["user", "server_id"])
         if m["password_env"] != nil && m["password_file"] != nil {
             throw ConfigError("source.password_file", line: line(m["password_file"]!), "set either password_env or password_file, not both")
@@ -578,6 +582,7 @@ private struct Reader {
             }
             source.watermarkTable = name
         }
+        if let r = m["resync_on_ddl"] { source.resyncOnDDL = try boolean(r, "source.resync_on_ddl") }
         if let t = m["tls"] {
             let tm = try mapping(t, "source.tls", allowed: ["mode", "ca", "cert", "key"], required: ["mode"])
             let mode = try string(tm["mode"]!, "source.tls.mode")

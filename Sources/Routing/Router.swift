@@ -17,6 +17,11 @@ public struct Router: Sendable {
     private let config: PipelineConfig
     private let schemas: [String: TableSchema]
     private var plans: [UInt64: Plan] = [:]
+    private var replacing = false
+    /// While a table is resynced online, its streamed hash writes replace the whole entry
+    /// too: a row whose chunk copy is dropped (changed while the chunk was read) is then
+    /// still rewritten whole by the log (no field of a dropped column stays).
+    public var replacingTable: (schema: String, table: String)?
 
     /// `schemas` (keyed by `db.table`) supply primary keys when a TABLE_MAP carries none.
     public init(config: PipelineConfig, schemas: [String: TableSchema] = [:]) {
@@ -50,7 +55,12 @@ public struct Router: Sendable {
         config.mapping(schema: schema, table: table) != nil
     }
 
-    public mutating func route(_ transaction: Transaction) throws -> RoutedTransaction {
+    /// Routes `transaction`. With `replacingEntries` (resync: rows read from the table),
+    /// each hash is deleted before its fields are set, so it ends up holding exactly the
+    /// row's columns (fields of dropped columns or written by hand go).
+    public mutating func route(_ transaction: Transaction, replacingEntries: Bool = false) throws -> RoutedTransaction {
+        replacing = replacingEntries
+        defer { replacing = false }
         var cache = CacheWrites()
         var index: [IndexWrite] = []
         for change in transaction.changes {
@@ -202,6 +212,9 @@ public struct Router: Sendable {
                 }
                 switch redis.mode {
                 case .hash:
+                    if replacing || (replacingTable.map { $0.schema == plan.mapping.schema && $0.table == plan.mapping.table } ?? false) {
+                        cache.appendOp(.init(kind: .delete, firstSpan: newKey, fieldCount: 0, removedCount: 0, ttl: 0))
+                    }
                     var fieldCount: Int32 = 0, removedCount: Int32 = 0
                     for p in plan.projection {
                         guard p.index < after.count, after.isPresent(p.index) else { throw missing(p.index, plan, txn) }

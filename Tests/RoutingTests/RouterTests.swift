@@ -40,6 +40,21 @@ final class RouterTests: XCTestCase {
         XCTAssertEqual(stored.map(\.name), ["name", "price"])
     }
 
+    /// Resync rows replace their hash whole (DEL first), and so do streamed writes of a
+    /// table being resynced online; other tables' writes do not.
+    func testReplacingEntries() throws {
+        var router = Router(config: config)
+        let insert = RowChange(kind: .insert, table: products(), before: nil, after: row(1, "Vim", "editor", "12.50", "a"))
+        let whole: [CacheWrite] = [.delete(key: "product:1"), .hash(key: "product:1", fields: [("name", "Vim"), ("price", "12.50"), ("status", "a")], removed: [])]
+        XCTAssertEqual(Array(try router.route(txn([insert]), replacingEntries: true).cache), whole)
+        XCTAssertEqual(Array(try router.route(txn([insert])).cache), Array(whole.dropFirst()), "a plain route does not delete")
+        router.replacingTable = ("shop", "products")
+        let update = RowChange(kind: .update, table: products(), before: row(1, "Vim", nil, "1", "a"), after: row(1, "Vim", "editor", "12.50", "a"))
+        XCTAssertEqual(Array(try router.route(txn([update])).cache), whole)
+        router.replacingTable = ("shop", "other")
+        XCTAssertEqual(Array(try router.route(txn([update])).cache), Array(whole.dropFirst()))
+    }
+
     func testUpdateThatChangesTheKeyDeletesTheOldKey() throws {
         var router = Router(config: config)
         let out = try router.route(txn([RowChange(kind: .update, table: products(), before: row(1, "Vim", nil, "1", "a"), after: row(2, "Vim", nil, "1", "a"))]))
