@@ -81,6 +81,19 @@ final class ConfigTests: XCTestCase {
         }
     }
 
+    func testResyncOnDDLAndWatermarkTable() throws {
+        let defaults = try PipelineConfig.parse(yaml: Self.valid)
+        XCTAssertTrue(defaults.source.resyncOnDDL)
+        XCTAssertEqual(defaults.source.watermarkTable, "distributary.watermarks")
+        let off = Self.valid.replacingOccurrences(of: "  server_id: 4201\n", with: "  server_id: 4201\n  resync_on_ddl: false\n  watermark_table: ops.wm\n")
+        let parsed = try PipelineConfig.parse(yaml: off)
+        XCTAssertFalse(parsed.source.resyncOnDDL)
+        XCTAssertEqual(parsed.source.watermarkTable, "ops.wm")
+        XCTAssertThrowsError(try PipelineConfig.parse(yaml: Self.valid.replacingOccurrences(of: "  server_id: 4201\n", with: "  server_id: 4201\n  resync_on_ddl: sometimes\n"))) {
+            XCTAssertTrue("\($0)".contains("source.resync_on_ddl"), "\($0)")
+        }
+    }
+
     func testTableFilterErrors() {
         let base = """
             name: shop
