@@ -56,7 +56,7 @@ if ! "$PY" -c 'import pymysqlreplication, pymysql, redis' 2>/dev/null; then
     [ -x "$PY" ] || python3 -m venv "$CACHE/venv" || { echo "python3 -m venv failed: apt-get install python3-venv" >&2; exit 1; }
     "$CACHE/venv/bin/pip" install -q 'mysql-replication==1.0.*' 'redis>=5'
 fi
-PYVERSIONS=$("$PY" -c 'from importlib.metadata import version as v; print(f"mysql-replication {v(\"mysql-replication\")}, PyMySQL {v(\"PyMySQL\")}, redis-py {v(\"redis\")}")')
+PYVERSIONS=$("$PY" -c 'from importlib.metadata import version as v; print(", ".join(f"{p} {v(p)}" for p in ("mysql-replication", "PyMySQL", "redis")))')
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/dst-pipeline.XXXXXX")
 DST_PID="" WRITER_PID=""
