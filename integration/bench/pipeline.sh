@@ -147,6 +147,21 @@ stop_dst() {
 hwm_mib() { awk '/^VmHWM:/ {printf "%.0f", $2 / 1024}' "/proc/$DST_PID/status"; }
 source_rows() { curl -fsS "http://127.0.0.1:$HTTP_PORT/metrics" | awk '/^distributary_source_rows_total\{.*bench\.packages/ {s += $2} END {printf "%d", s}'; }
 json() { "$PY" -c $'import json, sys\nd = json.load(open(sys.argv[1]))\nfor k in sys.argv[2:]: d = d[k]\nprint(d)' "$@"; }
+# sink_stats: the applier's time per batch for each sink since the process started (from
+# /metrics: the Redis MULTI/EXEC round trip; the index's writes and commit with its fsyncs).
+# One applier thread runs both sinks in turn, so their sum is what a batch costs.
+sink_stats() {
+    curl -fsS "http://127.0.0.1:$HTTP_PORT/metrics" | awk '
+        /^distributary_sink_batch_duration_seconds_sum\{/ { split($0, a, "\""); d[a[2]] = $2 }
+        /^distributary_sink_batch_duration_seconds_count\{/ { split($0, a, "\""); n[a[2]] = $2 }
+        /^distributary_sink_batch_rows_sum\{/ { split($0, a, "\""); r[a[2]] = $2 }
+        END {
+            s = ""; k = (n["redis"] > 0 ? "redis" : "index")
+            if (n["redis"] > 0) s = sprintf("Redis %.1f ms", d["redis"] / n["redis"] * 1000)
+            if (n["index"] > 0) s = s (s == "" ? "" : ", ") sprintf("index %.1f ms", d["index"] / n["index"] * 1000)
+            if (n[k] > 0) printf "%s per batch of %.0f rows (%d batches)", s, r[k] / n[k], n[k]
+        }'
+}
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.1f", (b > 0 ? a / b : 0)}'; }
 
 catch_up() { # catch_up LABEL WITH_INDEX: sets CU_S (to the head), CU_RATE (rows/s), CU_HWM (MiB), CU_REDIS_S, CU_INDEX_S
@@ -159,6 +174,7 @@ catch_up() { # catch_up LABEL WITH_INDEX: sets CU_S (to the head), CU_RATE (rows
         --head-pos "$HEAD_POS" --t0-ns "$T0_NS" --pid "$DST_PID" $([ "$with_index" = 1 ] && echo "--index $WORK/index") \
         >"$WORK/$label.wait" || { cat "$WORK/$label.log" >&2; exit 1; }
     CU_HWM=$(hwm_mib)
+    CU_STATS=$(sink_stats)
     local seen; seen=$(source_rows)
     stop_dst
     [ "$seen" = "$ROWS" ] || { echo "$label: the replicator read $seen row changes of bench.packages, expected $ROWS" >&2; exit 1; }
@@ -195,12 +211,14 @@ PY_S=$(json "$WORK/py.json" seconds)
 
 echo "== distributary catch-up into Redis alone ($(elapsed))"
 catch_up redis 0
-REDIS_S=$CU_S REDIS_RATE=$CU_RATE REDIS_HWM=$CU_HWM
+REDIS_S=$CU_S REDIS_RATE=$CU_RATE REDIS_HWM=$CU_HWM REDIS_STATS=$CU_STATS
 echo "$ROWS rows in $REDIS_S s: $REDIS_RATE rows/s, peak RSS $REDIS_HWM MiB"
+echo "applier: $REDIS_STATS"
 echo "== distributary catch-up into Redis + index ($(elapsed))"
 catch_up both 1
-BOTH_S=$CU_S BOTH_RATE=$CU_RATE BOTH_HWM=$CU_HWM BOTH_REDIS_S=$CU_REDIS_S BOTH_INDEX_S=$CU_INDEX_S
+BOTH_S=$CU_S BOTH_RATE=$CU_RATE BOTH_HWM=$CU_HWM BOTH_REDIS_S=$CU_REDIS_S BOTH_INDEX_S=$CU_INDEX_S BOTH_STATS=$CU_STATS
 echo "$ROWS rows in $BOTH_S s (Redis at the head after $BOTH_REDIS_S s, index after $BOTH_INDEX_S s): $BOTH_RATE rows/s, peak RSS $BOTH_HWM MiB"
+echo "applier: $BOTH_STATS"
 
 echo "== steady state: $STEADY_RATE row changes/s for $STEADY_SECONDS s, lag probe ($(elapsed))"
 # A new process on the Redis + index state the catch-up above left (at the head): its
@@ -225,6 +243,7 @@ rm -f "$WORK/writer.on"
 wait "$WRITER_PID" || { echo "the writer failed" >&2; exit 1; }
 WRITER_PID=""
 STEADY_HWM=$(hwm_mib)
+STEADY_STATS=$(sink_stats)
 stop_dst
 cat "$WORK/writer.json" "$WORK/probe.json"
 # the load the replicator saw while the probe ran (the writer's rows and the markers)
@@ -253,6 +272,9 @@ echo "backlog: $(fmt "$ROWS") row changes of bench.packages ($N Debian packages,
     echo "lag commit → Redis p50/p99/max|$(lat redis)|p99 ≤ 50 ms|$(met "$R99" 50 "<=")"
     echo "lag commit → search p50/p99/max|$(lat search)|p99 ≤ 250 ms|$(met "$S99" 250 "<=")"
     echo "markers probed (not seen in 10 s: Redis/search)|$MARKERS ($MISSED)|—|"
+    echo "applier time, catch-up → Redis + index|$BOTH_STATS|—|"
+    echo "applier time, catch-up → Redis alone|$REDIS_STATS|—|"
+    echo "applier time, steady state|$STEADY_STATS|—|"
     echo "peak RSS, catch-up Redis + index|$BOTH_HWM MiB (Redis alone: $REDIS_HWM MiB)|—|"
     echo "peak RSS, steady state|$STEADY_HWM MiB|—|"
 } | awk -F'|' '
