@@ -23,7 +23,7 @@
 # on DST_HTTP_PORT (17811). The Python packages (mysql-replication, redis) go into a virtual
 # environment under ${XDG_CACHE_HOME:-~/.cache}/distributary-bench/venv (apt-get install
 # python3-venv if `python3 -m venv` fails). Missed targets are reported, not failed on;
-# the script exits non-zero only on errors. Takes about 8 minutes on 2 cores.
+# the script exits non-zero only on errors. Takes about 4 minutes on 2 cores.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 . integration/bench/package-workload.sh
