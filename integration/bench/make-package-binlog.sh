@@ -12,6 +12,7 @@
 # Then: cd Benchmarks && DST_BENCH_BINLOG=OUTDIR/binlog.NNNNNN swift run -c release decode-throughput
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+. integration/bench/package-workload.sh
 
 OUT=${1:?usage: make-package-binlog.sh OUTDIR [ROUNDS]}
 ROUNDS=${2:-15}
@@ -37,27 +38,7 @@ trap cleanup EXIT
 START=$(date +%s)
 
 echo "== package list"
-# id, name, version, section, priority, size, installed_kb, description (tab-separated,
-# escaped for LOAD DATA). Descriptions are the one-line synopsis.
-apt-cache dumpavail | awk -v OFS='\t' '
-    function esc(s) { gsub(/\\/, "\\\\", s); gsub(/\t/, " ", s); return s }
-    function flush() {
-        if (name != "") {
-            id++
-            if (prio !~ /^(required|important|standard|optional|extra)$/) prio = "optional"
-            print id, esc(name), esc(ver), esc(sec == "" ? "misc" : sec), prio, size + 0, isz + 0, esc(desc)
-        }
-        name = ver = sec = prio = desc = ""; size = isz = 0
-    }
-    /^Package: /        { flush(); name = substr($0, 10); next }
-    /^Version: /        { ver = substr($0, 10); next }
-    /^Section: /        { sec = substr($0, 10); next }
-    /^Priority: /       { prio = substr($0, 11); next }
-    /^Size: /           { size = substr($0, 7); next }
-    /^Installed-Size: / { isz = substr($0, 17); next }
-    /^Description: /    { desc = substr($0, 14); next }
-    END                 { flush() }
-' >"$WORK/packages.tsv"
+package_tsv >"$WORK/packages.tsv"
 N=$(wc -l <"$WORK/packages.tsv")
 [ "$N" -ge 1000 ] || { echo "apt-cache dumpavail gave only $N packages; run apt-get update first" >&2; exit 1; }
 echo "$N packages"
@@ -69,54 +50,22 @@ sql() { mariadb --no-defaults --socket="$DST_MARIADB_SOCKET" -uroot --local-infi
 
 sql -e "SET GLOBAL max_binlog_size = 1073741824; FLUSH BINARY LOGS"
 FIRST=$(sql -e "SHOW MASTER STATUS" | awk '{print $1}')
-sql <<SQL
-CREATE DATABASE bench;
-CREATE TABLE bench.packages (
-  id INT UNSIGNED PRIMARY KEY,
-  name VARCHAR(128) NOT NULL,
-  version VARCHAR(160) NOT NULL,
-  section VARCHAR(64) NOT NULL,
-  priority ENUM('required','important','standard','optional','extra') NOT NULL,
-  size BIGINT UNSIGNED NOT NULL,
-  size_mb DECIMAL(12,3) NOT NULL,
-  installed_kb INT UNSIGNED NOT NULL,
-  description TEXT,
-  updated DATETIME(6) NOT NULL
-) CHARACTER SET utf8mb4;
-SET SESSION sql_log_bin = 0;
-CREATE TABLE bench.source (id INT UNSIGNED PRIMARY KEY, name VARCHAR(128), version VARCHAR(160),
-  section VARCHAR(64), priority VARCHAR(16), size BIGINT UNSIGNED, installed_kb INT UNSIGNED, description TEXT)
-  CHARACTER SET utf8mb4;
-LOAD DATA LOCAL INFILE '$WORK/packages.tsv' INTO TABLE bench.source CHARACTER SET utf8mb4
-  FIELDS TERMINATED BY '\t' ESCAPED BY '\\\\' LINES TERMINATED BY '\n';
-SQL
+{ package_schema_sql; package_staging_sql "$WORK/packages.tsv"; } | sql
 LOADED=$(sql -e "SELECT COUNT(*) FROM bench.source")
 [ "$LOADED" = "$N" ] || { echo "loaded $LOADED of $N packages into the staging table" >&2; exit 1; }
 
 # Every statement below is an autocommit transaction of ~1000 rows.
 echo "== insert $N rows"
-for ((lo = 1; lo <= N; lo += 1000)); do
-    echo "INSERT INTO bench.packages SELECT id, name, version, section, priority, size, ROUND(size / 1048576, 3), installed_kb, description, TIMESTAMP('2024-01-31 10:00:00') + INTERVAL id SECOND FROM bench.source WHERE id BETWEEN $lo AND $((lo + 999));"
-done | sql
+package_insert_sql "$N" | sql
 
 echo "== $ROUNDS update rounds"
 for ((round = 1; round <= ROUNDS; round++)); do
-    for ((lo = 1; lo <= N; lo += 1000)); do
-        if ((round % 2)); then
-            # a new version and size, as an upload would
-            echo "UPDATE bench.packages SET version = CONCAT(SUBSTRING_INDEX(version, '+r', 1), '+r$round'), size = size + $round * 37, size_mb = ROUND((size + $round * 37) / 1048576, 3), updated = updated + INTERVAL $round HOUR WHERE id BETWEEN $lo AND $((lo + 999));"
-        else
-            # another package's description, section and priority: new real text
-            echo "UPDATE bench.packages p JOIN bench.source s ON s.id = (p.id + $round * 7919) % $N + 1 SET p.description = s.description, p.section = s.section, p.priority = s.priority, p.updated = p.updated + INTERVAL $round MINUTE WHERE p.id BETWEEN $lo AND $((lo + 999));"
-        fi
-    done | sql
+    package_round_sql "$round" "$N" | sql
     echo "round $round done ($(( $(date +%s) - START )) s)"
 done
 
 echo "== delete every third row"
-for ((lo = 1; lo <= N; lo += 3000)); do
-    echo "DELETE FROM bench.packages WHERE id % 3 = 0 AND id BETWEEN $lo AND $((lo + 2999));"
-done | sql
+package_delete_sql "$N" | sql
 
 sql -e "FLUSH BINARY LOGS"
 LAST=$(sql -e "SHOW MASTER STATUS" | awk '{print $1}')
