@@ -37,6 +37,14 @@ public final class Pipeline: @unchecked Sendable {
     private var ddlResyncs: [(table: String, notBefore: Date)] = []
     /// The table of the online resync this pipeline started for a DDL, while it runs.
     private var ddlResyncRunning: String?
+    /// Tables a DDL left stale that no resync has reloaded yet (router thread; each batch
+    /// carries a copy, which every sink stores with its checkpoint).
+    private var resyncPendingTables: [String] = []
+    /// One queue of routed batches per sink, for its thread (made by each run).
+    private var sinkQueues: [BlockingQueue<RoutedBatch>] = []
+    /// The first commit time of each batch not yet applied by every sink, oldest first
+    /// (under `stopLock`).
+    private var inFlight: [UInt32] = []
     /// The mapped tables that exist on the source (patterns resolved), and their schemas.
     private let mappedTables: [TableMapping]
     private let schemas: [String: TableSchema]
@@ -56,7 +64,6 @@ public final class Pipeline: @unchecked Sendable {
     // applied, and the commit time of the first transaction of the batch being applied.
     private var streaming = false
     private var pending = 0
-    private var applyingSince: UInt32?
     /// Rows applied to every sink so far (progress reports).
     private var rowsApplied = 0
     /// Draw catch-up progress as a line redrawn in place (a terminal with text logs);
@@ -374,7 +381,7 @@ public final class Pipeline: @unchecked Sendable {
     /// seconds of the source (every transaction read applied counts as no lag).
     public func readiness(maxLag: Double) -> Readiness {
         stopLock.lock()
-        let (streaming, pending, since, stopped) = (self.streaming, self.pending, self.applyingSince, self.stopRequested)
+        let (streaming, pending, since, stopped) = (self.streaming, self.pending, self.inFlight.first, self.stopRequested)
         stopLock.unlock()
         if stopped { return Readiness(ready: false, lagSeconds: nil, detail: "stopping") }
         guard streaming else { return Readiness(ready: false, lagSeconds: nil, detail: "not streaming from the source (connecting or reconnecting)") }
@@ -495,9 +502,7 @@ public final class Pipeline: @unchecked Sendable {
                                           mapped: mappedTables, logger: logger)
             // Done (the applier is at the sweep's watermark): the table is no longer stale,
             // and this batch's checkpoint says so.
-            resync.onSwept = { [self] in
-                for i in sinks.indices { sinks[i].resyncPending.removeAll { $0 == name } }
-            }
+            resync.onSwept = { [self] in resyncPendingTables.removeAll { $0 == name } }
             online = resync
             resync.start()
             return (202, resync.json)
@@ -522,7 +527,7 @@ public final class Pipeline: @unchecked Sendable {
         for target in transaction.ddl {
             guard let mapping = config.mapping(schema: target.schema, table: target.table) else { continue }
             let name = mapping.qualifiedName
-            for i in sinks.indices where !sinks[i].resyncPending.contains(name) { sinks[i].resyncPending.append(name) }
+            if !resyncPendingTables.contains(name) { resyncPendingTables.append(name) }
             let running = online.flatMap { $0.isRunning && $0.mapping.qualifiedName == name ? $0 : nil }
             if config.source.resyncOnDDL {
                 logger.warning("DDL on a mapped table: rows it changed have no row events, so the table is resynced online", metadata: [
@@ -545,7 +550,7 @@ public final class Pipeline: @unchecked Sendable {
         if let current, current.isRunning { return }
         if let table = ddlResyncRunning {
             ddlResyncRunning = nil
-            if sinks.contains(where: { $0.resyncPending.contains(table) }), !ddlResyncs.contains(where: { $0.table == table }) {
+            if resyncPendingTables.contains(table), !ddlResyncs.contains(where: { $0.table == table }) {
                 // Stopped by a newer DDL: again now. Failed (a missing watermark table, a
                 // source hiccup): again in a minute.
                 let failed = current?.state == .failed && current?.error?.contains("stopped") != true
@@ -555,7 +560,7 @@ public final class Pipeline: @unchecked Sendable {
         }
         guard let next = ddlResyncs.firstIndex(where: { $0.notBefore <= Date() }) else { return }
         let table = ddlResyncs.remove(at: next).table
-        guard sinks.contains(where: { $0.resyncPending.contains(table) }) else { return }
+        guard resyncPendingTables.contains(table) else { return }
         let (status, body) = startOnlineResync(table: table)
         switch status {
         case 202:
@@ -660,6 +665,7 @@ public final class Pipeline: @unchecked Sendable {
             // Reloaded and swept: no longer stale after a DDL (stored with the sweep's checkpoint).
             let names = Set(tables.map(\.qualifiedName))
             for sink in targets { sink.resyncPending.removeAll { names.contains($0) } }
+            resyncPendingTables.removeAll { names.contains($0) }
             try Resync.sweep(config: config, logger: logger, tables: tables, mapped: mappedTables, written: written,
                              sinks: targets, checkpoints: result.checkpoints)
             for case let sink as SearchIndexSink in targets { sink.holdCommits = false; try sink.flush() }
@@ -720,9 +726,13 @@ public final class Pipeline: @unchecked Sendable {
         stopRequested = userStopRequested
         streaming = false
         pending = 0
-        applyingSince = nil
+        inFlight = []
         stopLock.unlock()
         queue = Self.makeQueue(budget: config.memoryBudget)
+        // Each sink may run up to 8 batches (and an eighth of the budget) ahead of the slowest.
+        let budget = config.memoryBudget / 8
+        sinkQueues = sinks.map { _ in BlockingQueue<RoutedBatch>(capacity: 8, budget: budget) { $0.bytes } }
+        for sink in sinks { for t in sink.resyncPending where !resyncPendingTables.contains(t) { resyncPendingTables.append(t) } }
     }
 
     /// Decoded transactions take about 4 bytes of memory per byte of binlog (the event
@@ -744,18 +754,35 @@ public final class Pipeline: @unchecked Sendable {
             }
             reader.name = "binlog-reader"
             group.enter()
-            let applier = Thread { [self] in
-                applyLoop()
+            let router = Thread { [self] in
+                routeLoop()
                 group.leave()
             }
-            applier.name = "sink-applier"
+            router.name = "router"
+            var appliers: [Thread] = []
+            for i in sinks.indices {
+                group.enter()
+                let applier = Thread { [self] in
+                    sinkLoop(i)
+                    group.leave()
+                }
+                applier.name = "sink-\(sinks[i].name)"
+                appliers.append(applier)
+            }
             reader.start()
-            applier.start()
+            router.start()
+            for applier in appliers { applier.start() }
             group.notify(queue: .global()) { [self] in
                 stopLock.lock()
                 let error = failure
+                let applied = lastApplied
                 stopLock.unlock()
-                if let error { continuation.resume(throwing: error) } else { continuation.resume() }
+                if let error {
+                    continuation.resume(throwing: error)
+                } else {
+                    logger.info("stopped cleanly", metadata: ["checkpoint": "\(applied?.description ?? "unchanged")"])
+                    continuation.resume()
+                }
             }
         }
     }
@@ -811,17 +838,47 @@ public final class Pipeline: @unchecked Sendable {
         }
     }
 
-    private func applyLoop() {
+    /// What the router hands every sink's thread: routed transactions and the checkpoint
+    /// after each. Each sink applies batches in order; a batch counts as applied when the
+    /// last sink is done with it.
+    final class RoutedBatch: @unchecked Sendable {
+        let routed: [RoutedTransaction]
+        let checkpoints: [Checkpoint]
+        /// Where reading resumes after the last transaction.
+        let last: ResumePoint
+        let transactions: Int
+        let rows: Int
+        let bytes: Int
+        /// Tables a DDL left stale, as of the end of this batch (stored with its checkpoint).
+        let resyncPending: [String]
+        /// Sinks yet to apply it (under the pipeline's `stopLock`).
+        var remaining: Int
+
+        init(routed: [RoutedTransaction], checkpoints: [Checkpoint], last: ResumePoint, transactions: Int, bytes: Int,
+             resyncPending: [String], sinks: Int) {
+            self.routed = routed
+            self.checkpoints = checkpoints
+            self.last = last
+            self.transactions = transactions
+            self.rows = routed.reduce(0) { $0 + $1.rowCount }
+            self.bytes = bytes
+            self.resyncPending = resyncPending
+            self.remaining = sinks
+        }
+    }
+
+    /// The router: takes read transactions in batches, routes them (with the online
+    /// resync's watermarks and DDL), and hands each batch to every sink's thread. A slow
+    /// sink (the index committing) holds back only itself, up to its queue's bound; then the
+    /// router, and through it the reader, wait.
+    private func routeLoop() {
+        defer { for q in sinkQueues { q.close() } }
         var batch: [StreamedTransaction] = []
         do {
             while true {
-                // Idle for a second: let sinks store checkpoints they held back (the index
-                // commits a checkpoint-only batch at most once a second), so its checkpoint
-                // does not stand behind the source while nothing it indexes changes.
                 if !ddlResyncs.isEmpty || ddlResyncRunning != nil { startQueuedResync() }
                 guard let first = queue.pop(until: Date().addingTimeInterval(1)) else {
                     if queue.isFinished { break }
-                    for sink in sinks { try sink.flush() }
                     continue
                 }
                 batch.removeAll(keepingCapacity: true)
@@ -835,80 +892,137 @@ public final class Pipeline: @unchecked Sendable {
                     batch.append(next)
                     rows += next.transaction.changes.count
                 }
-                stopLock.lock(); applyingSince = first.transaction.timestamp; stopLock.unlock()
-                try apply(batch)
-                stopLock.lock(); applyingSince = nil; pending -= batch.count; stopLock.unlock()
-            }
-            stopLock.lock()
-            let failed = failure != nil
-            stopLock.unlock()
-            if !failed {
-                for sink in sinks { try sink.flush() }
-                logger.info("stopped cleanly", metadata: ["checkpoint": "\(lastApplied?.description ?? "unchanged")"])
+                let routed = try route(batch)
+                stopLock.lock(); inFlight.append(first.transaction.timestamp); stopLock.unlock()
+                var delivered = true
+                for q in sinkQueues where !q.push(routed) { delivered = false }
+                if !delivered { break } // a sink stopped on a failure, which it recorded
             }
         } catch {
             fail(error)
         }
     }
 
-    private var lastApplied: Checkpoint?
-
-    private var lastAppliedNow: Checkpoint? {
+    /// One sink's thread: applies the router's batches in order (several at once when they
+    /// are ready: one MULTI/EXEC run or one index commit for all), stores its checkpoint
+    /// with them, and wakes the read-your-writes waiters of this sink.
+    private func sinkLoop(_ i: Int) {
+        let sink = sinks[i], q = sinkQueues[i]
         stopLock.lock()
-        defer { stopLock.unlock() }
-        return lastApplied
+        var mark = marks[ObjectIdentifier(sink)]!
+        stopLock.unlock()
+        var group: [RoutedBatch] = []
+        do {
+            while true {
+                // Idle for a second: let the sink store a checkpoint it held back (the index
+                // commits a checkpoint-only batch at most once a second), so its checkpoint
+                // does not stand behind the source while nothing it indexes changes.
+                guard let first = q.pop(until: Date().addingTimeInterval(1)) else {
+                    if q.isFinished { break }
+                    try sink.flush()
+                    continue
+                }
+                group.removeAll(keepingCapacity: true)
+                group.append(first)
+                var rows = first.rows
+                while rows < 8 * config.batchRows, let next = q.tryPop() {
+                    group.append(next)
+                    rows += next.rows
+                }
+                try apply(group, to: sink, mark: &mark)
+                stopLock.lock()
+                for b in group {
+                    b.remaining -= 1
+                    if b.remaining == 0 {
+                        lastApplied = b.checkpoints.last
+                        rowsApplied += b.rows
+                        pending -= b.transactions
+                        if !inFlight.isEmpty { inFlight.removeFirst() }
+                    }
+                }
+                stopLock.unlock()
+            }
+            stopLock.lock()
+            let failed = failure != nil
+            stopLock.unlock()
+            if !failed { try sink.flush() }
+        } catch {
+            q.close()
+            fail(error)
+        }
     }
 
-    private func apply(_ batch: [StreamedTransaction]) throws {
+    private var lastApplied: Checkpoint?
+    /// The checkpoint after the last whole transaction routed (router thread).
+    private var lastRouted: Checkpoint?
+
+    private func route(_ batch: [StreamedTransaction]) throws -> RoutedBatch {
         var routed: [RoutedTransaction] = []
         routed.reserveCapacity(batch.count)
         stopLock.lock()
         let resync = online.flatMap { $0.isRunning ? $0 : nil }
         stopLock.unlock()
         router.replacingTable = resync.map { ($0.mapping.schema, $0.mapping.table) }
+        var bytes = 0
         for streamed in batch {
             if !streamed.transaction.ddl.isEmpty { noteDDL(streamed.transaction) }
             var r = try router.route(streamed.transaction)
             if let resync { try resync.observe(streamed.transaction, routed: &r, router: &router, indexStore: resyncIndexView(resync)) }
             routed.append(r)
+            bytes += streamed.transaction.byteCount
         }
-        guard !routed.isEmpty, let after = batch.last?.after else { return }
-        func checkpointAfter(_ i: Int) -> Checkpoint {
+        var checkpoints: [Checkpoint] = []
+        checkpoints.reserveCapacity(routed.count)
+        for i in routed.indices {
             let after = batch[i].after
             if routed[i].isPartial {
                 // A piece of a larger transaction: the checkpoint stays after the last whole one.
-                if let j = routed[..<i].lastIndex(where: { !$0.isPartial }) { return checkpointAfter(j) }
-                let previous = lastAppliedNow.flatMap { $0.position == after.position ? $0 : nil }
-                return Checkpoint(position: after.position, gtid: previous?.gtid,
-                                  gtidPosition: after.gtid?.description ?? after.mysqlGTIDs?.description,
-                                  sourceServerID: after.serverID ?? sourceServerID, timestamp: previous?.timestamp ?? 0)
-            }
-            return Checkpoint(position: routed[i].end, gtid: routed[i].gtid,
-                              gtidPosition: after.gtid?.description ?? after.mysqlGTIDs?.description,
-                              sourceServerID: after.serverID ?? sourceServerID, timestamp: routed[i].timestamp)
-        }
-        let checkpoint = checkpointAfter(routed.count - 1)
-        for sink in sinks {
-            let mark = marks[ObjectIdentifier(sink)]!
-            let firstNew = routed.firstIndex { !mark.holds(end: $0.end, gtid: $0.gtid) } ?? routed.endIndex
-            if firstNew == routed.endIndex { continue }
-            let started = DispatchTime.now().uptimeNanoseconds
-            do {
-                try sink.apply(routed[firstNew...], checkpoint: checkpoint, checkpointAfter: checkpointAfter)
-                let rows = routed[firstNew...].reduce(0) { $0 + $1.rowCount }
-                metrics.applied(sink: sink.name, transactions: routed.count - firstNew, rows: rows,
-                                nanoseconds: DispatchTime.now().uptimeNanoseconds - started, sourceTimestamp: checkpoint.timestamp)
-            } catch let error as SinkError where error.code == .connect {
-                throw SinkConnectionLost(sink: sink.name, cause: error)
-            } catch {
-                throw PipelineError("the \(sink.name) sink failed applying transactions up to \(checkpoint): \(error)")
-            }
-            marks[ObjectIdentifier(sink)] = SinkMark(position: checkpoint.position, gtid: after.gtid, mysqlGTIDs: after.mysqlGTIDs)
-            if !routed[routed.count - 1].isPartial {
-                waits.advanced(sink: sink.name, to: .init(position: checkpoint.position, gtid: after.gtid, mysqlGTIDs: after.mysqlGTIDs))
+                if i > 0, let j = routed[..<i].lastIndex(where: { !$0.isPartial }) {
+                    checkpoints.append(checkpoints[j])
+                    continue
+                }
+                let previous = lastRouted.flatMap { $0.position == after.position ? $0 : nil }
+                checkpoints.append(Checkpoint(position: after.position, gtid: previous?.gtid,
+                                              gtidPosition: after.gtid?.description ?? after.mysqlGTIDs?.description,
+                                              sourceServerID: after.serverID ?? sourceServerID, timestamp: previous?.timestamp ?? 0))
+            } else {
+                let checkpoint = Checkpoint(position: routed[i].end, gtid: routed[i].gtid,
+                                            gtidPosition: after.gtid?.description ?? after.mysqlGTIDs?.description,
+                                            sourceServerID: after.serverID ?? sourceServerID, timestamp: routed[i].timestamp)
+                checkpoints.append(checkpoint)
+                lastRouted = checkpoint
             }
         }
-        stopLock.lock(); lastApplied = checkpoint; rowsApplied += routed.reduce(0) { $0 + $1.rowCount }; stopLock.unlock()
-        logger.debug("applied batch", metadata: ["transactions": "\(batch.count)", "checkpoint": "\(checkpoint)"])
+        return RoutedBatch(routed: routed, checkpoints: checkpoints, last: batch[batch.count - 1].after, transactions: batch.count,
+                           bytes: bytes, resyncPending: resyncPendingTables, sinks: sinkQueues.count)
+    }
+
+    /// Applies `group` (consecutive batches) to `sink`, skipping what its checkpoint already holds.
+    private func apply(_ group: [RoutedBatch], to sink: Sink, mark: inout SinkMark) throws {
+        let routed = group.count == 1 ? group[0].routed : group.flatMap(\.routed)
+        let checkpoints = group.count == 1 ? group[0].checkpoints : group.flatMap(\.checkpoints)
+        let last = group[group.count - 1].last
+        let current = mark
+        let firstNew = routed.firstIndex { !current.holds(end: $0.end, gtid: $0.gtid) } ?? routed.endIndex
+        if firstNew == routed.endIndex { return }
+        let checkpoint = checkpoints[checkpoints.count - 1]
+        sink.resyncPending = group[group.count - 1].resyncPending
+        let started = DispatchTime.now().uptimeNanoseconds
+        do {
+            try sink.apply(routed[firstNew...], checkpoint: checkpoint, checkpointAfter: { checkpoints[$0] })
+            let rows = routed[firstNew...].reduce(0) { $0 + $1.rowCount }
+            metrics.applied(sink: sink.name, transactions: routed.count - firstNew, rows: rows,
+                            nanoseconds: DispatchTime.now().uptimeNanoseconds - started, sourceTimestamp: checkpoint.timestamp)
+        } catch let error as SinkError where error.code == .connect {
+            throw SinkConnectionLost(sink: sink.name, cause: error)
+        } catch {
+            throw PipelineError("the \(sink.name) sink failed applying transactions up to \(checkpoint): \(error)")
+        }
+        mark = SinkMark(position: checkpoint.position, gtid: last.gtid, mysqlGTIDs: last.mysqlGTIDs)
+        stopLock.lock(); marks[ObjectIdentifier(sink)] = mark; stopLock.unlock()
+        if !routed[routed.count - 1].isPartial {
+            waits.advanced(sink: sink.name, to: .init(position: checkpoint.position, gtid: last.gtid, mysqlGTIDs: last.mysqlGTIDs))
+        }
+        logger.debug("applied batch", metadata: ["sink": "\(sink.name)", "transactions": "\(routed.count - firstNew)", "checkpoint": "\(checkpoint)"])
     }
 }

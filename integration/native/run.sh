@@ -302,7 +302,9 @@ check_contains "late: the index starts from source.start" "sink has no checkpoin
 eventually "late: the added index catches up with every row" "400" bash -c "curl -fsS 'http://127.0.0.1:$HTTP_PORT/indexes/late/search?q=early%20later%20changed&limit=0' | python3 -c 'import json,sys;print(json.load(sys.stdin)[\"total\"])'"
 eventually "late: Redis has each row once" "400" rraw EVAL "return #redis.call('KEYS', 'late:*')" 0
 check "late: Redis has the update" "early changed" "$(rraw HGET late:7 v)"
-check "late: both checkpoints at the head" "$(sql "SHOW MASTER STATUS" | awk '{print $2" "$2}')" "$(rraw HGET distributary:latetest:checkpoint pos) $("$DISTRIBUTARY" status --config "$WORK/late-both.yml" --json | python3 -c 'import json,sys;print(json.load(sys.stdin)["sinks"]["index"]["pos"])')"
+# (the index stores a checkpoint that moved without documents within a second)
+late_positions() { echo "$(rraw HGET distributary:latetest:checkpoint pos) $("$DISTRIBUTARY" status --config "$WORK/late-both.yml" --json | python3 -c 'import json,sys;print(json.load(sys.stdin)["sinks"]["index"]["pos"])')"; }
+eventually "late: both checkpoints at the head" "$(sql "SHOW MASTER STATUS" | awk '{print $2" "$2}')" late_positions
 stop_replicator
 # Redis restored from an old backup: its checkpoint goes back to the start, its rows are stale.
 rraw HSET distributary:latetest:checkpoint file "$(sed 's/.*file: \([^,]*\),.*/\1/' <<<"$from")" pos "$(sed 's/.*pos: \([0-9]*\)}.*/\1/' <<<"$from")" gtid_position "" >/dev/null
