@@ -58,7 +58,7 @@ if is_external; then
     : "${DST_MARIADB_HOST:=127.0.0.1}" "${DST_MARIADB_PORT:?DST_EXTERNAL=1 needs DST_MARIADB_PORT}"
     : "${DST_MARIADB_USER:?DST_EXTERNAL=1 needs DST_MARIADB_USER (an account with every privilege)}"
     : "${DST_MARIADB_PASSWORD=}" "${DST_REDIS_HOST:=127.0.0.1}" "${DST_REDIS_PORT:?DST_EXTERNAL=1 needs DST_REDIS_PORT}"
-    : "${DST_REPL_USER:?DST_EXTERNAL=1 needs DST_REPL_USER}" "${DST_REPL_PASSWORD=}"
+    : "${DST_REPL_USER:?DST_EXTERNAL=1 needs DST_REPL_USER}" "${DST_REPL_PASSWORD=}" "${DST_MARIADB_SOCKET=}"
     mariadb() {
         local args=() a
         for a in "$@"; do
