@@ -6,6 +6,7 @@
 # scripts/servers.sh or external servers (DST_EXTERNAL=1, see lib.sh; MySQL too: the
 # checkpoint is then compared by file and position).
 #   integration/native/chaos.sh PATH/TO/distributary [KILLS] [SEED]
+# flavors: mariadb mysql   (integration/docker/run.sh runs it on both)
 set -uo pipefail
 cd "$(dirname "$0")"
 DISTRIBUTARY=$(realpath "${1:?usage: chaos.sh PATH/TO/distributary [KILLS] [SEED]}")

@@ -8,6 +8,7 @@
 # (GTID position on MariaDB, file and position on MySQL), and `distributary verify` must be
 # clean. Then, natively only (a second MariaDB with TLS), a GTID start and a failover.
 #   integration/native/source.sh PATH/TO/distributary
+# flavors: mariadb mysql   (integration/docker/run.sh runs it on both)
 set -uo pipefail
 cd "$(dirname "$0")"
 DISTRIBUTARY=$(realpath "${1:?usage: source.sh PATH/TO/distributary}")

@@ -8,6 +8,7 @@
 # with `mariadb` must equal the entries read back with `redis-cli` (and a search with curl);
 # entries corrupted by hand must make verify exit 1 naming them, and clean again once repaired.
 #   integration/native/types.sh PATH/TO/distributary
+# flavors: mariadb mysql   (integration/docker/run.sh runs it on both)
 set -uo pipefail
 cd "$(dirname "$0")"
 DISTRIBUTARY=$(realpath "${1:?usage: types.sh PATH/TO/distributary}")
