@@ -79,13 +79,11 @@ rcli() { redis-cli -h "$DST_REDIS_HOST" -p "$DST_REDIS_PORT" --no-raw "$@" | tr 
 rraw() { redis-cli -h "$DST_REDIS_HOST" -p "$DST_REDIS_PORT" --raw "$@"; }
 
 # The source's flavor: mariadb (scripts/servers.sh always) or mysql.
-if [ -z "${DST_FLAVOR:-}" ]; then
-    if is_external; then
-        DST_FLAVOR=$(sql "SELECT IF(VERSION() LIKE '%MariaDB%', 'mariadb', 'mysql')" 2>/dev/null)
-        [ -n "$DST_FLAVOR" ] || echo "lib.sh: cannot reach the external server at $DST_MARIADB_HOST:$DST_MARIADB_PORT" >&2
-    else
-        DST_FLAVOR=mariadb
-    fi
+if ! is_external; then
+    DST_FLAVOR=mariadb
+elif [ -z "${DST_FLAVOR:-}" ]; then
+    DST_FLAVOR=$(sql "SELECT IF(VERSION() LIKE '%MariaDB%', 'mariadb', 'mysql')" 2>/dev/null)
+    [ -n "$DST_FLAVOR" ] || echo "lib.sh: cannot reach the external server at $DST_MARIADB_HOST:$DST_MARIADB_PORT" >&2
 fi
 is_mariadb() { [ "$DST_FLAVOR" = mariadb ]; }
 # binlog_status: the server's current binlog file and position (SHOW MASTER STATUS; MySQL
