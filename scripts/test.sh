@@ -34,6 +34,9 @@ scripts/fuzz.sh "${DST_FUZZ_SECONDS:-60}"
 echo "== integration scenarios (native MariaDB + Redis)"
 integration/native/run.sh "$BIN"
 
+echo "== column types: every type family inserted, updated and deleted into hashes, json and the index, verify after each phase"
+integration/native/types.sh "$BIN"
+
 echo "== snapshot scenarios (every type equal to streamed, concurrent writes, kill and resume, no primary key)"
 integration/native/snapshot.sh "$BIN"
 
@@ -46,7 +49,7 @@ integration/native/chaos.sh "$BIN" 20
 echo "== faults: purge while down then resync, DDL under load (each ending with verify)"
 integration/native/faults.sh "$BIN"
 
-echo "== source scenarios (rotation, KILL, silent server, restart, DDL, purged, GTID failover)"
+echo "== source scenarios (rotation, KILL, silent server, restarts, DDL, purged, GTID failover; verify after each)"
 integration/native/source.sh "$BIN"
 
 echo "== Redis Cluster scenarios (3 masters: resharding, kill -9 of the replicator and of a master)"

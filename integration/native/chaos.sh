@@ -2,14 +2,17 @@
 # Chaos: a seeded random workload (several tables, multi-statement transactions, rollbacks,
 # primary-key changes) while the replicator is killed with SIGKILL at random moments and
 # restarted, KILLS times (default 20); then `distributary verify` must be clean and the
-# tables read back with mariadb and redis-cli must equal Redis entry for entry.
+# tables read back with mariadb and redis-cli must equal Redis entry for entry. Runs against
+# scripts/servers.sh or external servers (DST_EXTERNAL=1, see lib.sh; MySQL too: the
+# checkpoint is then compared by file and position).
 #   integration/native/chaos.sh PATH/TO/distributary [KILLS] [SEED]
+# flavors: mariadb mysql   (integration/docker/run.sh runs it on both)
 set -uo pipefail
 cd "$(dirname "$0")"
 DISTRIBUTARY=$(realpath "${1:?usage: chaos.sh PATH/TO/distributary [KILLS] [SEED]}")
 KILLS=${2:-20}
 SEED=${3:-$RANDOM}
-eval "$(../../scripts/servers.sh env)"
+[ "${DST_EXTERNAL:-0}" = 1 ] || eval "$(../../scripts/servers.sh env)"
 source ./lib.sh
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/distributary-chaos.XXXXXX")
@@ -24,8 +27,8 @@ sql "DROP DATABASE IF EXISTS chaos; CREATE DATABASE chaos;
      CREATE TABLE chaos.notes (id INT PRIMARY KEY, body TEXT NOT NULL);"
 cat >"$WORK/c.yml" <<YAML
 name: chaos
-source: {host: 127.0.0.1, port: $DST_MARIADB_PORT, user: $DST_REPL_USER, password_env: DST_TEST_PASSWORD, server_id: 4701, start: latest}
-redis: {url: "redis://127.0.0.1:$DST_REDIS_PORT/0"}
+source: {host: $DST_MARIADB_HOST, port: $DST_MARIADB_PORT, user: $DST_REPL_USER, password_env: DST_TEST_PASSWORD, server_id: 4701, start: latest}
+redis: {url: "redis://$DST_REDIS_HOST:$DST_REDIS_PORT/0"}
 index: {path: "$WORK/index"}
 http: {listen: "127.0.0.1:$HTTP_PORT"}
 batch_rows: 200
@@ -42,7 +45,7 @@ YAML
 start_replicator "$WORK/c.yml" "$WORK/c.log" || { fail "replicator starts"; finish; exit 1; }
 
 echo "== $KILLS SIGKILLs during a random workload"
-python3 workload.py "$SEED" 6000 --sleep-every 10 | mariadb --no-defaults --socket="$DST_MARIADB_SOCKET" -uroot &
+python3 workload.py "$SEED" 6000 --sleep-every 10 | mdb &
 writer=$!
 kills=0
 RANDOM=$SEED
@@ -58,9 +61,9 @@ check "chaos: killed and restarted $KILLS times" "$KILLS" "$kills"
 still=$(kill -0 "$writer" 2>/dev/null && echo running || echo done)
 echo "  the workload was $still when the last kill came"
 wait "$writer"
-head=$(sql "SELECT @@gtid_binlog_pos")
-for _ in $(seq 1 300); do [ "$(rraw HGET distributary:chaos:checkpoint gtid_position)" = "$head" ] && break; sleep 0.1; done
-check "chaos: the Redis checkpoint reaches the source's GTID position" "$head" "$(rraw HGET distributary:chaos:checkpoint gtid_position)"
+head=$(source_head)
+wait_checkpoint_head chaos
+check "chaos: the Redis checkpoint reaches the source's position" "$head" "$(checkpoint_of chaos)"
 
 out=$("$DISTRIBUTARY" verify --config "$WORK/c.yml" 2>&1); status=$?
 check "chaos: verify is clean (Redis and index, every table)" "0" "$status"

@@ -1,15 +1,18 @@
 #!/usr/bin/env bash
-# The binlog source under stress, against the real MariaDB and Redis of scripts/servers.sh:
-# binlog rotation, our connection KILLed, a silent server (SIGSTOP: heartbeat timeout),
-# MariaDB restarted, Redis killed and restarted from its AOF, DDL, all while
-# transactions are being written; then a purged start
+# The binlog source under stress, against the real MariaDB and Redis of scripts/servers.sh
+# (or external servers: DST_EXTERNAL=1, see lib.sh): binlog rotation, our connection KILLed,
+# a silent server (SIGSTOP: heartbeat timeout), MariaDB restarted, Redis killed and
+# restarted from its AOF, DDL, all while transactions are being written; then a purged start
 # position. After each, the derived stores must equal the source table, read back
-# through `mariadb`, `redis-cli` and curl, and the checkpoint must reach the source's GTID.
+# through `mariadb`, `redis-cli` and curl, the checkpoint must reach the source's position
+# (GTID position on MariaDB, file and position on MySQL), and `distributary verify` must be
+# clean. Then, natively only (a second MariaDB with TLS), a GTID start and a failover.
 #   integration/native/source.sh PATH/TO/distributary
+# flavors: mariadb mysql   (integration/docker/run.sh runs it on both)
 set -uo pipefail
 cd "$(dirname "$0")"
 DISTRIBUTARY=$(realpath "${1:?usage: source.sh PATH/TO/distributary}")
-eval "$(../../scripts/servers.sh env)"
+[ "${DST_EXTERNAL:-0}" = 1 ] || eval "$(../../scripts/servers.sh env)"
 source ./lib.sh
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/distributary-source.XXXXXX")
@@ -23,14 +26,14 @@ write_config() { # write_config FILE [start]
     cat >"$1" <<YAML
 name: srctest
 source:
-  host: 127.0.0.1
+  host: $DST_MARIADB_HOST
   port: $DST_MARIADB_PORT
   user: $DST_REPL_USER
   password_env: DST_TEST_PASSWORD
   server_id: 4301
   start: ${2:-latest}
 redis:
-  url: redis://127.0.0.1:$DST_REDIS_PORT/0
+  url: redis://$DST_REDIS_HOST:$DST_REDIS_PORT/0
 index:
   path: $WORK/index
 http:
@@ -52,24 +55,27 @@ YAML
 source_rows() { sql "SELECT id, v, IFNULL(note, '') FROM srctest.items ORDER BY id" | tr '\t' ' '; }
 redis_rows() { # one redis-cli for all keys: HMGET replies come back two lines per key
     local keys
-    keys=$(redis-cli -h 127.0.0.1 -p "$DST_REDIS_PORT" --raw KEYS 'item:*' | sed 's/^item://' | sort -n)
+    keys=$(rraw KEYS 'item:*' | sed 's/^item://' | sort -n)
     [ -z "$keys" ] && return 0
-    paste <(printf '%s\n' $keys) <(printf 'HMGET item:%s v note\n' $keys | redis-cli -h 127.0.0.1 -p "$DST_REDIS_PORT" --raw | paste - -) | tr '\t' ' '
+    paste <(printf '%s\n' $keys) <(printf 'HMGET item:%s v note\n' $keys | rraw | paste - -) | tr '\t' ' '
 }
+redis_rows_md5() { redis_rows | md5sum; }
 index_ids() {
     curl -fsS "http://127.0.0.1:$HTTP_PORT/indexes/items/search?limit=10000&q=note:row" |
         python3 -c 'import json,sys;print(" ".join(sorted((h["id"] for h in json.load(sys.stdin)["hits"]), key=int)))'
 }
 source_ids() { sql "SELECT id FROM srctest.items WHERE note LIKE '%row%' ORDER BY id" | paste -sd' '; }
 
-# converged NAME: Redis and the index equal the source table, the checkpoint is the source's GTID position.
+# converged NAME: Redis and the index equal the source table, the checkpoint is the source's
+# position (GTID position on MariaDB, file:pos on MySQL), and verify is clean.
 converged() {
     local name=$1 want
     want=$(source_rows | md5sum)
-    eventually "$name: Redis equals the source table" "$want" bash -c "$(declare -f redis_rows); DST_REDIS_PORT=$DST_REDIS_PORT redis_rows | md5sum"
+    eventually "$name: Redis equals the source table" "$want" redis_rows_md5
     check "$name: Redis has every row ($(source_rows | wc -l))" "$(source_rows | wc -l)" "$(redis_rows | wc -l)"
     eventually "$name: the index holds exactly the source's rows" "$(source_ids)" index_ids
-    eventually "$name: checkpoint reaches the source's GTID position" "$(sql 'SELECT @@gtid_binlog_pos')" rraw HGET distributary:srctest:checkpoint gtid_position
+    eventually "$name: checkpoint reaches the source's position" "$(source_head)" checkpoint_of srctest
+    check_verify "$name: verify clean (Redis and index)" "$WORK/src.yml"
 }
 
 # churn FIRST N: N transactions in the background (insert row FIRST+i, bump the previous
@@ -79,13 +85,17 @@ churn() {
     CHURN_PIDS+=($!)
 }
 wait_churn() { for p in "${CHURN_PIDS[@]}"; do wait "$p" 2>/dev/null; done; CHURN_PIDS=(); }
-dump_thread() { sql "SELECT ID FROM information_schema.PROCESSLIST WHERE COMMAND LIKE 'Binlog Dump%' AND USER = '$DST_REPL_USER'" | head -1; }
+dump_thread() {
+    local list=information_schema.PROCESSLIST
+    is_mariadb || list=performance_schema.processlist   # MySQL 8.4 deprecates the former
+    sql "SELECT ID FROM $list WHERE COMMAND LIKE 'Binlog Dump%' AND USER = '$DST_REPL_USER'" | head -1
+}
 
 echo "== setup"
 rcli FLUSHALL >/dev/null
 sql "DROP DATABASE IF EXISTS srctest; CREATE DATABASE srctest;
      CREATE TABLE srctest.items (id INT PRIMARY KEY, v INT NOT NULL, note VARCHAR(80));"
-mariadb --no-defaults --socket="$DST_MARIADB_SOCKET" -uroot <<'SQL'
+mdb <<'SQL'
 DELIMITER //
 CREATE PROCEDURE srctest.churn(first INT, n INT)
 BEGIN
@@ -109,13 +119,13 @@ sql "INSERT INTO srctest.items (id, v, note) VALUES (1, 1, 'row one')"
 converged "start"
 
 echo "== binlog rotation (FLUSH BINARY LOGS) while writing"
-first_file=$(sql "SHOW MASTER STATUS" | awk '{print $1}')
+first_file=$(binlog_status | awk '{print $1}')
 churn 1000 300
 for _ in 1 2 3; do sleep 0.3; sql "FLUSH BINARY LOGS"; done
 wait_churn
-check "rotation: the server wrote new files" "1" "$([ "$(sql "SHOW MASTER STATUS" | awk '{print $1}')" != "$first_file" ] && echo 1)"
+check "rotation: the server wrote new files" "1" "$([ "$(binlog_status | awk '{print $1}')" != "$first_file" ] && echo 1)"
 converged "rotation"
-eventually "rotation: checkpoint file is the server's current file" "$(sql "SHOW MASTER STATUS" | awk '{print $1}')" rraw HGET distributary:srctest:checkpoint file
+eventually "rotation: checkpoint file is the server's current file" "$(binlog_status | awk '{print $1}')" rraw HGET distributary:srctest:checkpoint file
 
 echo "== our connection KILLed while writing"
 retries_before=$(grep -c "source connection failed; reconnecting" "$LOG")
@@ -136,10 +146,9 @@ check "KILL: the replicator is still running" "0" "$(kill -0 "$REPLICATOR_PID" 2
 echo "== silent server (SIGSTOP for 6 s: heartbeat timeout)"
 churn 3000 300
 sleep 0.3
-mdb_pid=$(cat "$DST_RUN_DIR/mariadb.pid")
-kill -STOP "$mdb_pid"
+server_ctl pause-mariadb || fail "silent: MariaDB paused"
 sleep 6
-kill -CONT "$mdb_pid"
+server_ctl resume-mariadb || fail "silent: MariaDB resumed"
 wait_churn
 converged "silent"
 check_contains "silent: the dead connection is detected by the missing heartbeats" "no event and no heartbeat" "$(cat "$LOG")"
@@ -147,29 +156,25 @@ check_contains "silent: the dead connection is detected by the missing heartbeat
 echo "== MariaDB restarted while writing"
 churn 4000 2000
 sleep 0.5
-(cd ../.. && scripts/servers.sh stop-mariadb >/dev/null)
+server_ctl stop-mariadb || fail "restart: MariaDB stops"
 wait_churn
 sleep 1
-(cd ../.. && scripts/servers.sh start >/dev/null) || fail "restart: MariaDB comes back"
+server_ctl start-mariadb || fail "restart: MariaDB comes back"
 churn 7000 100
 wait_churn
 converged "restart"
 check_contains "restart: reconnected after the restart" "reconnected; streaming binlog" "$(cat "$LOG")"
 
 echo "== Redis killed (kill -9) while writing, restarted from its AOF"
-redis_restart() {
-    redis-server --port "$DST_REDIS_PORT" --bind 127.0.0.1 --dir "$DST_RUN_DIR/redis" --daemonize yes \
-        --pidfile "$DST_RUN_DIR/redis.pid" --logfile "$DST_RUN_DIR/redis.log" --save "" \
-        --appendonly yes --appendfsync everysec >/dev/null
-}
 rcli CONFIG SET appendonly yes >/dev/null
-eventually "Redis: the AOF is written" "0" bash -c "redis-cli -p $DST_REDIS_PORT INFO persistence | grep -c 'aof_rewrite_in_progress:1\\|aof_rewrite_scheduled:1'"
+aof_busy() { rraw INFO persistence | grep -c 'aof_rewrite_in_progress:1\|aof_rewrite_scheduled:1'; }
+eventually "Redis: the AOF is written" "0" aof_busy
 retries_before=$(grep -c "sink connection failed; reconnecting" "$LOG")
 churn 10000 1500
 sleep 1
-kill -9 "$(cat "$DST_RUN_DIR/redis.pid")"
+server_ctl kill-redis || fail "Redis restart: Redis killed"
 sleep 2
-redis_restart
+server_ctl start-redis || fail "Redis restart: Redis comes back"
 wait_churn
 converged "Redis restart"
 check "Redis restart: the lost connection is logged and retried" "1" "$([ "$(grep -c "sink connection failed; reconnecting" "$LOG")" -gt "$retries_before" ] && echo 1)"
@@ -213,7 +218,7 @@ echo "== purged start position"
 sql "INSERT INTO srctest.items (id, v, note) VALUES (90000, 1, 'row written while stopped')"
 sql "FLUSH BINARY LOGS"
 sql "INSERT INTO srctest.items (id, v, note) VALUES (90001, 1, 'row in the newest file')"
-newest=$(sql "SHOW MASTER STATUS" | awk '{print $1}')
+newest=$(binlog_status | awk '{print $1}')
 # MariaDB keeps a binlog until its binlog checkpoint is written: retry the purge.
 for _ in $(seq 1 50); do
     sql "PURGE BINARY LOGS TO '$newest'" 2>/dev/null
@@ -231,6 +236,13 @@ out=$(timeout 60 "$DISTRIBUTARY" run --config "$WORK/purged.yml" 2>&1); status=$
 check "purged file:pos start: exits 1" "1" "$status"
 check_contains "purged file:pos start: names the file and resync" "binlog binlog.000001 is not on" "$out"
 check_contains "purged file:pos start: tells the user to resync" "distributary resync" "$out"
+
+if is_external; then
+    skip "GTID start, GTID failover to a replica, TLS, a diverged server" \
+        "they need a second MariaDB (a replica with TLS certificates) started by scripts/servers.sh: native mode only"
+    finish
+    exit
+fi
 
 echo "== GTID start"
 REPLICA_PORT=${DST_REPLICA_PORT:-$((DST_MARIADB_PORT + 1))}
@@ -322,9 +334,10 @@ for i in $(seq 10 60); do sql "INSERT INTO failtest.items VALUES ($i, $i, 'row $
 head_pos=$(sql "SELECT @@gtid_binlog_pos")
 check "failover: the replica applied everything" "0" "$(rsql "SELECT MASTER_GTID_WAIT('$head_pos', 20)")"
 eventually "failover: Redis follows the primary" "$head_pos" rraw HGET distributary:failtest:checkpoint gtid_position
+check_verify "failover: verify clean on the primary" "$WORK/gtid.yml"
 stop_replicator
 # Failover: the primary goes away, the replica is promoted and takes writes.
-(cd ../.. && scripts/servers.sh stop-mariadb >/dev/null)
+server_ctl stop-mariadb
 rsql "STOP SLAVE; RESET SLAVE ALL;"
 for i in $(seq 61 80); do rsql "INSERT INTO failtest.items VALUES ($i, $i, 'row $i on the new primary'); DELETE FROM failtest.items WHERE id = $((i - 40))"; done
 rsql "UPDATE failtest.items SET note = 'changed after failover' WHERE id = 2"
@@ -346,9 +359,10 @@ eventually "failover: checkpoint reaches the new primary's GTID position" "$(rsq
 check "failover: checkpoint names the new server" "2" "$(rraw HGET distributary:failtest:checkpoint server_id)"
 check "TLS: the replicator's connections use TLS (the user REQUIREs X509)" "1" "$(grep -c 'attempt=0 from=GTID position .* server_id=2' "$LOG")"
 check_contains "failover: resumed by GTID on the other server" "checkpoint comes from another server; resuming by GTID" "$(cat "$LOG")"
+check_verify "failover: verify clean against the new primary (over TLS)" "$WORK/failover.yml"
 stop_replicator
 check "failover: SIGTERM exits 0" "0" "$STOP_STATUS"
-(cd ../.. && scripts/servers.sh start >/dev/null) || fail "failover: the old primary comes back"
+server_ctl start-mariadb || fail "failover: the old primary comes back"
 
 echo "== back to a server that lacks transactions the stores hold"
 # The stores now hold the new primary's 0-2-… transactions, which the old primary never saw.
