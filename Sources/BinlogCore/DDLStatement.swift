@@ -2,7 +2,8 @@
 /// table's rows without row events (TRUNCATE, DROP, ALTER, RENAME, CREATE OR REPLACE).
 /// Derived stores of such a table can only be brought back in step by reloading it.
 public struct DDLTarget: Sendable, Equatable, CustomStringConvertible {
-    public enum Kind: String, Sendable { case alter, truncate, drop, rename, create }
+    /// `create`: a plain CREATE TABLE (a new, empty table); `replace`: CREATE OR REPLACE.
+    public enum Kind: String, Sendable { case alter, truncate, drop, rename, create, replace }
     public var kind: Kind
     public var schema: String
     public var table: String
@@ -13,7 +14,9 @@ public struct DDLTarget: Sendable, Equatable, CustomStringConvertible {
         self.table = table
     }
 
-    public var description: String { "\(kind.rawValue.uppercased()) TABLE \(schema).\(table)" }
+    public var description: String {
+        (kind == .replace ? "CREATE OR REPLACE" : kind.rawValue.uppercased()) + " TABLE \(schema).\(table)"
+    }
 
     /// The tables `sql` (a QUERY event's statement, run with `defaultSchema` as the current
     /// database) alters, truncates, drops, renames or creates. Temporary tables, other
@@ -57,13 +60,15 @@ public struct DDLTarget: Sendable, Equatable, CustomStringConvertible {
             }
         case "CREATE":
             var next = lexer.word()
+            var kind = Kind.create
             if next == "OR" {
                 guard lexer.word() == "REPLACE" else { return [] }
                 next = lexer.word()
+                kind = .replace
             }
             guard next == "TABLE" else { return [] } // CREATE TEMPORARY TABLE, views, indexes…
             lexer.skipWords("IF", "NOT", "EXISTS")
-            _ = name(.create)
+            _ = name(kind)
         default:
             return []
         }

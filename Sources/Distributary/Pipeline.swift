@@ -527,6 +527,8 @@ public final class Pipeline: @unchecked Sendable {
         for target in transaction.ddl {
             guard let mapping = config.mapping(schema: target.schema, table: target.table) else { continue }
             let name = mapping.qualifiedName
+            // A new table is empty: only one dropped before (still pending) needs its resync now.
+            if target.kind == .create && !resyncPendingTables.contains(name) { continue }
             if !resyncPendingTables.contains(name) { resyncPendingTables.append(name) }
             let running = online.flatMap { $0.isRunning && $0.mapping.qualifiedName == name ? $0 : nil }
             if config.source.resyncOnDDL {

@@ -31,7 +31,13 @@ public struct SnapshotTable: Sendable {
             }
             kinds.append(kind)
             // FLOAT prints with 6 digits; as DOUBLE its exact value comes back.
-            select.append(kind == .float ? "\(Self.ident(name)) + 0e0" : Self.ident(name))
+            // ENUM: an empty label is either the "invalid" value 0 or a '' member; the
+            // index (`col + 0`) tells them apart.
+            switch kind {
+            case .float: select.append("\(Self.ident(name)) + 0e0")
+            case .enumeration: select.append("CONCAT(\(Self.ident(name)) + 0, ':', \(Self.ident(name)))")
+            default: select.append(Self.ident(name))
+            }
         }
         self.kinds = kinds
         self.keyIndexes = try key.map { column in
@@ -95,8 +101,10 @@ public struct SnapshotTable: Sendable {
         case .timestamp: return .timestamp(text())
         case .year: return .year(Int(text()) ?? 0)
         case .enumeration:
-            // The empty string is the "invalid" value 0, which the log carries as index 0.
-            return cell.isEmpty ? .enumeration(index: 0, label: nil) : .enumeration(index: 1, label: text())
+            // "index:label"; index 0 is the "invalid" value, which the log carries without a label.
+            let t = text()
+            guard let colon = t.firstIndex(of: ":"), let index = Int(t[..<colon]) else { return .enumeration(index: 1, label: t) }
+            return index == 0 ? .enumeration(index: 0, label: nil) : .enumeration(index: index, label: String(t[t.index(after: colon)...]))
         case .set:
             return .set(bits: 0, labels: cell.isEmpty ? [] : text().split(separator: ",", omittingEmptySubsequences: false).map(String.init))
         }
@@ -218,6 +226,9 @@ public final class SnapshotSession {
                 return bytes.withUnsafeBytes { connection.quote(bytes: $0) }
             case .binary, .bit, .geometry:
                 return bytes.isEmpty ? "''" : "X'" + bytes.map { String(format: "%02x", $0) }.joined() + "'"
+            case .enumeration:
+                // Read as "index:label"; rows are ordered by the index, so page by it.
+                return String(decoding: bytes.prefix { $0 != UInt8(ascii: ":") }, as: UTF8.self)
             default:
                 return bytes.withUnsafeBytes { connection.quote(bytes: $0) }
             }
