@@ -3,8 +3,8 @@ import Foundation
 /// A bounded FIFO between two threads: `push` blocks while full (`capacity` elements, or
 /// `budget` of their summed `cost` — one element is always let in), `pop` while empty.
 /// Closing wakes everyone; `pop` then drains what is left and returns nil, and `push`
-/// drops its element and returns false. Used between the binlog reader and the sink
-/// applier, and between the decoding and rendering threads of `binlog dump`.
+/// drops its element and returns false. Used between the binlog reader and the
+/// router and the sinks, and between the decoding and rendering threads of `binlog dump`.
 public final class BlockingQueue<Element>: @unchecked Sendable {
     /// Taken elements are set to nil at once (the array is compacted only now and then,
     /// and must not keep what it handed out alive).

@@ -8,11 +8,11 @@ import Routing
 /// `resync --online`, in the watermark way of Netflix's DBLog, inside the running pipeline:
 /// a worker thread reads the table in key order in chunks, each chunk between a low and a
 /// high watermark it writes into the watermark table (so both appear in the binlog). The
-/// applier, which sees the log in order, records the keys of the table's rows changed
+/// router, which sees the log in order, records the keys of the table's rows changed
 /// between the two; at the high watermark it drops the chunk's rows with those keys (the
 /// log already carried their newer state) and applies the rest with the high watermark's
 /// transaction. No lock, no pause, and a row read by a chunk can never overwrite a newer
-/// change. At the end, a last watermark makes the applier delete the keys of the table's
+/// change. At the end, a last watermark makes the router delete the keys of the table's
 /// key pattern and the documents of its index that neither the chunks nor the stream wrote
 /// since the resync began (rows deleted while a sink was behind, entries written by hand).
 final class OnlineResync: @unchecked Sendable {
@@ -41,11 +41,11 @@ final class OnlineResync: @unchecked Sendable {
     private(set) var rowsDropped = 0
     private(set) var staleDeleted = 0
     private var stopRequested = false
-    /// Called by the applier at the sweep's watermark, before the batch that carries the
+    /// Called by the router at the sweep's watermark, before the batch that carries the
     /// sweep is applied.
     var onSwept: (() -> Void)?
 
-    // Applier-side state (touched only by the applier thread, and by the worker under `lock`).
+    // Router-side state (touched only by the router thread, and by the worker under `lock`).
     private var windowOpen = false
     private var windowKeys = Set<String>()
     private var pendingChunk: (n: Int, rows: [RowImage])?
@@ -163,7 +163,7 @@ final class OnlineResync: @unchecked Sendable {
             after = last
         } while after != nil
         // The sweep: candidates now, filtered by what was written since the start when the
-        // applier reaches the last watermark.
+        // router reaches the last watermark.
         var candidates: [String] = []
         if let pattern = keyPattern, mapping.redis?.mode != .invalidate, let url = redisURL, !redisCluster {
             let client = try RedisClient(url: try RedisURL(parsing: url))
@@ -194,9 +194,9 @@ final class OnlineResync: @unchecked Sendable {
         if shouldStop { throw PipelineError("stopped (the replicator is stopping); run the resync again") }
     }
 
-    // MARK: applier
+    // MARK: router
 
-    /// Called by the applier for every transaction, in log order, with what the router made
+    /// Called by the router for every transaction, in log order, with what the router made
     /// of it; adds the chunk's rows at a high watermark and the sweep's deletes at the last one.
     func observe(_ transaction: Transaction, routed: inout RoutedTransaction, router: inout Router, indexStore: IndexStoreView?) throws {
         for change in transaction.changes {

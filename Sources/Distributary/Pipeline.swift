@@ -7,8 +7,8 @@ import Routing
 import SearchIndex
 
 /// The replication pipeline: one thread reads and decodes the binlog and assembles
-/// transactions; another routes them and applies them to every sink in batches.
-/// A bounded queue between them makes a slow sink slow the reader down.
+/// transactions; a router thread routes them in batches; each sink applies the batches on
+/// a thread of its own. Bounded queues between them make a slow sink slow the reader down.
 ///
 /// Each sink keeps its own checkpoint. Reading starts at the lowest one and each sink
 /// skips the transactions it already holds (DESIGN.md, invariant 4).
@@ -32,7 +32,7 @@ public final class Pipeline: @unchecked Sendable {
     private var purgedSinks: Set<ObjectIdentifier> = []
     /// The online resync in progress or last finished (under `stopLock`).
     private var online: OnlineResync?
-    /// Tables to resync online because the log showed DDL on them (applier thread only),
+    /// Tables to resync online because the log showed DDL on them (router thread only),
     /// each not before its time (a failed one waits a minute).
     private var ddlResyncs: [(table: String, notBefore: Date)] = []
     /// The table of the online resync this pipeline started for a DDL, while it runs.
@@ -308,7 +308,7 @@ public final class Pipeline: @unchecked Sendable {
     }
 
     /// Asks the pipeline to finish: the reader stops at the next event or heartbeat,
-    /// the applier applies every complete transaction already read, checkpoints, and ends.
+    /// every sink applies every complete transaction already read, checkpoints, and ends.
     public func requestStop() {
         stopLock.lock()
         stopRequested = true
@@ -500,7 +500,7 @@ public final class Pipeline: @unchecked Sendable {
             let resync = try OnlineResync(mapping: mapping, schema: schema, key: try Snapshotter.key(of: mapping, schema: schema),
                                           pipeline: config, options: connection, watermarkTable: (watermark[0], watermark[1]),
                                           mapped: mappedTables, logger: logger)
-            // Done (the applier is at the sweep's watermark): the table is no longer stale,
+            // Done (the router is at the sweep's watermark): the table is no longer stale,
             // and this batch's checkpoint says so.
             resync.onSwept = { [self] in resyncPendingTables.removeAll { $0 == name } }
             online = resync
@@ -544,7 +544,7 @@ public final class Pipeline: @unchecked Sendable {
         }
     }
 
-    /// Starts the next queued DDL resync when none runs (applier thread).
+    /// Starts the next queued DDL resync when none runs (router thread).
     private func startQueuedResync() {
         stopLock.lock()
         let current = online
@@ -744,7 +744,7 @@ public final class Pipeline: @unchecked Sendable {
         BlockingQueue(capacity: 4096, budget: budget / 4) { $0.transaction.byteCount }
     }
 
-    /// One run of the reader and applier threads, until a stop or a failure.
+    /// One run of the reader, router and sink threads, until a stop or a failure.
     private func runOnce() async throws {
         resetForRun()
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, Error>) in

@@ -18,7 +18,7 @@ public enum WaitTarget: Sendable, CustomStringConvertible {
 }
 
 /// Where each sink's committed data stands, and the callers waiting for it (`GET /wait`).
-/// The applier reports every sink's new position right after the sink committed a batch;
+/// Each sink's thread reports its new position right after the sink committed a batch;
 /// that wakes exactly the waiters it satisfies. No polling: a waiter sleeps on its own
 /// continuation until a commit or its timeout.
 public final class WaitRegistry: @unchecked Sendable {
@@ -72,7 +72,7 @@ public final class WaitRegistry: @unchecked Sendable {
         lock.unlock()
     }
 
-    /// Called by the applier after `sink` committed: wakes the waiters now satisfied.
+    /// Called by the sink's thread after `sink` committed: wakes the waiters now satisfied.
     func advanced(sink: String, to position: SinkPosition) {
         var ready: [CheckedContinuation<Bool, Never>] = []
         lock.lock()
