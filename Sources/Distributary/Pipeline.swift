@@ -530,7 +530,10 @@ public final class Pipeline: @unchecked Sendable {
             // A new table is empty: only one dropped before (still pending) needs its resync now.
             if target.kind == .create && !resyncPendingTables.contains(name) { continue }
             if !resyncPendingTables.contains(name) { resyncPendingTables.append(name) }
-            let running = online.flatMap { $0.isRunning && $0.mapping.qualifiedName == name ? $0 : nil }
+            stopLock.lock()
+            let current = online
+            stopLock.unlock()
+            let running = current.flatMap { $0.isRunning && $0.mapping.qualifiedName == name ? $0 : nil }
             if config.source.resyncOnDDL {
                 logger.warning("DDL on a mapped table: rows it changed have no row events, so the table is resynced online", metadata: [
                     "table": "\(name)", "ddl": "\(target)", "at": "\(transaction.end)"])
