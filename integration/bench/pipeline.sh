@@ -19,7 +19,7 @@
 #
 # Environment: ROUNDS (15), PY_SECONDS (60), PY_DECODE_SECONDS (20; 0 skips the decode-only
 # run), STEADY_SECONDS (60), STEADY_RATE (5000), STEADY_TX_ROWS (10); servers in DST_RUN_DIR
-# (/tmp/hA) on DST_MARIADB_PORT (33111), DST_REDIS_PORT (63831), the replicator's HTTP API
+# (/tmp/dst-pipeline-bench) on DST_MARIADB_PORT (33111), DST_REDIS_PORT (63831), the replicator's HTTP API
 # on DST_HTTP_PORT (17811). The Python packages (mysql-replication, redis) go into a virtual
 # environment under ${XDG_CACHE_HOME:-~/.cache}/distributary-bench/venv (apt-get install
 # python3-venv if `python3 -m venv` fails). Missed targets are reported, not failed on;
@@ -35,7 +35,7 @@ PY_DECODE_SECONDS=${PY_DECODE_SECONDS:-20}
 STEADY_SECONDS=${STEADY_SECONDS:-60}
 STEADY_RATE=${STEADY_RATE:-5000}
 STEADY_TX_ROWS=${STEADY_TX_ROWS:-10}
-export DST_RUN_DIR=${DST_RUN_DIR:-/tmp/hA}
+export DST_RUN_DIR=${DST_RUN_DIR:-/tmp/dst-pipeline-bench}
 export DST_MARIADB_PORT=${DST_MARIADB_PORT:-33111}
 export DST_REDIS_PORT=${DST_REDIS_PORT:-63831}
 HTTP_PORT=${DST_HTTP_PORT:-17811}
