@@ -158,13 +158,18 @@ final class Snapshotter {
         let meter = SnapshotMeter(logger: logger, terminal: terminal, total: total, done: progress.rows)
         for case let sink as RedisCacheSink in sinks { sink.bulk = true }
         defer { for case let sink as RedisCacheSink in sinks { sink.bulk = false } }
+        // Each sink applies chunks on a thread of its own, so routing the next chunk overlaps
+        // the sinks' work on this one (Redis executing, the index indexing).
+        let feeders = sinks.map { sink in
+            SinkFeeder(name: sink.name) { [self] routed, progress in try apply(routed, to: [sink], checkpoints: checkpoints, progress: progress) }
+        }
+        for feeder in feeders { feeder.start() }
+        defer { for feeder in feeders { _ = feeder.finish() } }
         var stopped = false
         while let chunk = queue.pop() {
             if shouldStop() { stopped = true; queue.close(); break }
-            let changes = chunk.rows.map { RowChange(kind: .insert, table: maps[chunk.table], before: nil, after: $0) }
-            let routed = try router.route(Transaction(gtid: nil, start: point.position, end: point.position,
-                                                      timestamp: UInt32(Date().timeIntervalSince1970), changes: changes),
-                                          replacingEntries: replaceEntries)
+            let routed = try router.routeRows(chunk.rows, table: maps[chunk.table], at: point.position,
+                                              timestamp: UInt32(Date().timeIntervalSince1970), replacingEntries: replaceEntries)
             onRouted?(routed)
             progress.rows += chunk.rows.count
             if let last = chunk.lastKey {
@@ -173,8 +178,14 @@ final class Snapshotter {
                 progress.done = chunk.table + 1
                 progress.after = nil
             }
-            try apply([routed], to: sinks, checkpoints: checkpoints, progress: progress.done == names.count ? nil : progress)
+            let item = SinkFeeder.Item(routed: [routed], progress: progress.done == names.count ? nil : progress)
+            var delivered = true
+            for feeder in feeders where !feeder.queue.push(item) { delivered = false }
+            if !delivered { break } // a sink failed: its error is thrown below
             meter.advance(rows: progress.rows, table: names[chunk.table])
+        }
+        for feeder in feeders {
+            if let error = feeder.finish() { throw error }
         }
         if let readError = reading.finish() { throw readError }
         if stopped || progress.done < names.count {
@@ -210,6 +221,54 @@ final class Snapshotter {
                 throw PipelineError("the snapshot could not be written to the \(sink.name) sink: \(error)")
             }
         }
+    }
+}
+
+/// One sink's thread during a snapshot: applies routed chunks in order (with the progress
+/// each carries) from a queue of two.
+final class SinkFeeder: @unchecked Sendable {
+    struct Item {
+        var routed: [RoutedTransaction]
+        var progress: SnapshotProgress?
+    }
+    let queue = BlockingQueue<Item>(capacity: 2)
+    private let name: String
+    private let body: ([RoutedTransaction], SnapshotProgress?) throws -> Void
+    private let done = DispatchSemaphore(value: 0)
+    private var started = false
+    private var finished = false
+    private var error: Error?
+
+    init(name: String, body: @escaping ([RoutedTransaction], SnapshotProgress?) throws -> Void) {
+        self.name = name
+        self.body = body
+    }
+
+    func start() {
+        started = true
+        let thread = Thread { [self] in
+            while let item = queue.pop() {
+                do {
+                    try body(item.routed, item.progress)
+                } catch {
+                    self.error = error
+                    queue.close()
+                    break
+                }
+            }
+            done.signal()
+        }
+        thread.name = "snapshot-\(name)"
+        thread.start()
+    }
+
+    /// Lets the thread apply what is queued, waits for it, and returns its error (once).
+    func finish() -> Error? {
+        guard started, !finished else { return nil }
+        finished = true
+        queue.close()
+        done.wait()
+        return error
     }
 }
 

@@ -29,20 +29,35 @@ public struct Router: Sendable {
         self.schemas = schemas
     }
 
-    /// Column indexes resolved for one table map.
-    private struct Plan: Sendable {
-        var columnNames: [String]
-        var mapping: TableMapping
-        var keyParts: [KeyPart]
+    /// Column indexes resolved for one table map. A class: looking it up for a row costs
+    /// one retain, not one per array it holds.
+    private final class Plan: Sendable {
+        let columnNames: [String]
+        let mapping: TableMapping
+        let keyParts: [KeyPart]
         /// Bytes escaped with `\` in key values: in a template of several columns, `\` and
         /// the literal text between placeholders (so `{a}:{b}` keys stay unambiguous).
-        var keyEscapes: [UInt8]
+        let keyEscapes: [UInt8]
         /// Hash field / JSON member name (as UTF-8, and as a JSON `"name":` key) per projected column.
-        var projection: [(name: String, index: Int, field: [UInt8], jsonKey: [UInt8])]
-        var ttl: Int32
-        var indexFields: [(name: String, kind: IndexFieldKind, index: Int)]
-        var stored: [(name: String, index: Int)]
-        var primaryKey: [Int]
+        let projection: [(name: String, index: Int, field: [UInt8], jsonKey: [UInt8])]
+        let ttl: Int32
+        let indexFields: [(name: String, kind: IndexFieldKind, index: Int)]
+        let stored: [(name: String, index: Int)]
+        let primaryKey: [Int]
+
+        init(columnNames: [String], mapping: TableMapping, keyParts: [KeyPart], keyEscapes: [UInt8],
+             projection: [(name: String, index: Int, field: [UInt8], jsonKey: [UInt8])], ttl: Int32,
+             indexFields: [(name: String, kind: IndexFieldKind, index: Int)], stored: [(name: String, index: Int)], primaryKey: [Int]) {
+            self.columnNames = columnNames
+            self.mapping = mapping
+            self.keyParts = keyParts
+            self.keyEscapes = keyEscapes
+            self.projection = projection
+            self.ttl = ttl
+            self.indexFields = indexFields
+            self.stored = stored
+            self.primaryKey = primaryKey
+        }
     }
 
     private enum KeyPart: Sendable {
@@ -65,10 +80,25 @@ public struct Router: Sendable {
         var index: [IndexWrite] = []
         for change in transaction.changes {
             guard let plan = try plan(for: change.table, at: transaction) else { continue }
-            try route(change, plan: plan, at: transaction, cache: &cache, index: &index)
+            try route(change.kind, before: change.before, after: change.after, plan: plan, at: transaction, cache: &cache, index: &index)
         }
         return RoutedTransaction(end: transaction.end, gtid: transaction.gtid, timestamp: transaction.timestamp,
                                  rowCount: transaction.changes.count, cache: cache, index: index, isPartial: transaction.isPartial)
+    }
+
+    /// Routes `rows` of `table` as inserts (snapshots and resyncs: rows read from the table),
+    /// without a RowChange per row.
+    public mutating func routeRows(_ rows: [RowImage], table: TableMap, at position: BinlogPosition, timestamp: UInt32,
+                                   replacingEntries: Bool = false) throws -> RoutedTransaction {
+        replacing = replacingEntries
+        defer { replacing = false }
+        let txn = Transaction(gtid: nil, start: position, end: position, timestamp: timestamp, changes: [])
+        var cache = CacheWrites()
+        var index: [IndexWrite] = []
+        if let plan = try plan(for: table, at: txn) {
+            for row in rows { try route(.insert, before: nil, after: row, plan: plan, at: txn, cache: &cache, index: &index) }
+        }
+        return RoutedTransaction(end: position, gtid: nil, timestamp: timestamp, rowCount: rows.count, cache: cache, index: index)
     }
 
     private mutating func plan(for map: TableMap, at txn: Transaction) throws -> Plan? {
@@ -194,14 +224,14 @@ public struct Router: Sendable {
         return parts.joined(separator: ":")
     }
 
-    private func route(_ change: RowChange, plan: Plan, at txn: Transaction,
+    private func route(_ kind: RowChange.Kind, before: RowImage?, after: RowImage?, plan: Plan, at txn: Transaction,
                        cache: inout CacheWrites, index: inout [IndexWrite]) throws {
         if let redis = plan.mapping.redis {
-            switch change.kind {
+            switch kind {
             case .insert, .update:
-                guard let after = change.after else { throw RoutingError("\(change.kind) without an after image at \(txn.end)") }
+                guard let after = after else { throw RoutingError("\(kind) without an after image at \(txn.end)") }
                 // The old key first, so the new key's span is followed by the write's other strings.
-                let oldKey = change.kind == .update ? try change.before.map { try key($0, plan, txn, into: &cache) } : nil
+                let oldKey = kind == .update ? try before.map { try key($0, plan, txn, into: &cache) } : nil
                 let newKey = try key(after, plan, txn, into: &cache)
                 if let oldKey {
                     if cache.spansEqual(Int(oldKey), Int(newKey)) {
@@ -246,16 +276,16 @@ public struct Router: Sendable {
                     cache.appendOp(.init(kind: .delete, firstSpan: newKey, fieldCount: 0, removedCount: 0, ttl: 0))
                 }
             case .delete:
-                guard let before = change.before else { throw RoutingError("delete without a before image at \(txn.end)") }
+                guard let before = before else { throw RoutingError("delete without a before image at \(txn.end)") }
                 cache.appendOp(.init(kind: .delete, firstSpan: try key(before, plan, txn, into: &cache), fieldCount: 0, removedCount: 0, ttl: 0))
             }
         }
         if let ix = plan.mapping.index {
-            switch change.kind {
+            switch kind {
             case .insert, .update:
-                guard let after = change.after else { throw RoutingError("\(change.kind) without an after image at \(txn.end)") }
+                guard let after = after else { throw RoutingError("\(kind) without an after image at \(txn.end)") }
                 let id = try documentID(after, plan, txn)
-                if change.kind == .update, let before = change.before {
+                if kind == .update, let before = before {
                     let oldID = try documentID(before, plan, txn)
                     if oldID != id { index.append(.delete(index: ix.name, id: oldID)) }
                 }
@@ -263,7 +293,7 @@ public struct Router: Sendable {
                 let stored = try plan.stored.map { (name: $0.name, value: try value(after, $0.index, plan, txn)) }
                 index.append(.upsert(index: ix.name, id: id, fields: fields, stored: stored))
             case .delete:
-                guard let before = change.before else { throw RoutingError("delete without a before image at \(txn.end)") }
+                guard let before = before else { throw RoutingError("delete without a before image at \(txn.end)") }
                 index.append(.delete(index: ix.name, id: try documentID(before, plan, txn)))
             }
         }
