@@ -734,17 +734,20 @@ public final class Pipeline: @unchecked Sendable {
         inFlight = []
         stopLock.unlock()
         queue = Self.makeQueue(budget: config.memoryBudget)
-        // Each sink may run up to 8 batches (and an eighth of the budget) ahead of the slowest.
-        let budget = config.memoryBudget / 8
+        // Each sink may run up to 8 batches (and a sixteenth of the budget in binlog bytes)
+        // ahead of the slowest.
+        let budget = config.memoryBudget / 16
         sinkQueues = sinks.map { _ in BlockingQueue<RoutedBatch>(capacity: 8, budget: budget) { $0.bytes } }
         for sink in sinks { for t in sink.resyncPending where !resyncPendingTables.contains(t) { resyncPendingTables.append(t) } }
     }
 
     /// Decoded transactions take about 4 bytes of memory per byte of binlog (the event
-    /// bytes plus a 24-byte slot per value), so the queue holds at most a quarter of the
-    /// budget in binlog bytes; pieces of large transactions are a sixteenth.
+    /// bytes plus a 24-byte slot per value), so the queue holds at most an eighth of the
+    /// budget in binlog bytes (about half the budget decoded; the sinks' queues of routed
+    /// batches and the batches being applied take the rest); pieces of large transactions
+    /// are a sixteenth.
     static func makeQueue(budget: Int) -> BlockingQueue<StreamedTransaction> {
-        BlockingQueue(capacity: 4096, budget: budget / 4) { $0.transaction.byteCount }
+        BlockingQueue(capacity: 4096, budget: budget / 8) { $0.transaction.byteCount }
     }
 
     /// One run of the reader, router and sink threads, until a stop or a failure.
