@@ -32,7 +32,10 @@ rcli() { redis-cli -h 127.0.0.1 -p "$DST_REDIS_PORT" "$@"; }
 step "loading the sample shop (products = Debian packages)"
 sql -e "DROP DATABASE IF EXISTS shop; CREATE DATABASE shop;
         CREATE TABLE shop.products (id INT PRIMARY KEY, name VARCHAR(200) NOT NULL, description TEXT,
-          price DECIMAL(10,2) NOT NULL, status VARCHAR(20) NOT NULL, updated DATETIME NOT NULL)"
+          price DECIMAL(10,2) NOT NULL, status VARCHAR(20) NOT NULL, updated DATETIME NOT NULL);
+        CREATE DATABASE IF NOT EXISTS distributary;
+        CREATE TABLE IF NOT EXISTS distributary.watermarks (pipeline VARCHAR(64) PRIMARY KEY, value VARCHAR(64) NOT NULL);
+        GRANT SELECT, INSERT, UPDATE ON distributary.watermarks TO '$DST_REPL_USER'@'127.0.0.1';"
 if ! apt-cache dumpavail 2>/dev/null | grep -q '^Package:' && [ "$(id -u)" -eq 0 ]; then
     apt-get update -qq   # a fresh machine has no package lists yet
 fi
@@ -141,6 +144,8 @@ The replicator keeps running. Change rows and watch Redis and the index follow:
   curl 'http://127.0.0.1:$HTTP_PORT/indexes/products/search?q=editor&limit=5'
   curl 'http://127.0.0.1:$HTTP_PORT/indexes/products/search?q=%2Bstatus:active+python'
   $BIN search --config $DST_RUN_DIR/demo.yml --index products 'name:vim'
+  $BIN resync --online --config $DST_RUN_DIR/demo.yml --table shop.products
+  $BIN verify --config $DST_RUN_DIR/demo.yml
   redis-cli -p $DST_REDIS_PORT HGETALL distributary:demo:checkpoint
 Stop everything with: make demo-stop
 TXT

@@ -4,6 +4,10 @@ set -euo pipefail
 mariadb -uroot -p"$MARIADB_ROOT_PASSWORD" <<SQL
 CREATE USER 'repl'@'%' IDENTIFIED BY '${DISTRIBUTARY_MYSQL_PASSWORD}';
 GRANT REPLICATION SLAVE, BINLOG MONITOR, SELECT ON *.* TO 'repl'@'%';
+-- The watermark table of online resyncs (also started by DDL on a mapped table).
+CREATE DATABASE IF NOT EXISTS distributary;
+CREATE TABLE distributary.watermarks (pipeline VARCHAR(64) PRIMARY KEY, value VARCHAR(64) NOT NULL);
+GRANT SELECT, INSERT, UPDATE ON distributary.watermarks TO 'repl'@'%';
 CREATE DATABASE IF NOT EXISTS shop;
 CREATE TABLE shop.products (id INT PRIMARY KEY, name VARCHAR(200) NOT NULL, description TEXT,
   price DECIMAL(10,2), status VARCHAR(20));
