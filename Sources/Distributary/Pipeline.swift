@@ -654,8 +654,14 @@ public final class Pipeline: @unchecked Sendable {
                 progress.append(nil)
             }
         }
-        // Resume only when every target stopped at the same place (else load them all again).
-        let resume = progress.first.flatMap { first in progress.allSatisfy { $0 == first } ? first : nil }
+        // Resume when every target holds progress of the same tables, from the one that got
+        // least far (sinks apply on threads of their own, so one may be a chunk or two ahead:
+        // loading those rows again converges like any reload). Else load them all again.
+        let resume: SnapshotProgress? = {
+            let all = progress.compactMap { $0 }
+            guard all.count == progress.count, let first = all.first, all.allSatisfy({ $0.tables == first.tables }) else { return nil }
+            return all.min { $0.rows < $1.rows }
+        }()
         let snapshotter = Snapshotter(config: config, logger: logger, options: connection, isMariaDB: isMariaDB)
         snapshotter.terminal = progressOnTerminal
         snapshotter.replaceEntries = sweep || targets.contains { $0.checkpoint != nil }
