@@ -182,20 +182,10 @@ enum QueryKind: Equatable {
 
     /// Looks at the first two words only (statements can be megabytes long).
     init(_ sql: String) {
-        var words: [String] = []
-        var current = ""
-        for b in sql.utf8.prefix(32) {
-            if b == 0x20 || b == 0x09 || b == 0x0a || b == 0x0d || b == 0x3b {
-                if !current.isEmpty { words.append(current); current = "" }
-                if words.count == 2 { break }
-            } else {
-                let upper = b >= 0x61 && b <= 0x7a ? b - 0x20 : b
-                current.unicodeScalars.append(Unicode.Scalar(upper))
-            }
-        }
-        if !current.isEmpty && words.count < 2 { words.append(current) }
-        let second = words.count > 1 ? words[1] : nil
-        switch words.first {
+        var head = SQLHead(Array(sql.utf8.prefix(64)))
+        let first = head.word()
+        let second = head.word()
+        switch first {
         case "BEGIN": self = .begin
         case "COMMIT": self = .commit
         case "ROLLBACK": self = second == "TO" ? .other : .rollback

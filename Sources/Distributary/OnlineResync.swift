@@ -242,14 +242,9 @@ final class OnlineResync: @unchecked Sendable {
             pendingChunk = nil
             lock.unlock()
             guard let chunk, parts.count == 3, String(chunk.n) == parts[2] else { return }
-            var kept: [RowChange] = []
-            var dropped = 0
-            for row in chunk.rows {
-                if windowKeys.contains(key(of: row)) { dropped += 1; continue }
-                kept.append(RowChange(kind: .insert, table: map, before: nil, after: row))
-            }
-            let loaded = try router.route(Transaction(gtid: nil, start: routed.end, end: routed.end, timestamp: routed.timestamp, changes: kept),
-                                      replacingEntries: true)
+            let kept = chunk.rows.filter { !windowKeys.contains(key(of: $0)) }
+            let dropped = chunk.rows.count - kept.count
+            let loaded = try router.routeRows(kept, table: map, at: routed.end, timestamp: routed.timestamp, replacingEntries: true)
             routed.cache.append(contentsOf: loaded.cache)
             routed.index += loaded.index
             for write in loaded.cache {

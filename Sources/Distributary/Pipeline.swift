@@ -168,8 +168,8 @@ public final class Pipeline: @unchecked Sendable {
         }
 
         // Tables a DDL left stale that no resync reloaded yet (the last run stopped first).
-        var stale: [String] = []
-        for sink in sinks { for t in sink.resyncPending where !stale.contains(t) { stale.append(t) } }
+        addPendingResyncs(of: sinks)
+        let stale = resyncPendingTables
         if !stale.isEmpty {
             if config.source.resyncOnDDL {
                 logger.notice("tables with DDL not yet resynced; resyncing them online once streaming", metadata: ["tables": "\(stale.joined(separator: ", "))"])
@@ -744,6 +744,11 @@ public final class Pipeline: @unchecked Sendable {
         // ahead of the slowest.
         let budget = config.memoryBudget / 16
         sinkQueues = sinks.map { _ in BlockingQueue<RoutedBatch>(capacity: 8, budget: budget) { $0.bytes } }
+        addPendingResyncs(of: sinks)
+    }
+
+    /// Adds the tables the sinks' checkpoints say a DDL left stale to `resyncPendingTables`.
+    private func addPendingResyncs(of sinks: [Sink]) {
         for sink in sinks { for t in sink.resyncPending where !resyncPendingTables.contains(t) { resyncPendingTables.append(t) } }
     }
 

@@ -26,6 +26,15 @@ protocol Sink: AnyObject {
     var resyncPending: [String] { get set }
 }
 
+/// What a sink stores with its data: the checkpoint's fields, the mappings the data was
+/// built with, and the tables a DDL left stale.
+func storedFields(_ checkpoint: Checkpoint, mappings: String, resyncPending: [String]) -> [String: String] {
+    var f = checkpoint.fields
+    f["mappings"] = mappings
+    f["resync_pending"] = resyncPending.joined(separator: ",")
+    return f
+}
+
 /// The `resync_pending` field's tables.
 func pendingTables(_ fields: [String: String]?) -> [String] {
     (fields?["resync_pending"] ?? "").split(separator: ",").map(String.init)
@@ -125,10 +134,7 @@ final class RedisCacheSink: Sink {
     }
 
     private func fields(_ checkpoint: Checkpoint) -> [String: String] {
-        var f = checkpoint.fields
-        f["mappings"] = mappingsField
-        f["resync_pending"] = resyncPending.joined(separator: ",")
-        return f
+        storedFields(checkpoint, mappings: mappingsField, resyncPending: resyncPending)
     }
 }
 
@@ -193,10 +199,7 @@ final class SearchIndexSink: Sink {
     }
 
     private func payload(_ checkpoint: Checkpoint) -> [String: String] {
-        var f = checkpoint.fields
-        f["mappings"] = mappingsField
-        f["resync_pending"] = resyncPending.joined(separator: ",")
-        return f
+        storedFields(checkpoint, mappings: mappingsField, resyncPending: resyncPending)
     }
 
     static func document(id: String, fields: [(name: String, kind: IndexFieldKind, value: ColumnValue)],

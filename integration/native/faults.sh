@@ -64,11 +64,7 @@ stop_replicator
 sql "UPDATE faults.items SET name = 'changed while down' WHERE id <= 10; DELETE FROM faults.items WHERE id BETWEEN 11 AND 20;
      DELETE FROM faults.tags WHERE id <= 5; FLUSH BINARY LOGS;"
 current=$(sql "SHOW MASTER STATUS" | awk '{print $1}')
-for _ in $(seq 1 50); do
-    sql "PURGE BINARY LOGS TO '$current'" 2>/dev/null
-    [ "$(sql "SHOW BINARY LOGS" | head -1 | awk '{print $1}')" = "$current" ] && break
-    sleep 0.1
-done
+purge_binlogs_to "$current"
 out=$("$DISTRIBUTARY" run --config "$WORK/f.yml" 2>&1); status=$?
 check "purge: run stops with exit 1" "1" "$status"
 check_contains "purge: the documented error names resync" "distributary resync" "$out"

@@ -91,6 +91,17 @@ is_mariadb() { [ "$DST_FLAVOR" = mariadb ]; }
 binlog_status() {
     if is_mariadb; then sql "SHOW MASTER STATUS"; else sql "SHOW BINARY LOG STATUS" 2>/dev/null || sql "SHOW MASTER STATUS"; fi
 }
+# purge_binlogs_to FILE: purges every binlog before FILE, retrying for up to 10 s (MariaDB
+# keeps a file until its binlog checkpoint is written, and a stopped replicator's dump
+# thread may hold it a moment longer: "log in use"). Prints nothing; check the result.
+purge_binlogs_to() {
+    for _ in $(seq 1 50); do
+        sql "PURGE BINARY LOGS TO '$1'" 2>/dev/null
+        [ "$(sql "SHOW BINARY LOGS" | head -1 | awk '{print $1}')" = "$1" ] && return 0
+        sleep 0.2
+    done
+    return 1
+}
 # source_head: where the source's log ends, in the form checkpoint_of prints: the GTID
 # position on MariaDB, file:pos on MySQL (which resumes by file and position).
 source_head() {

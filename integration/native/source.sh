@@ -219,12 +219,7 @@ sql "INSERT INTO srctest.items (id, v, note) VALUES (90000, 1, 'row written whil
 sql "FLUSH BINARY LOGS"
 sql "INSERT INTO srctest.items (id, v, note) VALUES (90001, 1, 'row in the newest file')"
 newest=$(binlog_status | awk '{print $1}')
-# MariaDB keeps a binlog until its binlog checkpoint is written: retry the purge.
-for _ in $(seq 1 50); do
-    sql "PURGE BINARY LOGS TO '$newest'" 2>/dev/null
-    [ "$(sql "SHOW BINARY LOGS" | head -1 | awk '{print $1}')" == "$newest" ] && break
-    sleep 0.2
-done
+purge_binlogs_to "$newest"
 check "purged: the server purged every older binlog" "$newest" "$(sql "SHOW BINARY LOGS" | head -1 | awk '{print $1}')"
 out=$(timeout 60 "$DISTRIBUTARY" run --config "$WORK/src.yml" 2>&1); status=$?
 check "purged: exits 1" "1" "$status"
