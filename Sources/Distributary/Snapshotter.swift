@@ -9,12 +9,47 @@ import Routing
 struct SnapshotProgress: Codable, Equatable, Sendable {
     /// `db.table` in load order.
     var tables: [String]
-    /// Tables loaded completely.
+    /// Tables loaded completely, from the first on.
     var done: Int
     /// Hex of each key column of the last row loaded from `tables[done]` (nil: none yet).
     var after: [String]?
     /// Rows loaded so far.
     var rows: Int
+    /// Tables after `tables[done]` that parallel readers began (key: the table's index):
+    /// the last key loaded, or an empty list when the table is loaded completely.
+    var ahead: [String: [String]]? = nil
+
+    /// Where table `t` goes on: nil when it is loaded completely, else the key to read after
+    /// (whose own value is nil: from the start).
+    func resumeKey(_ t: Int) -> [[UInt8]]?? {
+        if t < done { return .none }
+        if t == done { return .some(afterKey) }
+        guard let key = ahead?[String(t)] else { return .some(nil) }
+        return key.isEmpty ? .none : .some(key.map(Self.unhex))
+    }
+
+    /// Records a chunk of table `t` loaded: `lastKey` is its last row's key, nil when the
+    /// table has no more rows.
+    mutating func record(table t: Int, lastKey: [[UInt8]]?) {
+        let key = lastKey?.map(Self.hex) ?? []
+        guard t == done else {
+            var map = ahead ?? [:]
+            map[String(t)] = key
+            ahead = map
+            return
+        }
+        guard lastKey == nil else { after = key; return }
+        done += 1
+        after = nil
+        // Tables the parallel readers finished or began meanwhile.
+        while var map = ahead, let next = map.removeValue(forKey: String(done)) {
+            ahead = map.isEmpty ? nil : map
+            if !next.isEmpty { after = next; break }
+            done += 1
+        }
+    }
+
+    var complete: Bool { done >= tables.count }
 
     var encoded: String {
         let data = (try? JSONEncoder().encode(self)) ?? Data()
@@ -99,8 +134,9 @@ final class Snapshotter {
         if let resume {
             if resume.tables == names {
                 progress = resume
+                let finished = (0..<names.count).filter { resume.resumeKey($0) == nil }.count
                 logger.info("resuming an interrupted snapshot", metadata: [
-                    "tables_done": "\(resume.done) of \(names.count)", "rows_loaded": "\(resume.rows)",
+                    "tables_done": "\(finished) of \(names.count)", "rows_loaded": "\(resume.rows)",
                     "table": "\(resume.done < names.count ? names[resume.done] : "-")"])
             } else {
                 logger.notice("an interrupted snapshot covered other tables; starting it over", metadata: [
@@ -119,15 +155,24 @@ final class Snapshotter {
             }
         }
 
-        let session = try SnapshotSession(options: options, isMariaDB: isMariaDB)
-        defer { session.close() }
+        let pending = readers.indices.filter { progress.resumeKey($0) != nil }
+        // DISTRIBUTARY_SNAPSHOT_LINEUP_ATTEMPTS (tests): 0 goes straight to the lock.
+        let attempts = ProcessInfo.processInfo.environment["DISTRIBUTARY_SNAPSHOT_LINEUP_ATTEMPTS"].flatMap { Int($0) } ?? 20
+        let (sessions, note) = try SnapshotSession.open(options: options, isMariaDB: isMariaDB,
+                                                         count: max(1, min(config.source.snapshotThreads, pending.count)),
+                                                         lineUpAttempts: max(0, attempts))
+        defer { for session in sessions { session.close() } }
+        if let note { logger.notice("\(note)") }
+        let session = sessions[0]
         let point = session.point
-        var meta: Logger.Metadata = ["position": "\(point)", "tables": "\(names.count)", "chunk_rows": "\(chunkRows)"]
+        var meta: Logger.Metadata = ["position": "\(point)", "tables": "\(names.count)", "chunk_rows": "\(chunkRows)",
+                                     "read_threads": "\(sessions.count)"]
         if let lock = session.lockSeconds { meta["global_read_lock_ms"] = "\(Int(lock * 1000))" }
-        logger.info(isMariaDB ? "snapshot started (consistent read, no lock)" : "snapshot started (global read lock held only while the read view was opened)", metadata: meta)
+        logger.info(session.lockSeconds == nil ? "snapshot started (consistent read, no lock)"
+                        : "snapshot started (global read lock held only while the read views were opened)", metadata: meta)
 
         var total = 0
-        for reader in readers[progress.done...] { total += try session.rowCount(reader) }
+        for t in pending { total += try session.rowCount(readers[t]) }
         total += progress.rows
 
         var checkpoints: [ObjectIdentifier: Checkpoint] = [:]
@@ -137,7 +182,7 @@ final class Snapshotter {
         for sink in sinks { checkpoints[ObjectIdentifier(sink)] = bases[ObjectIdentifier(sink)] ?? fresh }
 
         // The reader thread reads chunks; this thread routes and applies them.
-        let reading = ChunkReader(session: session, readers: readers, start: progress, chunkRows: chunkRows, shouldStop: shouldStop)
+        let reading = ChunkReader(sessions: sessions, readers: readers, start: progress, chunkRows: chunkRows, shouldStop: shouldStop)
         reading.start()
         // Whatever ends this function (a sink error included), the reader thread stops and is
         // waited for before the session it reads on is closed.
@@ -172,13 +217,8 @@ final class Snapshotter {
                                               timestamp: UInt32(Date().timeIntervalSince1970), replacingEntries: replaceEntries)
             onRouted?(routed)
             progress.rows += chunk.rows.count
-            if let last = chunk.lastKey {
-                progress.after = last.map(SnapshotProgress.hex)
-            } else {
-                progress.done = chunk.table + 1
-                progress.after = nil
-            }
-            let item = SinkFeeder.Item(routed: [routed], progress: progress.done == names.count ? nil : progress)
+            progress.record(table: chunk.table, lastKey: chunk.lastKey)
+            let item = SinkFeeder.Item(routed: [routed], progress: progress.complete ? nil : progress)
             var delivered = true
             for feeder in feeders where !feeder.queue.push(item) { delivered = false }
             if !delivered { break } // a sink failed: its error is thrown below
@@ -188,7 +228,7 @@ final class Snapshotter {
             if let error = feeder.finish() { throw error }
         }
         if let readError = reading.finish() { throw readError }
-        if stopped || progress.done < names.count {
+        if stopped || !progress.complete {
             meter.finish()
             logger.notice("snapshot interrupted; the next start resumes it from the last loaded chunk", metadata: [
                 "rows_loaded": "\(progress.rows)", "table": "\(progress.done < names.count ? names[progress.done] : "-")"])
@@ -279,55 +319,83 @@ struct SnapshotChunk: @unchecked Sendable {
     var lastKey: [[UInt8]]?
 }
 
-/// The snapshot's reader thread: reads chunks in key order into a queue of two.
+/// The snapshot's reader threads, one per session: each takes the next table not yet
+/// loaded and reads it in key order into one queue (a table's chunks stay in order).
+/// At most one chunk per thread waits in the queue.
 final class ChunkReader: @unchecked Sendable {
-    let queue = BlockingQueue<SnapshotChunk>(capacity: 2)
-    private let session: SnapshotSession
+    let queue: BlockingQueue<SnapshotChunk>
+    private let sessions: [SnapshotSession]
     private let readers: [SnapshotTable]
     private let from: SnapshotProgress
     private let chunkRows: Int
     private let shouldStop: @Sendable () -> Bool
-    private let done = DispatchSemaphore(value: 0)
+    private let lock = NSLock()
+    private var next: [Int]
+    private var running: Int
     private var error: Error?
+    private let done = DispatchSemaphore(value: 0)
 
-    init(session: SnapshotSession, readers: [SnapshotTable], start: SnapshotProgress, chunkRows: Int, shouldStop: @escaping @Sendable () -> Bool) {
-        self.session = session
+    init(sessions: [SnapshotSession], readers: [SnapshotTable], start: SnapshotProgress, chunkRows: Int,
+         shouldStop: @escaping @Sendable () -> Bool) {
+        self.sessions = sessions
         self.readers = readers
         self.from = start
         self.chunkRows = chunkRows
         self.shouldStop = shouldStop
+        self.queue = BlockingQueue(capacity: sessions.count + 1)
+        self.next = readers.indices.filter { start.resumeKey($0) != nil }
+        self.running = sessions.count
+    }
+
+    private func take() -> Int? {
+        lock.lock(); defer { lock.unlock() }
+        return error == nil && !next.isEmpty ? next.removeFirst() : nil
     }
 
     func start() {
-        let thread = Thread { [self] in
-            defer { queue.close(); done.signal() }
-            do {
-                for t in from.done..<readers.count {
-                    var after: [[UInt8]]? = t == from.done ? from.afterKey : nil
-                    repeat {
-                        if shouldStop() { return }
-                        let (rows, last) = try session.readChunk(readers[t], after: after, limit: chunkRows)
-                        if !queue.push(SnapshotChunk(table: t, rows: rows, lastKey: last)) { return }
-                        after = last
-                    } while after != nil
+        for n in sessions.indices {
+            let thread = Thread { [self] in
+                let session = sessions[n]
+                defer {
+                    lock.lock()
+                    running -= 1
+                    let last = running == 0
+                    lock.unlock()
+                    if last { queue.close() }
+                    done.signal()
                 }
-            } catch {
-                self.error = error
+                do {
+                    while let t = take() {
+                        var after = from.resumeKey(t) ?? nil
+                        repeat {
+                            if shouldStop() { return }
+                            let (rows, last) = try session.readChunk(readers[t], after: after, limit: chunkRows)
+                            if !queue.push(SnapshotChunk(table: t, rows: rows, lastKey: last)) { return }
+                            after = last
+                        } while after != nil
+                    }
+                } catch {
+                    lock.lock()
+                    if self.error == nil { self.error = error }
+                    lock.unlock()
+                    queue.close()
+                }
             }
+            thread.name = "snapshot-reader-\(n)"
+            thread.start()
         }
-        thread.name = "snapshot-reader"
-        thread.start()
     }
 
     private var finished = false
 
-    /// Stops reading (if not done), waits for the thread and returns its error. Idempotent.
+    /// Stops reading (if not done), waits for the threads and returns the first error. Idempotent.
     func finish() -> Error? {
         queue.close()
         if !finished {
-            done.wait()
+            for _ in sessions { done.wait() }
             finished = true
         }
+        lock.lock(); defer { lock.unlock() }
         return error
     }
 }

@@ -132,51 +132,140 @@ public struct SnapshotPoint: Sendable, CustomStringConvertible {
 public final class SnapshotSession {
     public let connection: MySQLConnection
     public let point: SnapshotPoint
-    /// How long the global read lock was held (MySQL), nil when none was taken.
+    /// How long the global read lock was held, nil when none was taken.
     public let lockSeconds: Double?
 
-    public init(options: ConnectionOptions, isMariaDB: Bool) throws {
-        let connection = try MySQLConnection(options)
+    init(connection: MySQLConnection, point: SnapshotPoint, lockSeconds: Double?) {
         self.connection = connection
-        try connection.execute("SET SESSION time_zone = '+00:00'")
-        try connection.execute("SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ")
-        let inspector = SourceInspector(connection: connection)
-        let serverID = try inspector.serverInfo().serverID
+        self.point = point
+        self.lockSeconds = lockSeconds
+    }
+
+    /// Sessions that read tables in parallel: up to `count` connections whose read views
+    /// all sit at one log position, so together they are one consistent snapshot.
+    /// MariaDB: the views are opened together without a lock, and again (up to five
+    /// times) while the source commits in between; then under a brief FLUSH TABLES WITH
+    /// READ LOCK, when the user may take it (RELOAD). MySQL: all are opened under that
+    /// lock. When the views cannot be lined up (no RELOAD, no spare connections) there is
+    /// one session, and `note` says why.
+    /// `lineUpAttempts`: how often MariaDB's views are opened together without a lock
+    /// before the lock is tried.
+    public static func open(options: ConnectionOptions, isMariaDB: Bool, count: Int, lineUpAttempts: Int = 20)
+        throws -> (sessions: [SnapshotSession], note: String?) {
+        let first = try prepared(options)
+        let serverID = try SourceInspector(connection: first).serverInfo().serverID
+        var connections = [first]
+        var note: String?
+        for _ in 1..<max(1, count) {
+            do {
+                connections.append(try prepared(options))
+            } catch {
+                note = "reading \(connections.count) of \(count) tables at a time: opening another connection failed (\(error)); raise the source's max_connections or lower source.snapshot_threads"
+                break
+            }
+        }
         if isMariaDB {
-            try connection.execute("START TRANSACTION WITH CONSISTENT SNAPSHOT")
-            let status = try connection.query("SHOW STATUS LIKE 'binlog_snapshot_%'").rows
-            var file: String?, pos: UInt64?
-            for row in status {
-                switch row[0] ?? "" {
-                case "Binlog_snapshot_file": file = row[1] ?? nil
-                case "Binlog_snapshot_position": pos = (row[1] ?? nil).flatMap { UInt64($0) }
-                default: break
+            // Read views opened at the same moment sit at one position unless something
+            // commits in between.
+            for _ in 0..<(connections.count > 1 ? lineUpAttempts : 1) {
+                let positions = try startTogether(connections)
+                if Set(positions.map(\.description)).count == 1 {
+                    return (try sessions(connections, at: positions[0], serverID: serverID, lock: nil, isMariaDB: true), note)
                 }
+                for c in connections { try c.execute("COMMIT") }
             }
-            guard let file, !file.isEmpty, let pos else {
-                throw SourceError(.settings, "\(options.endpoint) reports no binlog_snapshot_file/position; the binary log must be on (log_bin) for a consistent snapshot")
-            }
-            let position = BinlogPosition(file: file, offset: pos)
-            point = SnapshotPoint(position: position, gtid: try inspector.gtidPosition(at: position), mysqlGTIDs: nil, serverID: serverID)
-            lockSeconds = nil
-        } else {
             let started = Date()
             do {
-                try connection.execute("FLUSH TABLES WITH READ LOCK")
+                try first.execute("FLUSH TABLES WITH READ LOCK")
             } catch let error as SourceError where [1227, 1044, 1045].contains(error.serverErrno ?? 0) {
-                throw SourceError(.privileges, "\(options.endpoint): a consistent snapshot of MySQL needs a brief global read lock: run `GRANT RELOAD ON *.* TO <replication user>;` (\(error.message))")
+                let position = try startMariaDB(first)
+                let why = "reading one table at a time: the source committed while the parallel read views were opened, and lining them up takes a brief FLUSH TABLES WITH READ LOCK, which needs `GRANT RELOAD ON *.* TO <replication user>` (\(error.message))"
+                return (try sessions([first], at: position, serverID: serverID, lock: nil, isMariaDB: true), why)
             }
             do {
-                try connection.execute("START TRANSACTION WITH CONSISTENT SNAPSHOT")
-                let (position, set) = try inspector.currentPositionAndGTIDSet()
-                try connection.execute("UNLOCK TABLES")
-                point = SnapshotPoint(position: position, gtid: nil, mysqlGTIDs: set, serverID: serverID)
+                let positions = try startTogether(connections)
+                try first.execute("UNLOCK TABLES")
+                guard Set(positions.map(\.description)).count == 1 else {
+                    throw SourceError(.settings, "\(options.endpoint): read views opened under FLUSH TABLES WITH READ LOCK report different binlog positions (\(positions.map(\.description).joined(separator: ", "))); set source.snapshot_threads: 1")
+                }
+                return (try sessions(connections, at: positions[0], serverID: serverID, lock: Date().timeIntervalSince(started), isMariaDB: true), note)
             } catch {
-                try? connection.execute("UNLOCK TABLES")
+                try? first.execute("UNLOCK TABLES")
                 throw error
             }
-            lockSeconds = Date().timeIntervalSince(started)
         }
+        let started = Date()
+        do {
+            try first.execute("FLUSH TABLES WITH READ LOCK")
+        } catch let error as SourceError where [1227, 1044, 1045].contains(error.serverErrno ?? 0) {
+            throw SourceError(.privileges, "\(options.endpoint): a consistent snapshot of MySQL needs a brief global read lock: run `GRANT RELOAD ON *.* TO <replication user>;` (\(error.message))")
+        }
+        do {
+            for c in connections { try c.execute("START TRANSACTION WITH CONSISTENT SNAPSHOT") }
+            let (position, set) = try SourceInspector(connection: first).currentPositionAndGTIDSet()
+            try first.execute("UNLOCK TABLES")
+            let point = SnapshotPoint(position: position, gtid: nil, mysqlGTIDs: set, serverID: serverID)
+            let lock = Date().timeIntervalSince(started)
+            return (connections.map { SnapshotSession(connection: $0, point: point, lockSeconds: lock) }, note)
+        } catch {
+            try? first.execute("UNLOCK TABLES")
+            throw error
+        }
+    }
+
+    private static func prepared(_ options: ConnectionOptions) throws -> MySQLConnection {
+        let connection = try MySQLConnection(options)
+        try connection.execute("SET SESSION time_zone = '+00:00'")
+        try connection.execute("SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        return connection
+    }
+
+    /// MariaDB: opens the read view and returns the binlog position it sits at.
+    private static func startMariaDB(_ connection: MySQLConnection) throws -> BinlogPosition {
+        try connection.execute("START TRANSACTION WITH CONSISTENT SNAPSHOT")
+        var file: String?, pos: UInt64?
+        for row in try connection.query("SHOW STATUS LIKE 'binlog_snapshot_%'").rows {
+            switch row[0] ?? "" {
+            case "Binlog_snapshot_file": file = row[1] ?? nil
+            case "Binlog_snapshot_position": pos = (row[1] ?? nil).flatMap { UInt64($0) }
+            default: break
+            }
+        }
+        guard let file, !file.isEmpty, let pos else {
+            throw SourceError(.settings, "\(connection.options.endpoint) reports no binlog_snapshot_file/position; the binary log must be on (log_bin) for a consistent snapshot")
+        }
+        return BinlogPosition(file: file, offset: pos)
+    }
+
+    /// Opens the read view on every connection at once (a thread each), and returns their positions.
+    private static func startTogether(_ connections: [MySQLConnection]) throws -> [BinlogPosition] {
+        guard connections.count > 1 else { return [try startMariaDB(connections[0])] }
+        final class Slot: @unchecked Sendable {
+            let connection: MySQLConnection
+            var result: Result<BinlogPosition, Error>?
+            init(_ connection: MySQLConnection) { self.connection = connection }
+        }
+        let slots = connections.map(Slot.init)
+        let gate = DispatchSemaphore(value: 0)
+        let group = DispatchGroup()
+        for slot in slots {
+            group.enter()
+            Thread {
+                gate.wait()
+                slot.result = Result { try startMariaDB(slot.connection) }
+                group.leave()
+            }.start()
+        }
+        for _ in slots { gate.signal() }
+        group.wait()
+        return try slots.map { try $0.result!.get() }
+    }
+
+    private static func sessions(_ connections: [MySQLConnection], at position: BinlogPosition, serverID: UInt32,
+                                 lock: Double?, isMariaDB: Bool) throws -> [SnapshotSession] {
+        let point = SnapshotPoint(position: position, gtid: try SourceInspector(connection: connections[0]).gtidPosition(at: position),
+                                  mysqlGTIDs: nil, serverID: serverID)
+        return connections.map { SnapshotSession(connection: $0, point: point, lockSeconds: lock) }
     }
 
     /// The number of rows the snapshot sees in `table` (for progress and ETA).

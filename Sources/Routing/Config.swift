@@ -133,6 +133,9 @@ public struct SourceConfig: Sendable {
     /// Resync a mapped table online when the log shows DDL on it (ALTER, TRUNCATE, DROP,
     /// RENAME, CREATE OR REPLACE): rows the DDL changed without row events.
     public var resyncOnDDL = true
+    /// Tables a snapshot reads at once, each on a connection of its own holding the same
+    /// read view (fewer when the server cannot line the views up; see Snapshotter).
+    public var snapshotThreads = 4
 }
 
 /// `source.tls`: mode `disabled | preferred | required | verify_identity` and PEM files.
@@ -387,9 +390,9 @@ private struct Reader {
         return v
     }
 
-    func integer<T: FixedWidthInteger>(_ node: Node, _ path: String, _ type: T.Type, min: T = 0) throws -> T {
-        guard let s = try scalar(node, path), let v = T(s), v >= min else {
-            throw ConfigError(path, line: line(node), "expected a whole number from \(min) to \(T.max), got `\(node.string ?? "?")`")
+    func integer<T: FixedWidthInteger>(_ node: Node, _ path: String, _ type: T.Type, min: T = 0, max: T = T.max) throws -> T {
+        guard let s = try scalar(node, path), let v = T(s), v >= min, v <= max else {
+            throw ConfigError(path, line: line(node), "expected a whole number from \(min) to \(max), got `\(node.string ?? "?")`")
         }
         return v
     }
@@ -536,7 +539,7 @@ private struct Reader {
         let m = try mapping(node, "source",
                             allowed: ["host", "port", "socket", "user", "password_env", "password_file", "server_id", "start", "snapshot",
                                       "tls", "connect_timeout", "read_timeout", "write_timeout", "heartbeat", "reconnect", "watermark_table",
-                                      "resync_on_ddl"],
+                                      "resync_on_ddl", "snapshot_threads"],
                             required: ["user", "server_id"])
         if m["password_env"] != nil && m["password_file"] != nil {
             throw ConfigError("source.password_file", line: line(m["password_file"]!), "set either password_env or password_file, not both")
@@ -583,6 +586,7 @@ private struct Reader {
             source.watermarkTable = name
         }
         if let r = m["resync_on_ddl"] { source.resyncOnDDL = try boolean(r, "source.resync_on_ddl") }
+        if let t = m["snapshot_threads"] { source.snapshotThreads = try integer(t, "source.snapshot_threads", Int.self, min: 1, max: 64) }
         if let t = m["tls"] {
             let tm = try mapping(t, "source.tls", allowed: ["mode", "ca", "cert", "key"], required: ["mode"])
             let mode = try string(tm["mode"]!, "source.tls.mode")

@@ -18,6 +18,38 @@ final class SnapshotSupportTests: XCTestCase {
         XCTAssertNil(SnapshotProgress.decode("not json"))
     }
 
+    /// Parallel readers finish tables out of order; the progress says where each goes on.
+    func testProgressOfTablesReadInParallel() throws {
+        var p = SnapshotProgress(tables: ["d.a", "d.b", "d.c", "d.d"], done: 0, after: nil, rows: 0)
+        p.record(table: 1, lastKey: [[0x05]])          // b begun by a second reader
+        p.record(table: 0, lastKey: [[0x07]])          // a, first chunk
+        p.record(table: 1, lastKey: nil)               // b loaded completely
+        p.record(table: 2, lastKey: [[0x01], [0x02]])  // c begun
+        XCTAssertEqual(p.done, 0)
+        XCTAssertEqual(p.resumeKey(0), .some([[0x07]]))
+        XCTAssertEqual(p.resumeKey(1), .none)
+        XCTAssertEqual(p.resumeKey(2), .some([[0x01], [0x02]]))
+        XCTAssertEqual(p.resumeKey(3), .some(nil))
+        XCTAssertFalse(p.complete)
+        // Through the checkpoint's JSON and back.
+        let back = try XCTUnwrap(SnapshotProgress.decode(p.encoded))
+        XCTAssertEqual(back, p)
+        // a done: b is skipped (done), c's key moves to `after`.
+        p.record(table: 0, lastKey: nil)
+        XCTAssertEqual(p.done, 2)
+        XCTAssertEqual(p.afterKey, [[0x01], [0x02]])
+        XCTAssertNil(p.ahead)
+        p.record(table: 3, lastKey: nil)
+        p.record(table: 2, lastKey: nil)
+        XCTAssertEqual(p.done, 4)
+        XCTAssertTrue(p.complete)
+        XCTAssertNil(p.ahead)
+        // A progress stored by a sequential reader (no `ahead`) still decodes.
+        let old = try XCTUnwrap(SnapshotProgress.decode(#"{"tables":["d.a","d.b"],"done":1,"after":["0a"],"rows":3}"#))
+        XCTAssertEqual(old.resumeKey(0), .none)
+        XCTAssertEqual(old.resumeKey(1), .some([[0x0a]]))
+    }
+
     func testKeyPatternsAndGlobs() throws {
         let config = try PipelineConfig.parse(yaml: """
             name: t

@@ -85,9 +85,14 @@ final class ConfigTests: XCTestCase {
         let defaults = try PipelineConfig.parse(yaml: Self.valid)
         XCTAssertTrue(defaults.source.resyncOnDDL)
         XCTAssertEqual(defaults.source.watermarkTable, "distributary.watermarks")
-        let off = Self.valid.replacingOccurrences(of: "  server_id: 4201\n", with: "  server_id: 4201\n  resync_on_ddl: false\n  watermark_table: ops.wm\n")
+        XCTAssertEqual(defaults.source.snapshotThreads, 4)
+        let off = Self.valid.replacingOccurrences(of: "  server_id: 4201\n", with: "  server_id: 4201\n  resync_on_ddl: false\n  watermark_table: ops.wm\n  snapshot_threads: 1\n")
         let parsed = try PipelineConfig.parse(yaml: off)
         XCTAssertFalse(parsed.source.resyncOnDDL)
+        XCTAssertEqual(parsed.source.snapshotThreads, 1)
+        XCTAssertThrowsError(try PipelineConfig.parse(yaml: Self.valid.replacingOccurrences(of: "  server_id: 4201\n", with: "  server_id: 4201\n  snapshot_threads: 0\n"))) {
+            XCTAssertTrue("\($0)".contains("source.snapshot_threads") && "\($0)".contains("from 1 to 64"), "\($0)")
+        }
         XCTAssertEqual(parsed.source.watermarkTable, "ops.wm")
         XCTAssertThrowsError(try PipelineConfig.parse(yaml: Self.valid.replacingOccurrences(of: "  server_id: 4201\n", with: "  server_id: 4201\n  resync_on_ddl: sometimes\n"))) {
             XCTAssertTrue("\($0)".contains("source.resync_on_ddl"), "\($0)")

@@ -66,22 +66,38 @@ done
 echo "== a snapshot under concurrent writes, then streaming: converges to the source"
 sql "DROP DATABASE IF EXISTS snapw; CREATE DATABASE snapw;
      CREATE TABLE snapw.items (id INT PRIMARY KEY, name VARCHAR(60) NOT NULL, qty INT, note TEXT);
-     INSERT INTO snapw.items SELECT seq, CONCAT('item ', seq), seq % 97, REPEAT('n', seq % 50) FROM snapw.seq_1_to_60000;"
+     INSERT INTO snapw.items SELECT seq, CONCAT('item ', seq), seq % 97, REPEAT('n', seq % 50) FROM snapw.seq_1_to_60000;
+     CREATE TABLE snapw.more (id INT PRIMARY KEY, v VARCHAR(40));
+     INSERT INTO snapw.more SELECT seq, CONCAT('m', seq) FROM snapw.seq_1_to_30000;"
 config "$WORK/w.yml" "snapw" 4403 "  snapw.items:
     redis: {key: \"w:{id}\", mode: hash}
-    index: {name: witems, fields: {name: text, qty: number}, stored: [qty]}" "snapshot: initial" "index: {path: \"$WORK/w-index\"}
+    index: {name: witems, fields: {name: text, qty: number}, stored: [qty]}
+  snapw.more: {redis: {key: \"wm:{id}\"}}" "snapshot: initial" "index: {path: \"$WORK/w-index\"}
 batch_rows: 2000"
 ( for i in $(seq 1 150); do
       echo "UPDATE snapw.items SET qty = qty + 1000, note = 'changed $i' WHERE id % 150 = $i;
             DELETE FROM snapw.items WHERE id = $((i * 397));
             INSERT INTO snapw.items VALUES ($((100000 + i)), 'new $i', $i, NULL);
+            UPDATE snapw.more SET v = 'changed $i' WHERE id % 150 = $i;
             DO SLEEP(0.02);"
   done | sqlu ) &
 writer=$!
+# Single-row commits back to back: the read views of the parallel readers must still be
+# lined up at one position (or the snapshot falls back to one reader and says why).
+( for i in $(seq 1 3000); do echo "INSERT INTO snapw.more VALUES ($((50000 + i)), 'fast $i');"; done | sqlu ) &
+writer2=$!
 start_replicator "$WORK/w.yml" "$WORK/w.log" || fail "concurrent: replicator starts"
-wait "$writer"
+wait "$writer" "$writer2"
 wait_checkpoint snapw || fail "concurrent: caught up"
 check_contains "concurrent: a snapshot ran first" "snapshot finished" "$(cat "$WORK/w.log")"
+if grep -q 'read_threads=2' "$WORK/w.log"; then
+    pass "concurrent: both tables read in parallel, at one position ($(grep -o 'snapshot started ([^)]*)' "$WORK/w.log"))"
+elif grep -q 'reading one table at a time' "$WORK/w.log"; then
+    pass "concurrent: read views could not be lined up without RELOAD; one reader, and the log says why"
+else
+    fail "concurrent: neither parallel reads nor the reason why not in the log" "$(grep snapshot "$WORK/w.log" | head -5)"
+fi
+check "concurrent: as many Redis entries as rows of the second table" "$(sql "SELECT COUNT(*) FROM snapw.more")" "$(count_keys 'wm:*')"
 sql "SELECT id, name, qty, note FROM snapw.items ORDER BY id" |
     awk -F'\t' '{ printf "%s\thash\tid=%s\tname=%s", $1, $1, $2; if ($4 != "NULL") printf "\tnote=%s", $4; if ($3 != "NULL") printf "\tqty=%s", $3; print "" }' |
     sort >"$WORK/w-source.txt"
@@ -97,6 +113,31 @@ eventually "concurrent: streaming goes on after the snapshot" "after the snapsho
 stop_replicator
 check "concurrent: clean stop" "0" "$STOP_STATUS"
 
+echo "== parallel read views that cannot be lined up without a lock"
+# DISTRIBUTARY_SNAPSHOT_LINEUP_ATTEMPTS=0 skips the lock-free attempts, as a source that
+# commits all the time would: without RELOAD one reader does it all and the log says why;
+# with RELOAD a brief FLUSH TABLES WITH READ LOCK lines the views up.
+config "$WORK/l.yml" "snapl" 4407 "  snapw.items: {redis: {key: \"l:{id}\"}}
+  snapw.more: {redis: {key: \"lm:{id}\"}}" "" "batch_rows: 2000"
+out=$(DISTRIBUTARY_SNAPSHOT_LINEUP_ATTEMPTS=0 "$DISTRIBUTARY" snapshot --config "$WORK/l.yml" 2>&1); status=$?
+check "no RELOAD: the snapshot exits 0" "0" "$status"
+check_contains "no RELOAD: says it reads one table at a time and how to change that" "GRANT RELOAD ON" "$out"
+check_contains "no RELOAD: one reader" "read_threads=1" "$out"
+check "no RELOAD: verify is clean" "0" "$("$DISTRIBUTARY" verify --config "$WORK/l.yml" >/dev/null 2>&1; echo $?)"
+sql "CREATE USER IF NOT EXISTS 'dst_lock'@'127.0.0.1' IDENTIFIED BY '$DST_REPL_PASSWORD';
+     GRANT REPLICATION SLAVE, REPLICATION CLIENT, BINLOG MONITOR, SELECT, RELOAD ON *.* TO 'dst_lock'@'127.0.0.1'"
+config "$WORK/l2.yml" "snapl2" 4408 "  snapw.items: {redis: {key: \"l2:{id}\"}}
+  snapw.more: {redis: {key: \"l2m:{id}\"}}" "" "batch_rows: 2000"
+sed -i "s/user: $DST_REPL_USER,/user: dst_lock,/" "$WORK/l2.yml"
+out=$(DISTRIBUTARY_SNAPSHOT_LINEUP_ATTEMPTS=0 "$DISTRIBUTARY" snapshot --config "$WORK/l2.yml" 2>&1); status=$?
+check "RELOAD: the snapshot exits 0" "0" "$status"
+check_contains "RELOAD: the views were lined up under the lock" "global read lock held only while the read views were opened" "$out"
+check_contains "RELOAD: two readers" "read_threads=2" "$out"
+check_contains "RELOAD: logs how long the lock was held" "global_read_lock_ms=" "$out"
+check "RELOAD: verify is clean" "0" "$("$DISTRIBUTARY" verify --config "$WORK/l2.yml" >/dev/null 2>&1; echo $?)"
+check "RELOAD: all rows of both tables" "$(sql "SELECT (SELECT COUNT(*) FROM snapw.items) + (SELECT COUNT(*) FROM snapw.more)")" "$(( $(count_keys 'l2:*') + $(count_keys 'l2m:*') ))"
+sql "DROP USER 'dst_lock'@'127.0.0.1'"
+
 echo "== a snapshot killed halfway resumes from its last chunk"
 sql "DROP DATABASE IF EXISTS snapk; CREATE DATABASE snapk;
      CREATE TABLE snapk.a (id INT PRIMARY KEY, v VARCHAR(40));
@@ -111,8 +152,10 @@ for _ in $(seq 1 200); do [ "$(count_keys 'kb:*')" -gt 1000 ] && break; sleep 0.
 kill -9 "$pid"; wait "$pid" 2>/dev/null
 progress=$(rraw HGET distributary:snapk:checkpoint snapshot)
 loaded=$(( $(count_keys 'ka:*') + $(count_keys 'kb:*') ))
-check_contains "killed: the checkpoint holds the snapshot's progress" '"done":1' "$progress"
-check "killed: stopped part-way ($loaded of 300000 rows)" "1" "$([ "$loaded" -gt 150000 ] && [ "$loaded" -lt 300000 ] && echo 1)"
+# The two tables are read in parallel: both are part-loaded, b's key is kept under "ahead".
+check_contains "killed: read both tables in parallel" "read_threads=2" "$(cat "$WORK/k.log")"
+check_contains "killed: the checkpoint holds both tables' progress" '"ahead":{"1":' "$progress"
+check "killed: stopped part-way ($loaded of 300000 rows)" "1" "$([ "$(count_keys 'ka:*')" -lt 150000 ] && [ "$(count_keys 'kb:*')" -lt 150000 ] && [ "$loaded" -gt 1000 ] && echo 1)"
 sql "UPDATE snapk.a SET v = 'changed after the kill' WHERE id = 7; DELETE FROM snapk.b WHERE k = 'key7'"
 config "$WORK/k-run.yml" "snapk" 4404 "  snapk.a: {redis: {key: \"ka:{id}\"}}
   snapk.b: {redis: {key: \"kb:{k}\"}}" "snapshot: never" "batch_rows: 2000"
@@ -136,7 +179,8 @@ sql "DROP DATABASE IF EXISTS snapk2; CREATE DATABASE snapk2;
      INSERT INTO snapk2.b SELECT seq, CONCAT('beta ', seq) FROM snapk2.seq_1_to_60000;"
 tables2="  snapk2.a: {redis: {key: \"k2a:{id}\"}, index: {name: k2a, fields: {v: text}}}
   snapk2.b: {redis: {key: \"k2b:{id}\"}, index: {name: k2b, fields: {v: text}}}"
-config "$WORK/k2.yml" "snapk2" 4406 "$tables2" "" "batch_rows: 2000
+# One reader (snapshot_threads: 1): tables one after the other.
+config "$WORK/k2.yml" "snapk2" 4406 "$tables2" "snapshot_threads: 1" "batch_rows: 2000
 index: {path: \"$WORK/k2-index\"}"
 "$DISTRIBUTARY" snapshot --config "$WORK/k2.yml" >"$WORK/k2.log" 2>&1 &
 pid=$!
