@@ -160,12 +160,12 @@ public final class IndexStore: @unchecked Sendable {
             for (indexName, changes) in pending.sorted(by: { $0.key < $1.key }) where !changes.isEmpty {
                 guard let view = current[indexName] else { continue }
                 var segments = Self.applyDeletes(changes.keys, to: view, generation: next.generation)
-                var builder = SegmentBuilder(schema: view.schema)
+                var documents: [Document] = []
+                documents.reserveCapacity(changes.count)
                 for id in changes.keys.sorted(by: utf8Precedes) {
-                    if case .upsert(let document) = changes[id] { builder.add(document) }
+                    if case .upsert(let document) = changes[id] { documents.append(document) }
                 }
-                if !builder.isEmpty {
-                    let segment = builder.build(name: Self.segmentName(next.nextSegment))
+                for segment in Self.build(documents, schema: view.schema, firstNumber: next.nextSegment) {
                     next.nextSegment += 1
                     newSegments.append(segment)
                     segments.append(SegmentView(segment: segment, deletes: nil, deleteGeneration: 0))
@@ -180,7 +180,7 @@ public final class IndexStore: @unchecked Sendable {
                 }
             }
             let referenced = next.referencedFiles
-            for segment in newSegments where referenced.contains(Manifest.segmentFileName(segment.name)) {
+            try Self.concurrently(newSegments.filter { referenced.contains(Manifest.segmentFileName($0.name)) }) { segment in
                 try FileIO.writeDurably(
                     FileIO.join(directory, Manifest.segmentFileName(segment.name)), segment.encoded())
             }
@@ -200,6 +200,56 @@ public final class IndexStore: @unchecked Sendable {
             removeUnreferencedFiles()
             startMergeIfNeeded()
         }
+    }
+
+    /// A commit of at least this many new documents builds them as several segments at
+    /// once, one per core (up to `maxParallelBuilds`), each of at least half this many.
+    static let parallelBuildMinimum = 2048
+    static let maxParallelBuilds = 4
+
+    /// `documents` (sorted by id) as segments numbered from `firstNumber`: one, or for a
+    /// large commit one per part of the id range, built on threads of their own.
+    private static func build(_ documents: [Document], schema: IndexSchema, firstNumber: Int) -> [Segment] {
+        guard !documents.isEmpty else { return [] }
+        let parts = documents.count < parallelBuildMinimum ? 1
+            : max(1, min(ProcessInfo.processInfo.activeProcessorCount, maxParallelBuilds, documents.count / (parallelBuildMinimum / 2)))
+        let built = SegmentSlots(count: parts)
+        DispatchQueue.concurrentPerform(iterations: parts) { part in
+            let range = documents.count * part / parts..<documents.count * (part + 1) / parts
+            var builder = SegmentBuilder(schema: schema)
+            for document in documents[range] { builder.add(document) }
+            built.set(part, builder.build(name: segmentName(firstNumber + part)))
+        }
+        return built.all
+    }
+
+    /// Runs `body` on every element at once (a thread each when there are several);
+    /// rethrows the first error after all have finished.
+    private static func concurrently<T: Sendable>(_ items: [T], _ body: @Sendable (T) throws -> Void) throws {
+        if items.count <= 1 {
+            for item in items { try body(item) }
+            return
+        }
+        let errors = ErrorSlot()
+        DispatchQueue.concurrentPerform(iterations: items.count) { i in
+            do { try body(items[i]) } catch { errors.record(error) }
+        }
+        if let error = errors.first { throw error }
+    }
+
+    private final class SegmentSlots: @unchecked Sendable {
+        private let lock = NSLock()
+        private var slots: [Segment?]
+        init(count: Int) { slots = Array(repeating: nil, count: count) }
+        func set(_ index: Int, _ segment: Segment) { lock.withLock { slots[index] = segment } }
+        var all: [Segment] { lock.withLock { slots.compactMap { $0 } } }
+    }
+
+    private final class ErrorSlot: @unchecked Sendable {
+        private let lock = NSLock()
+        private var error: Error?
+        func record(_ error: Error) { lock.withLock { if self.error == nil { self.error = error } } }
+        var first: Error? { lock.withLock { error } }
     }
 
     /// Segments being merged into one in the background.

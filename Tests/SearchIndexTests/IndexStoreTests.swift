@@ -31,6 +31,45 @@ final class IndexStoreTests: IndexTestCase {
         XCTAssertEqual(try store.snapshot().documentCount(index: "products"), 0)
     }
 
+    /// A large commit is built as several segments at once; searching them gives what
+    /// the same documents committed in small pieces give.
+    func testLargeCommitBuiltInParallelSearchesLikeSmallOnes() throws {
+        let words = ["red", "green", "blue", "shoe", "hat", "boot", "wool", "silk", "linen", "cotton"]
+        func doc(_ n: Int, round: Int = 0) -> Document {
+            product(String(n), "\(words[n % 10]) \(words[(n / 10) % 10]) \(words[(n * 7 + round) % 10])",
+                    description: "item \(n) round \(round)", status: n % 3 == 0 ? "sold" : "active", price: Double(n % 100))
+        }
+        let big = try openStore()
+        for n in 0..<5000 { try big.upsert(index: "products", document: doc(n)) }
+        try big.commit(payload: ["pos": "1"])
+        let parts = max(1, min(ProcessInfo.processInfo.activeProcessorCount, IndexStore.maxParallelBuilds, 5000 / (IndexStore.parallelBuildMinimum / 2)))
+        XCTAssertEqual(big.snapshot().segmentCount(index: "products"), parts)
+        let smallDirectory = directory + "-small"
+        defer { try? FileManager.default.removeItem(atPath: smallDirectory) }
+        let small = try IndexStore(directory: smallDirectory, schemas: ["products": productSchema])
+        for batch in 0..<5 {
+            for n in (batch * 1000)..<(batch * 1000 + 1000) { try small.upsert(index: "products", document: doc(n)) }
+            try small.commit(payload: ["pos": "1"])
+        }
+        // Then every other document changes, across all the parts.
+        for store in [big, small] {
+            for n in stride(from: 0, to: 5000, by: 2) { try store.upsert(index: "products", document: doc(n, round: 1)) }
+            try store.delete(index: "products", id: "7")
+            try store.commit(payload: ["pos": "2"])
+            store.waitForMerges()
+        }
+        for query in ["red", "shoe boot", "\"green hat\"", "status:sold wool", "price:[10 TO 20] silk", "\"round 1\""] {
+            let a = try big.snapshot().search(index: "products", query: query, limit: 50)
+            let b = try small.snapshot().search(index: "products", query: query, limit: 50)
+            XCTAssertEqual(a.total, b.total, query)
+            XCTAssertEqual(a.hits.map(\.id), b.hits.map(\.id), query)
+            for (x, y) in zip(a.hits, b.hits) { XCTAssertEqual(x.score, y.score, accuracy: 1e-9, query) }
+        }
+        XCTAssertEqual(try big.snapshot().documentCount(index: "products"), 4999)
+        XCTAssertGreaterThan(try big.snapshot().search(index: "products", query: "red", limit: 1).total, 100)
+        XCTAssertEqual(try big.snapshot().search(index: "products", query: "\"round 1\"", limit: 1).total, 2500)
+    }
+
     func testLastChangeOfAnIdWithinACommitWins() throws {
         let store = try openStore()
         try store.upsert(index: "products", document: product("1", "alpha"))

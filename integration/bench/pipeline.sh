@@ -180,6 +180,7 @@ catch_up() { # catch_up LABEL WITH_INDEX: sets CU_S (to the head), CU_RATE (rows
         >"$WORK/$label.wait" || { cat "$WORK/$label.log" >&2; exit 1; }
     CU_HWM=$(hwm_mib)
     CU_STATS=$(sink_stats)
+    CU_CPU=$(awk -v hz="$(getconf CLK_TCK)" '{printf "%.1f", ($14 + $15) / hz}' "/proc/$DST_PID/stat")
     local seen; seen=$(source_rows)
     stop_dst
     [ "$seen" = "$ROWS" ] || { echo "$label: the replicator read $seen row changes of bench.packages, expected $ROWS" >&2; exit 1; }
@@ -218,12 +219,12 @@ echo "== distributary catch-up into Redis alone ($(elapsed))"
 catch_up redis 0
 REDIS_S=$CU_S REDIS_RATE=$CU_RATE REDIS_HWM=$CU_HWM REDIS_STATS=$CU_STATS
 echo "$ROWS rows in $REDIS_S s: $REDIS_RATE rows/s, peak RSS $REDIS_HWM MiB"
-echo "applier: $REDIS_STATS"
+echo "applier: $REDIS_STATS; replicator CPU $CU_CPU s"
 echo "== distributary catch-up into Redis + index ($(elapsed))"
 catch_up both 1
 BOTH_S=$CU_S BOTH_RATE=$CU_RATE BOTH_HWM=$CU_HWM BOTH_REDIS_S=$CU_REDIS_S BOTH_INDEX_S=$CU_INDEX_S BOTH_STATS=$CU_STATS
 echo "$ROWS rows in $BOTH_S s (Redis at the head after $BOTH_REDIS_S s, index after $BOTH_INDEX_S s): $BOTH_RATE rows/s, peak RSS $BOTH_HWM MiB"
-echo "applier: $BOTH_STATS"
+echo "applier: $BOTH_STATS; replicator CPU $CU_CPU s"
 
 echo "== steady state: $STEADY_RATE row changes/s for $STEADY_SECONDS s, lag probe ($(elapsed))"
 # A new process on the Redis + index state the catch-up above left (at the head): its
