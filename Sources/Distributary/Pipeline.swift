@@ -753,12 +753,13 @@ public final class Pipeline: @unchecked Sendable {
     }
 
     /// Decoded transactions take about 4 bytes of memory per byte of binlog (the event
-    /// bytes plus a 24-byte slot per value), so the queue holds at most an eighth of the
-    /// budget in binlog bytes (about half the budget decoded; the sinks' queues of routed
-    /// batches and the batches being applied take the rest); pieces of large transactions
-    /// are a sixteenth.
+    /// bytes plus a 24-byte slot per value), so the queue holds at most a thirty-second of
+    /// the budget in binlog bytes (about an eighth decoded, tens of thousands of rows: enough
+    /// to keep the router busy); the sinks' queues of routed batches, the batches being
+    /// applied and the index's pending documents take the rest. Pieces of large
+    /// transactions are a sixteenth.
     static func makeQueue(budget: Int) -> BlockingQueue<StreamedTransaction> {
-        BlockingQueue(capacity: 4096, budget: budget / 8) { $0.transaction.byteCount }
+        BlockingQueue(capacity: 4096, budget: budget / 32) { $0.transaction.byteCount }
     }
 
     /// One run of the reader, router and sink threads, until a stop or a failure.
