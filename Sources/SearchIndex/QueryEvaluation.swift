@@ -356,10 +356,10 @@ final class QueryEvaluator {
                             continue
                         }
                         if segmentView.isLive(Int(doc)) {
-                            var next = starts[j]
-                            let end = starts[j + 1]
+                            var next = Int(starts[j])
+                            let end = Int(starts[j + 1])
                             var frequency = 0
-                            for index in starts[i]..<starts[i + 1] {
+                            for index in Int(starts[i])..<Int(starts[i + 1]) {
                                 let wanted = positions[index] + offset
                                 while next < end && positions[next] < wanted { next += 1 }
                                 if next == end { break }

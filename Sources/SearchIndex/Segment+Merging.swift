@@ -60,7 +60,7 @@ extension Segment {
         var postingStart: [Int] = [0]
         var docs: [UInt32] = []
         var freqs: [UInt32] = []
-        var positionStart: [Int] = text ? [0] : []
+        var positionStart: [UInt32] = text ? [0] : []
         var positions: [UInt32] = []
         let expected = inputs.reduce(0) { $0 + ($1?.docs.count ?? 0) }
         docs.reserveCapacity(expected)
@@ -101,10 +101,10 @@ extension Segment {
                     for posting in range { docs.append(input.docs[posting] + base) }
                     freqs.append(contentsOf: input.freqs[range])
                     if text {
-                        let shift = positions.count - input.positionStart[range.lowerBound]
-                        for posting in range { positionStart.append(input.positionStart[posting + 1] + shift) }
-                        positions.append(
-                            contentsOf: input.positions[input.positionStart[range.lowerBound]..<input.positionStart[range.upperBound]])
+                        let from = Int(input.positionStart[range.lowerBound])
+                        let shift = positions.count - from
+                        for posting in range { positionStart.append(UInt32(Int(input.positionStart[posting + 1]) + shift)) }
+                        positions.append(contentsOf: input.positions[from..<Int(input.positionStart[range.upperBound])])
                     }
                 } else {
                     let remap = remaps[source]
@@ -113,7 +113,7 @@ extension Segment {
                         freqs.append(input.freqs[posting])
                         if text {
                             positions.append(contentsOf: input.positions(ofPosting: posting))
-                            positionStart.append(positions.count)
+                            positionStart.append(UInt32(positions.count))
                         }
                     }
                 }

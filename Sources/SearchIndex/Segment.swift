@@ -12,7 +12,8 @@ struct FieldIndex: Sendable {
     let postingStart: [Int]
     let docs: [UInt32]
     let freqs: [UInt32]
-    let positionStart: [Int]
+    /// UInt32: a segment holds fewer than 2³² positions (16 GiB of them in memory).
+    let positionStart: [UInt32]
     let positions: [UInt32]
     /// Text fields: the number of tokens of the field in each document (the BM25 norm).
     let lengths: [UInt32]
@@ -31,7 +32,7 @@ struct FieldIndex: Sendable {
 
     init(
         type: FieldType, terms: [String], postingStart: [Int], docs: [UInt32], freqs: [UInt32],
-        positionStart: [Int], positions: [UInt32], lengths: [UInt32], numbers: [Double]
+        positionStart: [UInt32], positions: [UInt32], lengths: [UInt32], numbers: [Double]
     ) {
         self.type = type
         self.terms = terms
@@ -127,7 +128,53 @@ struct FieldIndex: Sendable {
     func postings(_ ordinal: Int) -> Range<Int> { postingStart[ordinal]..<postingStart[ordinal + 1] }
 
     func positions(ofPosting posting: Int) -> ArraySlice<UInt32> {
-        positions[positionStart[posting]..<positionStart[posting + 1]]
+        positions[Int(positionStart[posting])..<Int(positionStart[posting + 1])]
+    }
+}
+
+/// A segment's document numbers by id: open addressing over the segment's `ids` (the
+/// keys are not stored twice), 4 bytes a slot and at most half the slots used, so about
+/// 10 bytes a document against 40 to 60 for a `[String: Int]`.
+struct IDTable: Sendable {
+    /// Document number + 1; 0 marks an empty slot.
+    private let slots: [UInt32]
+
+    init(_ ids: [String]) {
+        var capacity = 16
+        while capacity < ids.count * 2 { capacity <<= 1 }
+        var slots = [UInt32](repeating: 0, count: capacity)
+        let mask = capacity - 1
+        for (doc, id) in ids.enumerated() {
+            var slot = Self.hash(id) & mask
+            // An id twice (never written so, but as a dictionary would): the later document.
+            while slots[slot] != 0 && ids[Int(slots[slot]) - 1] != id { slot = (slot + 1) & mask }
+            slots[slot] = UInt32(doc + 1)
+        }
+        self.slots = slots
+    }
+
+    func find(_ id: String, in ids: [String]) -> Int? {
+        let mask = slots.count - 1
+        var slot = Self.hash(id) & mask
+        while true {
+            let entry = slots[slot]
+            if entry == 0 { return nil }
+            if ids[Int(entry) - 1] == id { return Int(entry) - 1 }
+            slot = (slot + 1) & mask
+        }
+    }
+
+    /// FNV-1a of the UTF-8 bytes, mixed so the low bits take every byte into account.
+    private static func hash(_ id: String) -> Int {
+        var h: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in id.utf8 {
+            h ^= UInt64(byte)
+            h &*= 0x0000_0100_0000_01b3
+        }
+        h ^= h >> 29
+        h &*= 0xbf58_476d_1ce4_e5b9
+        h ^= h >> 32
+        return Int(truncatingIfNeeded: h)
     }
 }
 
@@ -146,17 +193,14 @@ final class Segment: Sendable {
     let fields: [String: FieldIndex]
     /// Per text field: the sum of its lengths and the number of documents having it.
     let lengthTotals: [String: LengthTotal]
-    private let idLookup: [String: Int]
+    private let idLookup: IDTable
 
     init(name: String, ids: [String], stored: [[String: StoredValue]], fields: [String: FieldIndex]) {
         self.name = name
         self.ids = ids
         self.stored = stored
         self.fields = fields
-        var lookup: [String: Int] = [:]
-        lookup.reserveCapacity(ids.count)
-        for (doc, id) in ids.enumerated() { lookup[id] = doc }
-        self.idLookup = lookup
+        self.idLookup = IDTable(ids)
         var totals: [String: LengthTotal] = [:]
         for (name, field) in fields where field.type == .text {
             var total = LengthTotal()
@@ -172,7 +216,7 @@ final class Segment: Sendable {
     var docCount: Int { ids.count }
 
     /// The document number of `id` in this segment (live or deleted), if present.
-    func doc(for id: String) -> Int? { idLookup[id] }
+    func doc(for id: String) -> Int? { idLookup.find(id, in: ids) }
 
     // MARK: - File format
 
@@ -339,7 +383,7 @@ final class Segment: Sendable {
         field.positions.withUnsafeBufferPointer { positions in
             for posting in range {
                 var previous: UInt32 = 0
-                for index in field.positionStart[posting]..<field.positionStart[posting + 1] {
+                for index in Int(field.positionStart[posting])..<Int(field.positionStart[posting + 1]) {
                     scratch.append(positions[index] - previous)
                     previous = positions[index]
                 }
@@ -423,7 +467,7 @@ final class Segment: Sendable {
         var postingStart: [Int] = [0]
         var docs: [UInt32] = []
         var freqs: [UInt32] = []
-        var positionStart: [Int] = type == .text ? [0] : []
+        var positionStart: [UInt32] = type == .text ? [0] : []
         var positions: [UInt32] = []
         var lengths: [UInt32] = []
         var numbers: [Double] = []
@@ -508,7 +552,7 @@ final class Segment: Sendable {
     /// Reads the `count` position deltas of one block of postings with frequencies `freqs`.
     private static func decodePositions(
         count: Int, freqs: ArraySlice<UInt32>, reader: inout ByteReader, scratch: inout [UInt32],
-        positionStart: inout [Int], positions: inout [UInt32]
+        positionStart: inout [UInt32], positions: inout [UInt32]
     ) throws {
         // Every position takes at least one bit (packed) or one byte (varint).
         guard count <= reader.remaining * 8 else { throw reader.fail("more positions than bytes") }
@@ -534,7 +578,8 @@ final class Segment: Sendable {
                 guard position <= UInt64(UInt32.max) else { throw reader.fail("position too large") }
                 positions.append(UInt32(position))
             }
-            positionStart.append(positions.count)
+            guard positions.count <= Int(UInt32.max) else { throw reader.fail("more than 2³² positions in a segment") }
+            positionStart.append(UInt32(positions.count))
         }
     }
 }

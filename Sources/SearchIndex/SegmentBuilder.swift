@@ -129,7 +129,7 @@ private struct FieldBuffer: TermSink {
         var docs: [UInt32] = []
         var freqs: [UInt32] = []
         let text = type == .text
-        var positionStart: [Int] = text ? [0] : []
+        var positionStart: [UInt32] = text ? [0] : []
         occurrences.withUnsafeBufferPointer { occurrences in
             for termID in order {
                 terms.append(table.string(termID))
@@ -145,7 +145,7 @@ private struct FieldBuffer: TermSink {
                     }
                     docs.append(UInt32(truncatingIfNeeded: doc))
                     freqs.append(frequency)
-                    if text { positionStart.append(slot) }
+                    if text { positionStart.append(UInt32(slot)) }
                 }
                 postingStart.append(docs.count)
             }

@@ -404,3 +404,18 @@ private final class ConcurrentLog: @unchecked Sendable {
     func fail(_ message: String) { lock.withLock { storedFailures.append(message) } }
     var failures: [String] { lock.withLock { storedFailures } }
 }
+
+final class IDTableTests: XCTestCase {
+    func testFindsEveryIdAndNoOther() {
+        let ids = (0..<50_000).map { "id-\($0 * 7)" } + ["", "ü", "a\u{0}b"]
+        let table = IDTable(ids)
+        for (doc, id) in ids.enumerated() { XCTAssertEqual(table.find(id, in: ids), doc, id) }
+        for n in 0..<2_000 { XCTAssertNil(table.find("id-\(n * 7 + 1)", in: ids)) }
+        XCTAssertNil(table.find("a", in: ids))
+        XCTAssertNil(IDTable([]).find("x", in: []))
+        // An id written twice: the later document, as a dictionary would say.
+        let twice = ["x", "y", "x"]
+        XCTAssertEqual(IDTable(twice).find("x", in: twice), 2)
+        XCTAssertEqual(IDTable(twice).find("y", in: twice), 1)
+    }
+}
