@@ -150,6 +150,15 @@ final class SearchIndexSink: Sink {
     private let mappingsField: String
     /// Buffer every write until `flush()` (resync: the table's documents change in one commit).
     var holdCommits = false
+    /// Bulk loads (snapshots): after the first batch, commit only once this many documents
+    /// are buffered (or at `flush()`); fewer, larger segments take less merging. The first
+    /// batch is committed at once, so a snapshot killed early still finds its progress
+    /// here. 0: commit every batch.
+    var commitEvery = 0 {
+        didSet { bulkCommitted = false }
+    }
+    private var uncommitted = 0
+    private var bulkCommitted = false
 
     init(store: IndexStore, mappings current: [String: String]) throws {
         self.store = store
@@ -167,6 +176,7 @@ final class SearchIndexSink: Sink {
         for t in transactions {
             for write in t.index {
                 wrote = true
+                uncommitted += 1
                 switch write {
                 case .upsert(let index, let id, let fields, let stored):
                     try store.upsert(index: index, document: Self.document(id: id, fields: fields, stored: stored))
@@ -176,7 +186,7 @@ final class SearchIndexSink: Sink {
             }
         }
         // A resync swaps a table's documents in one commit, at `flush()`.
-        if holdCommits {
+        if holdCommits || (commitEvery > 0 && bulkCommitted && uncommitted < commitEvery) {
             heldBack = checkpoint
             return
         }
@@ -186,6 +196,8 @@ final class SearchIndexSink: Sink {
             try store.commit(payload: payload(checkpoint))
             lastCommit = Date()
             heldBack = nil
+            uncommitted = 0
+            bulkCommitted = commitEvery > 0
         } else {
             heldBack = checkpoint
         }
@@ -195,6 +207,7 @@ final class SearchIndexSink: Sink {
         if let checkpoint = heldBack {
             try store.commit(payload: payload(checkpoint))
             heldBack = nil
+            uncommitted = 0
         }
     }
 

@@ -97,6 +97,8 @@ final class Snapshotter {
     /// sinks that hold a checkpoint), so each holds exactly its row's columns afterwards.
     var replaceEntries = false
     var chunkRows = 5000
+    /// The index commits a snapshot's documents this many at a time (its progress with them).
+    static let indexCommitDocuments = 40_000
     /// Draw progress on the terminal instead of logging it every 10 s.
     var terminal = false
     /// Sees every routed chunk before it is applied (resync collects the keys it wrote).
@@ -202,7 +204,11 @@ final class Snapshotter {
         }
         let meter = SnapshotMeter(logger: logger, terminal: terminal, total: total, done: progress.rows)
         for case let sink as RedisCacheSink in sinks { sink.bulk = true }
-        defer { for case let sink as RedisCacheSink in sinks { sink.bulk = false } }
+        for case let sink as SearchIndexSink in sinks { sink.commitEvery = Self.indexCommitDocuments }
+        defer {
+            for case let sink as RedisCacheSink in sinks { sink.bulk = false }
+            for case let sink as SearchIndexSink in sinks { sink.commitEvery = 0 }
+        }
         // Each sink applies chunks on a thread of its own, so routing the next chunk overlaps
         // the sinks' work on this one (Redis executing, the index indexing).
         let feeders = sinks.map { sink in

@@ -204,7 +204,8 @@ public final class IndexStore: @unchecked Sendable {
 
     /// A commit of at least this many new documents builds them as several segments at
     /// once, one per core (up to `maxParallelBuilds`), each of at least half this many.
-    static let parallelBuildMinimum = 2048
+    /// (Smaller parts cost more in merges than the threads save.)
+    static let parallelBuildMinimum = 16384
     static let maxParallelBuilds = 4
 
     /// `documents` (sorted by id) as segments numbered from `firstNumber`: one, or for a
