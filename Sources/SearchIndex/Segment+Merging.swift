@@ -56,7 +56,7 @@ extension Segment {
                 }
             }
         }
-        var terms: [String] = []
+        var terms = TermList()
         var postingStart: [Int] = [0]
         var docs: [UInt32] = []
         var freqs: [UInt32] = []
@@ -84,7 +84,8 @@ extension Segment {
             for source in inputs.indices {
                 guard let input = inputs[source], cursors[source] < input.terms.count else { continue }
                 if let first = holding.first {
-                    let order = utf8Compare(input.terms[cursors[source]], inputs[first]!.terms[cursors[first]])
+                    let other = inputs[first]!.terms
+                    let order = input.terms.withBytes(cursors[source]) { other.compare(cursors[first], $0) } * -1
                     if order > 0 { continue }
                     if order < 0 { holding.removeAll(keepingCapacity: true) }
                 }
@@ -119,7 +120,7 @@ extension Segment {
                 }
             }
             if docs.count > postingsBefore {
-                terms.append(inputs[first]!.terms[cursors[first] - 1])
+                terms.append(cursors[first] - 1, of: inputs[first]!.terms)
                 postingStart.append(docs.count)
             }
         }

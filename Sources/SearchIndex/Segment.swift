@@ -8,7 +8,7 @@ import Foundation
 /// `positions[positionStart[p]..<positionStart[p + 1]]`.
 struct FieldIndex: Sendable {
     let type: FieldType
-    let terms: [String]
+    let terms: TermList
     let postingStart: [Int]
     let docs: [UInt32]
     let freqs: [UInt32]
@@ -31,7 +31,7 @@ struct FieldIndex: Sendable {
     let termImpacts: [UInt64]
 
     init(
-        type: FieldType, terms: [String], postingStart: [Int], docs: [UInt32], freqs: [UInt32],
+        type: FieldType, terms: TermList, postingStart: [Int], docs: [UInt32], freqs: [UInt32],
         positionStart: [UInt32], positions: [UInt32], lengths: [UInt32], numbers: [Double]
     ) {
         self.type = type
@@ -85,44 +85,33 @@ struct FieldIndex: Sendable {
 
     /// The index of `term` in `terms`, if present.
     func termOrdinal(_ term: String) -> Int? {
-        let index = lowerBound(term)
-        return index < terms.count && terms[index].utf8.elementsEqual(term.utf8) ? index : nil
+        var term = term
+        return term.withUTF8 { key in
+            let index = lowerBound(key)
+            return index < terms.count && terms.compare(index, key) == 0 ? index : nil
+        }
     }
 
     /// The ordinals of all terms starting with `prefix`.
     func prefixOrdinals(_ prefix: String) -> Range<Int> {
-        let start = lowerBound(prefix)
-        var end = start
-        while end < terms.count, terms[end].utf8.starts(with: prefix.utf8) { end += 1 }
-        return start..<end
+        var prefix = prefix
+        return prefix.withUTF8 { key in
+            let start = lowerBound(key)
+            var end = start
+            while end < terms.count, terms.hasPrefix(end, key) { end += 1 }
+            return start..<end
+        }
     }
 
     /// The first ordinal whose term is not below `key` (binary search comparing UTF-8 bytes).
-    private func lowerBound(_ key: String) -> Int {
-        var key = key
-        return key.withUTF8 { keyBytes in
-            var low = 0
-            var high = terms.count
-            while low < high {
-                let middle = (low + high) / 2
-                if Self.precedes(terms[middle], keyBytes) { low = middle + 1 } else { high = middle }
-            }
-            return low
+    private func lowerBound(_ key: UnsafeBufferPointer<UInt8>) -> Int {
+        var low = 0
+        var high = terms.count
+        while low < high {
+            let middle = (low + high) / 2
+            if terms.compare(middle, key) < 0 { low = middle + 1 } else { high = middle }
         }
-    }
-
-    private static func precedes(_ term: String, _ key: UnsafeBufferPointer<UInt8>) -> Bool {
-        if let order = term.utf8.withContiguousStorageIfAvailable({ bytes -> Bool in
-            let common = min(bytes.count, key.count)
-            if common > 0, let left = bytes.baseAddress, let right = key.baseAddress {
-                let compared = memcmp(left, right, common)
-                if compared != 0 { return compared < 0 }
-            }
-            return bytes.count < key.count
-        }) {
-            return order
-        }
-        return term.utf8.lexicographicallyPrecedes(key)
+        return low
     }
 
     func postings(_ ordinal: Int) -> Range<Int> { postingStart[ordinal]..<postingStart[ordinal + 1] }
@@ -175,6 +164,72 @@ struct IDTable: Sendable {
         h &*= 0xbf58_476d_1ce4_e5b9
         h ^= h >> 32
         return Int(truncatingIfNeeded: h)
+    }
+}
+
+/// A field's sorted term dictionary: the terms' UTF-8 bytes one after the other in one
+/// buffer and where each ends (4 bytes a term, against 16 for a String plus an allocation
+/// for each term longer than 15 bytes).
+struct TermList: RandomAccessCollection, Equatable, Sendable, ExpressibleByArrayLiteral {
+    private var bytes: [UInt8] = []
+    private var ends: [UInt32] = []
+
+    init() {}
+
+    init(arrayLiteral terms: String...) {
+        for term in terms { append(term) }
+    }
+
+    var startIndex: Int { 0 }
+    var endIndex: Int { ends.count }
+    var byteCount: Int { bytes.count }
+
+    subscript(index: Int) -> String {
+        withBytes(index) { String(decoding: $0, as: UTF8.self) }
+    }
+
+    func withBytes<Result>(_ index: Int, _ body: (UnsafeBufferPointer<UInt8>) throws -> Result) rethrows -> Result {
+        let start = index == 0 ? 0 : Int(ends[index - 1])
+        return try bytes.withUnsafeBufferPointer { try body(UnsafeBufferPointer(rebasing: $0[start..<Int(ends[index])])) }
+    }
+
+    mutating func append(_ term: UnsafeBufferPointer<UInt8>) {
+        bytes.append(contentsOf: term)
+        ends.append(UInt32(bytes.count))
+    }
+
+    mutating func append(_ term: String) {
+        var term = term
+        term.withUTF8 { append($0) }
+    }
+
+    mutating func append(_ index: Int, of other: TermList) {
+        other.withBytes(index) { append($0) }
+    }
+
+    mutating func reserveCapacity(terms: Int, bytes count: Int) {
+        ends.reserveCapacity(terms)
+        bytes.reserveCapacity(count)
+    }
+
+    /// The byte order (memcmp, then length) of term `index` against `key`: <0, 0 or >0.
+    func compare(_ index: Int, _ key: UnsafeBufferPointer<UInt8>) -> Int {
+        withBytes(index) { Self.compare($0, key) }
+    }
+
+    func hasPrefix(_ index: Int, _ prefix: UnsafeBufferPointer<UInt8>) -> Bool {
+        withBytes(index) { term in
+            term.count >= prefix.count && (prefix.isEmpty || memcmp(term.baseAddress!, prefix.baseAddress!, prefix.count) == 0)
+        }
+    }
+
+    static func compare(_ left: UnsafeBufferPointer<UInt8>, _ right: UnsafeBufferPointer<UInt8>) -> Int {
+        let common = Swift.min(left.count, right.count)
+        if common > 0, let l = left.baseAddress, let r = right.baseAddress {
+            let compared = memcmp(l, r, common)
+            if compared != 0 { return Int(compared) }
+        }
+        return left.count - right.count
     }
 }
 
@@ -267,8 +322,7 @@ final class Segment: Sendable {
                 writer.writeVarint(field.terms.count)
                 var previousTerm: [UInt8] = []
                 for ordinal in field.terms.indices {
-                    var term = field.terms[ordinal]
-                    term.withUTF8 { bytes in
+                    field.terms.withBytes(ordinal) { bytes in
                         var shared = 0
                         let limit = min(bytes.count, previousTerm.count)
                         while shared < limit, bytes[shared] == previousTerm[shared] { shared += 1 }
@@ -463,7 +517,7 @@ final class Segment: Sendable {
     }
 
     private static func decodeField(type: FieldType, docCount: Int, reader: inout ByteReader) throws -> FieldIndex {
-        var terms: [String] = []
+        var terms = TermList()
         var postingStart: [Int] = [0]
         var docs: [UInt32] = []
         var freqs: [UInt32] = []
@@ -481,11 +535,12 @@ final class Segment: Sendable {
                 let suffixLength = try reader.readCount(max: reader.remaining)
                 var termBytes = Array(previousTerm[..<shared])
                 termBytes.append(contentsOf: try reader.readBytes(suffixLength))
-                guard let term = String(validating: termBytes, as: UTF8.self) else { throw reader.fail("invalid UTF-8 term") }
+                guard String(validating: termBytes, as: UTF8.self) != nil else { throw reader.fail("invalid UTF-8 term") }
                 if !terms.isEmpty, !previousTerm.lexicographicallyPrecedes(termBytes) {
                     throw reader.fail("term dictionary out of order")
                 }
-                terms.append(term)
+                guard terms.byteCount + termBytes.count <= Int(UInt32.max) else { throw reader.fail("more than 4 GiB of terms in a field") }
+                termBytes.withUnsafeBufferPointer { terms.append($0) }
                 previousTerm = termBytes
                 // Bit-packed blocks can hold many postings per byte: bound by documents, not bytes.
                 let postingCount = try reader.readCount(max: docCount)

@@ -122,8 +122,8 @@ private struct FieldBuffer: TermSink {
                 }
             }
         }
-        var terms: [String] = []
-        terms.reserveCapacity(order.count)
+        var terms = TermList()
+        terms.reserveCapacity(terms: order.count, bytes: table.byteCount)
         var postingStart: [Int] = [0]
         postingStart.reserveCapacity(order.count + 1)
         var docs: [UInt32] = []
@@ -132,7 +132,7 @@ private struct FieldBuffer: TermSink {
         var positionStart: [UInt32] = text ? [0] : []
         occurrences.withUnsafeBufferPointer { occurrences in
             for termID in order {
-                terms.append(table.string(termID))
+                table.withBytes(termID) { terms.append($0) }
                 var slot = firstSlot[termID]
                 let end = slot + Int(counts[termID])
                 while slot < end {
@@ -227,7 +227,9 @@ struct TermTable {
         }
     }
 
-    private func withBytes<Result>(_ id: Int, _ body: (UnsafeBufferPointer<UInt8>) -> Result) -> Result {
+    var byteCount: Int { bytes.count }
+
+    func withBytes<Result>(_ id: Int, _ body: (UnsafeBufferPointer<UInt8>) -> Result) -> Result {
         let start = starts[id]
         let end = starts[id + 1]
         return bytes.withUnsafeBufferPointer { body(UnsafeBufferPointer(rebasing: $0[start..<end])) }

@@ -419,3 +419,18 @@ final class IDTableTests: XCTestCase {
         XCTAssertEqual(IDTable(twice).find("y", in: twice), 1)
     }
 }
+
+final class TermListTests: XCTestCase {
+    func testTermsComeBackAndCompareByBytes() {
+        let terms: TermList = ["", "a", "ab", "b", "zz", "ü", "ü中"]
+        XCTAssertEqual(Array(terms), ["", "a", "ab", "b", "zz", "ü", "ü中"])
+        XCTAssertEqual(terms.count, 7)
+        func key(_ s: String, _ body: (UnsafeBufferPointer<UInt8>) -> Void) { var s = s; s.withUTF8(body) }
+        key("ab") { XCTAssertEqual(terms.compare(2, $0), 0); XCTAssertLessThan(terms.compare(1, $0), 0); XCTAssertGreaterThan(terms.compare(3, $0), 0) }
+        key("ü") { XCTAssertTrue(terms.hasPrefix(6, $0)); XCTAssertFalse(terms.hasPrefix(4, $0)) }
+        key("") { XCTAssertTrue(terms.hasPrefix(0, $0)); XCTAssertEqual(terms.compare(0, $0), 0) }
+        var copy = TermList()
+        for i in terms.indices { copy.append(i, of: terms) }
+        XCTAssertEqual(copy, terms)
+    }
+}

@@ -174,7 +174,7 @@ final class SegmentCodecTests: XCTestCase {
         }
         let field = builder.build(name: "s").fields["body"]!
         XCTAssertEqual(field.terms.count, words.count + 1)
-        XCTAssertEqual(field.terms, field.terms.sorted { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) })
+        XCTAssertEqual(Array(field.terms), field.terms.sorted { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) })
         for (doc, word) in words.enumerated() {
             let postings = field.postings(field.termOrdinal(word)!)
             XCTAssertEqual(postings.map { field.docs[$0] }, [UInt32(doc)], word)
