@@ -253,6 +253,12 @@ public final class IndexStore: @unchecked Sendable {
         var first: Error? { lock.withLock { error } }
     }
 
+    /// glibc's `malloc_trim` (not in the Glibc module's headers), nil elsewhere.
+    private static let mallocTrim: (@convention(c) (Int) -> Int32)? = {
+        guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "malloc_trim") else { return nil }
+        return unsafeBitCast(symbol, to: (@convention(c) (Int) -> Int32).self)
+    }()
+
     /// Segments being merged into one in the background.
     private struct MergeJob {
         let index: String
@@ -291,6 +297,10 @@ public final class IndexStore: @unchecked Sendable {
             if written { try? finishMerge(job, segment) }
             startMergeIfNeeded()
         }
+        // The merged-away segments were just freed: hand their pages back to the system
+        // (glibc keeps freed memory in per-thread arenas otherwise, which showed as ~100 MiB
+        // of RSS above the heap during snapshots into the index).
+        Self.mallocTrim?(0)
     }
 
     /// Swaps the merged segments for `segment` in a commit of its own, with the deletes
