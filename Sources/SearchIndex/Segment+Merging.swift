@@ -57,7 +57,15 @@ extension Segment {
             }
         }
         var terms = TermList()
-        var postingStart: [Int] = [0]
+        var postingStart: [UInt32] = [0]
+        if !text {
+            // Keywords: about the sum of the sources' terms (exactly that when they share
+            // none, as the keys of distinct rows do), so the large arrays are not doubled
+            // while appending. (Text vocabularies overlap: reserving their sum would waste more.)
+            let termCount = inputs.reduce(0) { $0 + ($1?.terms.count ?? 0) }
+            postingStart.reserveCapacity(termCount + 1)
+            terms.reserveCapacity(terms: termCount, bytes: inputs.reduce(0) { $0 + ($1?.terms.byteCount ?? 0) })
+        }
         var docs: [UInt32] = []
         var freqs: [UInt32] = []
         var positionStart: [UInt32] = text ? [0] : []
@@ -121,7 +129,7 @@ extension Segment {
             }
             if docs.count > postingsBefore {
                 terms.append(cursors[first] - 1, of: inputs[first]!.terms)
-                postingStart.append(docs.count)
+                postingStart.append(UInt32(docs.count))
             }
         }
         return FieldIndex(

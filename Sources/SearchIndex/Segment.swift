@@ -9,7 +9,7 @@ import Foundation
 struct FieldIndex: Sendable {
     let type: FieldType
     let terms: TermList
-    let postingStart: [Int]
+    let postingStart: [UInt32]
     let docs: [UInt32]
     let freqs: [UInt32]
     /// UInt32: a segment holds fewer than 2³² positions (16 GiB of them in memory).
@@ -31,7 +31,7 @@ struct FieldIndex: Sendable {
     let termImpacts: [UInt64]
 
     init(
-        type: FieldType, terms: TermList, postingStart: [Int], docs: [UInt32], freqs: [UInt32],
+        type: FieldType, terms: TermList, postingStart: [UInt32], docs: [UInt32], freqs: [UInt32],
         positionStart: [UInt32], positions: [UInt32], lengths: [UInt32], numbers: [Double]
     ) {
         self.type = type
@@ -54,8 +54,8 @@ struct FieldIndex: Sendable {
                 freqs.withUnsafeBufferPointer { freqs in
                     lengths.withUnsafeBufferPointer { lengths in
                         for term in terms.indices {
-                            var block = postingStart[term]
-                            let end = postingStart[term + 1]
+                            var block = Int(postingStart[term])
+                            let end = Int(postingStart[term + 1])
                             var termFrequency: UInt32 = 0
                             var termLength = UInt32.max
                             while block < end {
@@ -114,7 +114,7 @@ struct FieldIndex: Sendable {
         return low
     }
 
-    func postings(_ ordinal: Int) -> Range<Int> { postingStart[ordinal]..<postingStart[ordinal + 1] }
+    func postings(_ ordinal: Int) -> Range<Int> { Int(postingStart[ordinal])..<Int(postingStart[ordinal + 1]) }
 
     func positions(ofPosting posting: Int) -> ArraySlice<UInt32> {
         positions[Int(positionStart[posting])..<Int(positionStart[posting + 1])]
@@ -518,7 +518,7 @@ final class Segment: Sendable {
 
     private static func decodeField(type: FieldType, docCount: Int, reader: inout ByteReader) throws -> FieldIndex {
         var terms = TermList()
-        var postingStart: [Int] = [0]
+        var postingStart: [UInt32] = [0]
         var docs: [UInt32] = []
         var freqs: [UInt32] = []
         var positionStart: [UInt32] = type == .text ? [0] : []
@@ -578,7 +578,7 @@ final class Segment: Sendable {
                     }
                     decoded += count
                 }
-                postingStart.append(docs.count)
+                postingStart.append(UInt32(docs.count))
             }
             if type == .text {
                 lengths.reserveCapacity(docCount)

@@ -124,7 +124,7 @@ private struct FieldBuffer: TermSink {
         }
         var terms = TermList()
         terms.reserveCapacity(terms: order.count, bytes: table.byteCount)
-        var postingStart: [Int] = [0]
+        var postingStart: [UInt32] = [0]
         postingStart.reserveCapacity(order.count + 1)
         var docs: [UInt32] = []
         var freqs: [UInt32] = []
@@ -147,7 +147,7 @@ private struct FieldBuffer: TermSink {
                     freqs.append(frequency)
                     if text { positionStart.append(UInt32(slot)) }
                 }
-                postingStart.append(docs.count)
+                postingStart.append(UInt32(docs.count))
             }
         }
         let positions = text ? occurrences.map { UInt32(truncatingIfNeeded: $0) } : []
