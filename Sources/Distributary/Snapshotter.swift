@@ -77,10 +77,11 @@ struct SnapshotProgress: Codable, Equatable, Sendable {
 }
 
 /// Loads the mapped tables' existing rows into sinks: a consistent read at a known log
-/// position (SnapshotSession), tables in key order in chunks (keyset pagination), each
-/// chunk routed like inserts and applied to every sink with that sink's checkpoint and the
-/// progress. A reader thread fetches the next chunk while the current one is applied; at
-/// most two chunks are in memory.
+/// position (SnapshotSession, one or several connections at one read view), tables in key
+/// order in chunks (keyset pagination), several tables at once, each chunk routed like
+/// inserts and applied to every sink with that sink's checkpoint and the progress. Reader
+/// threads fetch the next chunks while the current one is applied; at most a chunk per
+/// reader and one more wait in memory.
 ///
 /// Checkpoints: a sink that had none gets the snapshot's position, so streaming continues
 /// exactly from there (nothing lost, nothing applied twice). A sink that had one keeps it
@@ -183,11 +184,11 @@ final class Snapshotter {
                                sourceServerID: point.serverID, timestamp: UInt32(Date().timeIntervalSince1970))
         for sink in sinks { checkpoints[ObjectIdentifier(sink)] = bases[ObjectIdentifier(sink)] ?? fresh }
 
-        // The reader thread reads chunks; this thread routes and applies them.
+        // The reader threads read chunks; this thread routes them and the sinks' threads apply them.
         let reading = ChunkReader(sessions: sessions, readers: readers, start: progress, chunkRows: chunkRows, shouldStop: shouldStop)
         reading.start()
-        // Whatever ends this function (a sink error included), the reader thread stops and is
-        // waited for before the session it reads on is closed.
+        // Whatever ends this function (a sink error included), the reader threads stop and are
+        // waited for before the sessions they read on are closed.
         defer { _ = reading.finish() }
         let queue = reading.queue
         let start = progress
