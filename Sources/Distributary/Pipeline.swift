@@ -414,10 +414,13 @@ public final class Pipeline: @unchecked Sendable {
             snapshotSinks = []
             purgedSinks = []
         }
+        // Until a batch is applied, the backlog counts from where reading starts (a first
+        // batch held up by a slow sink still shows as progress at 0 rows/s).
+        let startPosition = readerStart.position.file.isEmpty ? nil : readerStart.position
         let monitor = ProgressMonitor(options: connection, logger: logger, interval: 2, terminal: progressOnTerminal, metrics: metrics) { [self] in
             stopLock.lock()
             defer { stopLock.unlock() }
-            return (lastApplied?.position, rowsApplied)
+            return (lastApplied?.position ?? startPosition, rowsApplied)
         }
         monitor.start()
         defer { monitor.stop() }

@@ -262,6 +262,9 @@ check "mapping change: back to the mapping the data was built with, no warning" 
 echo "== catching up a backlog: progress"
 sql "INSERT INTO itest.products (id, name, description, price, status, stock) SELECT 100000 + seq, CONCAT('bulk ', seq), REPEAT('backlog text ', 20), 1, 'bulk', seq FROM itest.seq_1_to_40000;
      UPDATE itest.products SET price = 2 WHERE status = 'bulk'"
+# Writes to Redis paused for 5 s: the backlog stays whole for at least two of the
+# monitor's polls (2 s apart) however fast the catch-up is afterwards.
+rcli CLIENT PAUSE 5000 WRITE >/dev/null
 start_replicator "$WORK/ops-base.yml" "$WORK/progress.log" || fail "progress: replicator starts"
 eventually "progress: caught up (40,000 bulk rows in Redis)" "40000" bash -c "redis-cli -p $DST_REDIS_PORT --scan --pattern 'product:1?????' | wc -l"
 for _ in $(seq 1 600); do grep -q 'caught up with the source' "$WORK/progress.log" && break; sleep 0.1; done
