@@ -143,15 +143,15 @@ public final class SnapshotSession {
 
     /// Sessions that read tables in parallel: up to `count` connections whose read views
     /// all sit at one log position, so together they are one consistent snapshot.
-    /// MariaDB: the views are opened together without a lock, and again (up to five
+    /// MariaDB: the views are opened together without a lock, and again (`lineUpAttempts`
     /// times) while the source commits in between; then under a brief FLUSH TABLES WITH
-    /// READ LOCK, when the user may take it (RELOAD). MySQL: all are opened under that
-    /// lock. When the views cannot be lined up (no RELOAD, no spare connections) there is
-    /// one session, and `note` says why.
-    /// `lineUpAttempts`: how often MariaDB's views are opened together without a lock
-    /// before the lock is tried.
-    public static func open(options: ConnectionOptions, isMariaDB: Bool, count: Int, lineUpAttempts: Int = 20)
-        throws -> (sessions: [SnapshotSession], note: String?) {
+    /// READ LOCK, when the user may take it (RELOAD) and it is granted within
+    /// `lockWaitSeconds` (the lock waits for running statements and holds writes back while
+    /// it waits). MySQL: all are opened under that lock. When the views cannot be lined up
+    /// (no RELOAD, the lock not granted in time, no spare connections) there is one
+    /// session, and `note` says why.
+    public static func open(options: ConnectionOptions, isMariaDB: Bool, count: Int, lineUpAttempts: Int = 20,
+                            lockWaitSeconds: Int = 2) throws -> (sessions: [SnapshotSession], note: String?) {
         let first = try prepared(options)
         let serverID = try SourceInspector(connection: first).serverInfo().serverID
         var connections = [first]
@@ -170,17 +170,21 @@ public final class SnapshotSession {
             for _ in 0..<(connections.count > 1 ? lineUpAttempts : 1) {
                 let positions = try startTogether(connections)
                 if Set(positions.map(\.description)).count == 1 {
-                    return (try sessions(connections, at: positions[0], serverID: serverID, lock: nil, isMariaDB: true), note)
+                    return (try sessions(connections, at: positions[0], serverID: serverID, lock: nil), note)
                 }
                 for c in connections { try c.execute("COMMIT") }
             }
             let started = Date()
             do {
+                try first.execute("SET SESSION lock_wait_timeout = \(lockWaitSeconds)")
+                defer { try? first.execute("SET SESSION lock_wait_timeout = DEFAULT") }
                 try first.execute("FLUSH TABLES WITH READ LOCK")
-            } catch let error as SourceError where [1227, 1044, 1045].contains(error.serverErrno ?? 0) {
+            } catch let error as SourceError {
                 let position = try startMariaDB(first)
-                let why = "reading one table at a time: the source committed while the parallel read views were opened, and lining them up takes a brief FLUSH TABLES WITH READ LOCK, which needs `GRANT RELOAD ON *.* TO <replication user>` (\(error.message))"
-                return (try sessions([first], at: position, serverID: serverID, lock: nil, isMariaDB: true), why)
+                let why = [1227, 1044, 1045].contains(error.serverErrno ?? 0)
+                    ? "reading one table at a time: the source committed while the parallel read views were opened, and lining them up takes a brief FLUSH TABLES WITH READ LOCK, which needs `GRANT RELOAD ON *.* TO <replication user>` (\(error.message))"
+                    : "reading one table at a time: the source committed while the parallel read views were opened, and FLUSH TABLES WITH READ LOCK to line them up was not granted within \(lockWaitSeconds) s (\(error.message))"
+                return (try sessions([first], at: position, serverID: serverID, lock: nil), why)
             }
             do {
                 let positions = try startTogether(connections)
@@ -188,7 +192,7 @@ public final class SnapshotSession {
                 guard Set(positions.map(\.description)).count == 1 else {
                     throw SourceError(.settings, "\(options.endpoint): read views opened under FLUSH TABLES WITH READ LOCK report different binlog positions (\(positions.map(\.description).joined(separator: ", "))); set source.snapshot_threads: 1")
                 }
-                return (try sessions(connections, at: positions[0], serverID: serverID, lock: Date().timeIntervalSince(started), isMariaDB: true), note)
+                return (try sessions(connections, at: positions[0], serverID: serverID, lock: Date().timeIntervalSince(started)), note)
             } catch {
                 try? first.execute("UNLOCK TABLES")
                 throw error
@@ -262,7 +266,7 @@ public final class SnapshotSession {
     }
 
     private static func sessions(_ connections: [MySQLConnection], at position: BinlogPosition, serverID: UInt32,
-                                 lock: Double?, isMariaDB: Bool) throws -> [SnapshotSession] {
+                                 lock: Double?) throws -> [SnapshotSession] {
         let point = SnapshotPoint(position: position, gtid: try SourceInspector(connection: connections[0]).gtidPosition(at: position),
                                   mysqlGTIDs: nil, serverID: serverID)
         return connections.map { SnapshotSession(connection: $0, point: point, lockSeconds: lock) }
