@@ -186,17 +186,11 @@ public final class SnapshotSession {
                     : "reading one table at a time: the source committed while the parallel read views were opened, and FLUSH TABLES WITH READ LOCK to line them up was not granted within \(lockWaitSeconds) s (\(error.message))"
                 return (try sessions([first], at: position, serverID: serverID, lock: nil), why)
             }
-            do {
-                let positions = try startTogether(connections)
-                try first.execute("UNLOCK TABLES")
-                guard Set(positions.map(\.description)).count == 1 else {
-                    throw SourceError(.settings, "\(options.endpoint): read views opened under FLUSH TABLES WITH READ LOCK report different binlog positions (\(positions.map(\.description).joined(separator: ", "))); set source.snapshot_threads: 1")
-                }
-                return (try sessions(connections, at: positions[0], serverID: serverID, lock: Date().timeIntervalSince(started)), note)
-            } catch {
-                try? first.execute("UNLOCK TABLES")
-                throw error
+            let positions = try whileLocked(first) { try startTogether(connections) }
+            guard Set(positions.map(\.description)).count == 1 else {
+                throw SourceError(.settings, "\(options.endpoint): read views opened under FLUSH TABLES WITH READ LOCK report different binlog positions (\(positions.map(\.description).joined(separator: ", "))); set source.snapshot_threads: 1")
             }
+            return (try sessions(connections, at: positions[0], serverID: serverID, lock: Date().timeIntervalSince(started)), note)
         }
         let started = Date()
         do {
@@ -204,15 +198,24 @@ public final class SnapshotSession {
         } catch let error as SourceError where [1227, 1044, 1045].contains(error.serverErrno ?? 0) {
             throw SourceError(.privileges, "\(options.endpoint): a consistent snapshot of MySQL needs a brief global read lock: run `GRANT RELOAD ON *.* TO <replication user>;` (\(error.message))")
         }
-        do {
+        let (position, set) = try whileLocked(first) {
             for c in connections { try c.execute("START TRANSACTION WITH CONSISTENT SNAPSHOT") }
-            let (position, set) = try SourceInspector(connection: first).currentPositionAndGTIDSet()
-            try first.execute("UNLOCK TABLES")
-            let point = SnapshotPoint(position: position, gtid: nil, mysqlGTIDs: set, serverID: serverID)
-            let lock = Date().timeIntervalSince(started)
-            return (connections.map { SnapshotSession(connection: $0, point: point, lockSeconds: lock) }, note)
+            return try SourceInspector(connection: first).currentPositionAndGTIDSet()
+        }
+        let point = SnapshotPoint(position: position, gtid: nil, mysqlGTIDs: set, serverID: serverID)
+        let lock = Date().timeIntervalSince(started)
+        return (connections.map { SnapshotSession(connection: $0, point: point, lockSeconds: lock) }, note)
+    }
+
+    /// Runs `body` while `connection` holds the global read lock it just took, then
+    /// releases the lock, whatever `body` did.
+    private static func whileLocked<T>(_ connection: MySQLConnection, _ body: () throws -> T) throws -> T {
+        do {
+            let result = try body()
+            try connection.execute("UNLOCK TABLES")
+            return result
         } catch {
-            try? first.execute("UNLOCK TABLES")
+            try? connection.execute("UNLOCK TABLES")
             throw error
         }
     }

@@ -200,6 +200,16 @@ struct ByteReader {
     var remaining: Int { end - offset }
 }
 
+/// The order of two byte strings: memcmp of the common length, then the shorter first.
+func utf8Compare(_ left: UnsafeBufferPointer<UInt8>, _ right: UnsafeBufferPointer<UInt8>) -> Int {
+    let common = min(left.count, right.count)
+    if common > 0, let l = left.baseAddress, let r = right.baseAddress {
+        let compared = memcmp(l, r, common)
+        if compared != 0 { return Int(compared) }
+    }
+    return left.count - right.count
+}
+
 /// 64-bit FNV-1a, the checksum of segment and delete files.
 func fnv1a(_ bytes: UnsafeBufferPointer<UInt8>) -> UInt64 {
     var hash: UInt64 = 0xcbf2_9ce4_8422_2325
@@ -218,14 +228,7 @@ func utf8Precedes(_ left: String, _ right: String) -> Bool { utf8Compare(left, r
 /// equates canonically equivalent strings).
 func utf8Compare(_ left: String, _ right: String) -> Int {
     let order = left.utf8.withContiguousStorageIfAvailable { leftBytes in
-        right.utf8.withContiguousStorageIfAvailable { rightBytes -> Int in
-            let common = min(leftBytes.count, rightBytes.count)
-            if common > 0, let l = leftBytes.baseAddress, let r = rightBytes.baseAddress {
-                let compared = memcmp(l, r, common)
-                if compared != 0 { return Int(compared) }
-            }
-            return leftBytes.count - rightBytes.count
-        }
+        right.utf8.withContiguousStorageIfAvailable { utf8Compare(leftBytes, $0) }
     }
     if let order = order ?? nil { return order }
     if left.utf8.elementsEqual(right.utf8) { return 0 }

@@ -180,10 +180,11 @@ public final class IndexStore: @unchecked Sendable {
                 }
             }
             let referenced = next.referencedFiles
-            try Self.concurrently(newSegments.filter { referenced.contains(Manifest.segmentFileName($0.name)) }) { segment in
-                try FileIO.writeDurably(
-                    FileIO.join(directory, Manifest.segmentFileName(segment.name)), segment.encoded())
-            }
+            let toWrite = newSegments.filter { referenced.contains(Manifest.segmentFileName($0.name)) }
+            for written in Self.concurrentMap(toWrite.count, { i in
+                Result { try FileIO.writeDurably(
+                    FileIO.join(directory, Manifest.segmentFileName(toWrite[i].name)), toWrite[i].encoded()) }
+            }) { try written.get() }
             for view in views.values {
                 for segmentView in view.segments where segmentView.deleteGeneration == next.generation {
                     if let deletes = segmentView.deletes {
@@ -214,43 +215,20 @@ public final class IndexStore: @unchecked Sendable {
         guard !documents.isEmpty else { return [] }
         let parts = documents.count < parallelBuildMinimum ? 1
             : max(1, min(ProcessInfo.processInfo.activeProcessorCount, maxParallelBuilds, documents.count / (parallelBuildMinimum / 2)))
-        let built = SegmentSlots(count: parts)
-        DispatchQueue.concurrentPerform(iterations: parts) { part in
+        return concurrentMap(parts) { part in
             let range = documents.count * part / parts..<documents.count * (part + 1) / parts
             var builder = SegmentBuilder(schema: schema)
             for document in documents[range] { builder.add(document) }
-            built.set(part, builder.build(name: segmentName(firstNumber + part)))
+            return builder.build(name: segmentName(firstNumber + part))
         }
-        return built.all
     }
 
-    /// Runs `body` on every element at once (a thread each when there are several);
-    /// rethrows the first error after all have finished.
-    private static func concurrently<T: Sendable>(_ items: [T], _ body: @Sendable (T) throws -> Void) throws {
-        if items.count <= 1 {
-            for item in items { try body(item) }
-            return
-        }
-        let errors = ErrorSlot()
-        DispatchQueue.concurrentPerform(iterations: items.count) { i in
-            do { try body(items[i]) } catch { errors.record(error) }
-        }
-        if let error = errors.first { throw error }
-    }
-
-    private final class SegmentSlots: @unchecked Sendable {
-        private let lock = NSLock()
-        private var slots: [Segment?]
-        init(count: Int) { slots = Array(repeating: nil, count: count) }
-        func set(_ index: Int, _ segment: Segment) { lock.withLock { slots[index] = segment } }
-        var all: [Segment] { lock.withLock { slots.compactMap { $0 } } }
-    }
-
-    private final class ErrorSlot: @unchecked Sendable {
-        private let lock = NSLock()
-        private var error: Error?
-        func record(_ error: Error) { lock.withLock { if self.error == nil { self.error = error } } }
-        var first: Error? { lock.withLock { error } }
+    /// `body` of 0..<count, all at once (a thread each when there are several), in order.
+    private static func concurrentMap<Value>(_ count: Int, _ body: @Sendable (Int) -> Value) -> [Value] {
+        if count <= 1 { return (0..<count).map(body) }
+        let slots = ConcurrentSlots<Value>(count)
+        DispatchQueue.concurrentPerform(iterations: count) { i in slots.set(i, body(i)) }
+        return slots.values
     }
 
     /// glibc's `malloc_trim` (not in the Glibc module's headers), nil elsewhere.
@@ -432,4 +410,13 @@ public final class IndexStore: @unchecked Sendable {
     public static func openReadOnly(directory: String) throws -> IndexSnapshot {
         try IndexReader(directory: directory).open()
     }
+}
+
+/// The results of `IndexStore.concurrentMap`, each set once by its own thread.
+private final class ConcurrentSlots<Value>: @unchecked Sendable {
+    private let lock = NSLock()
+    private var slots: [Value?]
+    init(_ count: Int) { slots = Array(repeating: nil, count: count) }
+    func set(_ index: Int, _ value: Value) { lock.withLock { slots[index] = value } }
+    var values: [Value] { lock.withLock { slots.map { $0! } } }
 }

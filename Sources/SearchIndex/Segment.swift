@@ -155,11 +155,8 @@ struct IDTable: Sendable {
 
     /// FNV-1a of the UTF-8 bytes, mixed so the low bits take every byte into account.
     private static func hash(_ id: String) -> Int {
-        var h: UInt64 = 0xcbf2_9ce4_8422_2325
-        for byte in id.utf8 {
-            h ^= UInt64(byte)
-            h &*= 0x0000_0100_0000_01b3
-        }
+        var id = id
+        var h = id.withUTF8 { fnv1a($0) }
         h ^= h >> 29
         h &*= 0xbf58_476d_1ce4_e5b9
         h ^= h >> 32
@@ -214,22 +211,13 @@ struct TermList: RandomAccessCollection, Equatable, Sendable, ExpressibleByArray
 
     /// The byte order (memcmp, then length) of term `index` against `key`: <0, 0 or >0.
     func compare(_ index: Int, _ key: UnsafeBufferPointer<UInt8>) -> Int {
-        withBytes(index) { Self.compare($0, key) }
+        withBytes(index) { utf8Compare($0, key) }
     }
 
     func hasPrefix(_ index: Int, _ prefix: UnsafeBufferPointer<UInt8>) -> Bool {
         withBytes(index) { term in
             term.count >= prefix.count && (prefix.isEmpty || memcmp(term.baseAddress!, prefix.baseAddress!, prefix.count) == 0)
         }
-    }
-
-    static func compare(_ left: UnsafeBufferPointer<UInt8>, _ right: UnsafeBufferPointer<UInt8>) -> Int {
-        let common = Swift.min(left.count, right.count)
-        if common > 0, let l = left.baseAddress, let r = right.baseAddress {
-            let compared = memcmp(l, r, common)
-            if compared != 0 { return Int(compared) }
-        }
-        return left.count - right.count
     }
 }
 

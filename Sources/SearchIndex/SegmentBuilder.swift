@@ -272,10 +272,6 @@ struct TermTable {
         return hash ^ (hash >> 29)
     }
 
-    func string(_ id: Int) -> String {
-        withBytes(id) { String(decoding: $0, as: UTF8.self) }
-    }
-
     /// The numbers of all entries, ordered by their bytes: by their first eight bytes
     /// (big-endian, so integer order is byte order), then by memcmp.
     func sortedIDs() -> [Int] {
