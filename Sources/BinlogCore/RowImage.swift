@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 /// One column of a decoded row image. Numbers and packed temporal values are parsed
 /// into `payload`; text, binary data and DECIMAL are where their bytes are in the
 /// event (`offset`, `length`). See `ColumnCodec.decode(_:column:into:extras:)`.
@@ -144,6 +147,28 @@ public struct RowImage: Sendable {
     public func isNull(_ i: Int) -> Bool {
         if storage.isLiteral, let literal = storage.literal { return literal[base + i] == .null }
         return slot(i).state == ValueSlot.null
+    }
+
+    /// `true` when column `i` holds the same value in this image and in `other` (the
+    /// other image of the same row change): both NULL, or the same parsed number and the
+    /// same bytes. Compares what decoding kept without making values; `false` whenever it
+    /// cannot tell (images of different events, a column missing from either image, two
+    /// equal JSON documents kept as two texts), so a caller that writes only changed
+    /// columns writes too much at worst, never too little.
+    public func sameValue(_ i: Int, as other: RowImage) -> Bool {
+        if storage.isLiteral || other.storage.isLiteral {
+            guard storage.isLiteral, other.storage.isLiteral, let a = storage.literal?[base + i], let b = other.storage.literal?[other.base + i] else { return false }
+            return a == b
+        }
+        guard storage === other.storage, i < count, i < other.count else { return false }
+        let a = slot(i), b = other.slot(i)
+        guard a.state == b.state, a.state != ValueSlot.absent else { return false }
+        if a.state == ValueSlot.null { return true }
+        guard a.payload == b.payload, a.length == b.length else { return false }
+        if a.length == 0 || a.offset == b.offset { return true }
+        return storage.bytes.withUnsafeBytes { raw in
+            memcmp(raw.baseAddress! + Int(a.offset), raw.baseAddress! + Int(b.offset), Int(a.length)) == 0
+        }
     }
 
     /// A cheap fold of column `i`'s decoded form (the parsed number, or where its bytes

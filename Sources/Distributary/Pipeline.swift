@@ -151,8 +151,10 @@ public final class Pipeline: @unchecked Sendable {
                                                "resume_by": "\(isMariaDB ? "gtid" : "file:pos")"])
 
         if let redis = config.redis {
-            sinks.append(try RedisCacheSink(config: redis, pipelineName: config.name, logger: logger,
-                                            mappings: MappingFingerprint.all(config, sink: "redis")))
+            let sink = try RedisCacheSink(config: redis, pipelineName: config.name, logger: logger,
+                                          mappings: MappingFingerprint.all(config, sink: "redis"))
+            sinks.append(sink)
+            setChangedFieldsOnly(sink)
         }
         if let index = config.index {
             let store = try IndexStore(directory: index.path, schemas: config.indexSchemas)
@@ -423,7 +425,11 @@ public final class Pipeline: @unchecked Sendable {
             return (lastApplied?.position ?? startPosition, rowsApplied)
         }
         monitor.start()
-        defer { monitor.stop() }
+        stopLock.withLock { progress = monitor }
+        defer {
+            monitor.stop()
+            stopLock.withLock { progress = nil }
+        }
         let policy = ReconnectPolicy(initialDelaySeconds: config.source.reconnect.initialDelay,
                                      maxDelaySeconds: config.source.reconnect.maxDelay,
                                      maxAttempts: config.source.reconnect.maxAttempts)
@@ -708,6 +714,20 @@ public final class Pipeline: @unchecked Sendable {
                         mysqlGTIDs: cp.gtidPosition.flatMap { try? MySQLGTIDSet(parsing: $0, what: "the checkpoint's gtid_position") })
     }
 
+    /// Hash updates write only the changed fields when Redis keeps keys without a TTL
+    /// (`Router.writeChangedFieldsOnly`); said in the log either way, since it changes what
+    /// Redis is asked to do for every update.
+    private func setChangedFieldsOnly(_ sink: RedisCacheSink) {
+        let on = sink.allowsChangedFieldsOnly
+        if on != router.writeChangedFieldsOnly || !changedFieldsLogged {
+            logger.info(on ? "hash updates set only the changed fields" : "hash updates set every field", metadata: [
+                "maxmemory_policy": "\(sink.maxmemoryPolicy ?? (config.redis?.cluster == true ? "cluster" : "unknown (CONFIG GET not allowed)"))"])
+            changedFieldsLogged = true
+        }
+        router.writeChangedFieldsOnly = on
+    }
+    private var changedFieldsLogged = false
+
     /// Opens a new connection for the named sink, takes its stored checkpoint as its
     /// mark, and moves the reader's start to the lowest mark of all sinks.
     private func reconnect(sink name: String) throws {
@@ -727,6 +747,7 @@ public final class Pipeline: @unchecked Sendable {
         }
         marks[ObjectIdentifier(sinks[index])] = nil
         sinks[index] = sink
+        setChangedFieldsOnly(sink)
         marks[ObjectIdentifier(sink)] = mark
         let all = sinks.compactMap { marks[ObjectIdentifier($0)] }
         readerStart = ResumePoint(position: all.compactMap(\.position).min() ?? mark.position ?? readerStart.position,
@@ -748,7 +769,16 @@ public final class Pipeline: @unchecked Sendable {
         let budget = config.memoryBudget / 16
         sinkQueues = sinks.map { _ in BlockingQueue<RoutedBatch>(capacity: 8, budget: budget) { $0.bytes } }
         addPendingResyncs(of: sinks)
+        // The index commits less often while a backlog is caught up and more is ready.
+        for (i, sink) in sinks.enumerated() {
+            guard let index = sink as? SearchIndexSink else { continue }
+            index.catchUpPendingBytes = config.memoryBudget / 4
+            index.catchingUp = { [unowned self] in stopLock.withLock { progress?.isCatchingUp ?? false } }
+        }
     }
+
+    /// The progress monitor of the running `run` (under `stopLock`).
+    private var progress: ProgressMonitor?
 
     /// Adds the tables the sinks' checkpoints say a DDL left stale to `resyncPendingTables`.
     private func addPendingResyncs(of sinks: [Sink]) {
@@ -935,14 +965,19 @@ public final class Pipeline: @unchecked Sendable {
         var mark = marks[ObjectIdentifier(sink)]!
         stopLock.unlock()
         var group: [RoutedBatch] = []
+        // Where the read-your-writes waiters of this sink go once its held writes are visible.
+        var heldWait: WaitRegistry.SinkPosition?
         do {
             while true {
-                // Idle for a second: let the sink store a checkpoint it held back (the index
-                // commits a checkpoint-only batch at most once a second), so its checkpoint
-                // does not stand behind the source while nothing it indexes changes.
-                guard let first = q.pop(until: Date().addingTimeInterval(1)) else {
+                // Idle: let the sink store what it held back (the index commits a
+                // checkpoint-only batch at most once a second, and while catching up
+                // commits every few seconds), so its checkpoint does not stand behind the
+                // source while nothing more comes: after 50 ms without a batch when it
+                // holds writes back, after a second when it holds only a checkpoint.
+                guard let first = q.pop(until: Date().addingTimeInterval(heldWait == nil ? 1 : 0.05)) else {
                     if q.isFinished { break }
                     try sink.flush()
+                    if let p = heldWait { waits.advanced(sink: sink.name, to: p); heldWait = nil }
                     continue
                 }
                 group.removeAll(keepingCapacity: true)
@@ -952,7 +987,7 @@ public final class Pipeline: @unchecked Sendable {
                     group.append(next)
                     rows += next.rows
                 }
-                try apply(group, to: sink, mark: &mark)
+                try apply(group, to: sink, mark: &mark, heldWait: &heldWait)
                 stopLock.lock()
                 for b in group {
                     b.remaining -= 1
@@ -968,7 +1003,10 @@ public final class Pipeline: @unchecked Sendable {
             stopLock.lock()
             let failed = failure != nil
             stopLock.unlock()
-            if !failed { try sink.flush() }
+            if !failed {
+                try sink.flush()
+                if let p = heldWait { waits.advanced(sink: sink.name, to: p) }
+            }
         } catch {
             q.close()
             fail(error)
@@ -1021,7 +1059,7 @@ public final class Pipeline: @unchecked Sendable {
     }
 
     /// Applies `group` (consecutive batches) to `sink`, skipping what its checkpoint already holds.
-    private func apply(_ group: [RoutedBatch], to sink: Sink, mark: inout SinkMark) throws {
+    private func apply(_ group: [RoutedBatch], to sink: Sink, mark: inout SinkMark, heldWait: inout WaitRegistry.SinkPosition?) throws {
         let routed = group.count == 1 ? group[0].routed : group.flatMap(\.routed)
         let checkpoints = group.count == 1 ? group[0].checkpoints : group.flatMap(\.checkpoints)
         let last = group[group.count - 1].last
@@ -1031,8 +1069,9 @@ public final class Pipeline: @unchecked Sendable {
         let checkpoint = checkpoints[checkpoints.count - 1]
         sink.resyncPending = group[group.count - 1].resyncPending
         let started = DispatchTime.now().uptimeNanoseconds
+        let visible: Bool
         do {
-            try sink.apply(routed[firstNew...], checkpoint: checkpoint, checkpointAfter: { checkpoints[$0] })
+            visible = try sink.apply(routed[firstNew...], checkpoint: checkpoint, checkpointAfter: { checkpoints[$0] })
             let rows = routed[firstNew...].reduce(0) { $0 + $1.rowCount }
             metrics.applied(sink: sink.name, transactions: routed.count - firstNew, rows: rows,
                             nanoseconds: DispatchTime.now().uptimeNanoseconds - started, sourceTimestamp: checkpoint.timestamp)
@@ -1044,7 +1083,11 @@ public final class Pipeline: @unchecked Sendable {
         mark = SinkMark(position: checkpoint.position, gtid: last.gtid, mysqlGTIDs: last.mysqlGTIDs)
         stopLock.lock(); marks[ObjectIdentifier(sink)] = mark; stopLock.unlock()
         if !routed[routed.count - 1].isPartial {
-            waits.advanced(sink: sink.name, to: .init(position: checkpoint.position, gtid: last.gtid, mysqlGTIDs: last.mysqlGTIDs))
+            heldWait = .init(position: checkpoint.position, gtid: last.gtid, mysqlGTIDs: last.mysqlGTIDs)
+        }
+        if visible, let p = heldWait {
+            waits.advanced(sink: sink.name, to: p)
+            heldWait = nil
         }
         logger.debug("applied batch", metadata: ["sink": "\(sink.name)", "transactions": "\(routed.count - firstNew)", "checkpoint": "\(checkpoint)"])
     }

@@ -56,6 +56,21 @@ final class ProgressMonitor: @unchecked Sendable {
         stopLock.unlock()
     }
 
+    /// The last poll found a backlog of at least `reportAbove` bytes (the index then commits
+    /// less often, `SearchIndexSink.catchingUp`).
+    var isCatchingUp: Bool {
+        stopLock.lock()
+        defer { stopLock.unlock() }
+        return catchingUp
+    }
+    private var catchingUp = false
+
+    private func setCatchingUp(_ on: Bool) {
+        stopLock.lock()
+        catchingUp = on
+        stopLock.unlock()
+    }
+
     private var isStopped: Bool {
         stopLock.lock()
         defer { stopLock.unlock() }
@@ -100,9 +115,11 @@ final class ProgressMonitor: @unchecked Sendable {
         } catch {
             logger.debug("progress: cannot read the source's head", metadata: ["cause": "\(error)"])
             connection = nil  // the reader reports source trouble; retry on the next poll
+            setCatchingUp(false)
             return
         }
         behindGauge.record(Double(bytes))
+        setCatchingUp(bytes >= Self.reportAbove)
         var now = timespec()
         clock_gettime(CLOCK_MONOTONIC, &now)
         let t = Double(now.tv_sec) + Double(now.tv_nsec) / 1e9

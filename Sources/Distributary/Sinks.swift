@@ -12,10 +12,14 @@ protocol Sink: AnyObject {
     var checkpoint: Checkpoint? { get }
     /// Applies the writes of `transactions` and stores `checkpoint` atomically with them.
     /// `checkpoint` is the last transaction's; `checkpointAfter(i)` is the one just past
-    /// `transactions[i]`, for a sink that commits a batch in several pieces.
+    /// `transactions[i]`, for a sink that commits a batch in several pieces. Returns false
+    /// when the writes are held back (not visible to readers until a later `apply` or
+    /// `flush` returns or commits).
+    @discardableResult
     func apply(_ transactions: ArraySlice<RoutedTransaction>, checkpoint: Checkpoint,
-               checkpointAfter: (Int) -> Checkpoint) throws
-    /// Stores any checkpoint `apply` held back (called on a clean stop).
+               checkpointAfter: (Int) -> Checkpoint) throws -> Bool
+    /// Stores any checkpoint `apply` held back and makes held writes visible (called when
+    /// the sink's queue is idle and on a clean stop).
     func flush() throws
     /// Table → fingerprint of the mapping the stored data was built with (written with every
     /// checkpoint; `MappingFingerprint`). A table whose fingerprint differs from the
@@ -80,6 +84,7 @@ final class RedisCacheSink: Sink {
         } else {
             let sink = try RedisSink(url: url, pipelineName: pipelineName)
             writer = .single(sink)
+            maxmemoryPolicy = sink.maxmemoryPolicy()
             key = sink.checkpointKey
             stored = try sink.readCheckpoint()
         }
@@ -93,8 +98,16 @@ final class RedisCacheSink: Sink {
 
     var resyncPending: [String]
 
+    /// Redis's `maxmemory-policy` (nil: a cluster, or Redis would not say).
+    private(set) var maxmemoryPolicy: String?
+
+    /// Whether updates may set only the changed fields of a hash (`Router.writeChangedFieldsOnly`):
+    /// one Redis server whose policy evicts no key without a TTL. A cluster's writes are
+    /// versioned whole entries.
+    var allowsChangedFieldsOnly: Bool { RedisSink.keepsKeysWithoutTTL(policy: maxmemoryPolicy) }
+
     func apply(_ transactions: ArraySlice<RoutedTransaction>, checkpoint: Checkpoint,
-               checkpointAfter: (Int) -> Checkpoint) throws {
+               checkpointAfter: (Int) -> Checkpoint) throws -> Bool {
         // Consecutive transactions within the batch bounds, with the checkpoint after the last.
         var batches: [(transactions: ArraySlice<RoutedTransaction>, checkpoint: [String: String])] = []
         var first = transactions.startIndex
@@ -123,6 +136,7 @@ final class RedisCacheSink: Sink {
                 try sink.apply(batch.transactions.map(\.cache), partial: batch.transactions.map(\.isPartial), checkpoint: batch.checkpoint)
             }
         }
+        return true
     }
 
     func flush() throws {}
@@ -171,44 +185,103 @@ final class SearchIndexSink: Sink {
     var resyncPending: [String]
 
     func apply(_ transactions: ArraySlice<RoutedTransaction>, checkpoint: Checkpoint,
-               checkpointAfter: (Int) -> Checkpoint) throws {
+               checkpointAfter: (Int) -> Checkpoint) throws -> Bool {
         var wrote = false
         for t in transactions {
             for write in t.index {
                 wrote = true
                 uncommitted += 1
+                let index: String, id: String
                 switch write {
-                case .upsert(let index, let id, let fields, let stored):
-                    try store.upsert(index: index, document: Self.document(id: id, fields: fields, stored: stored))
-                case .delete(let index, let id):
-                    try store.delete(index: index, id: id)
+                case .upsert(let i, let d, _, _): (index, id) = (i, d)
+                case .delete(let i, let d): (index, id) = (i, d)
                 }
+                let replaced = buffered[index, default: [:]].updateValue(write, forKey: id)
+                bufferedBytes += Self.approximateBytes(write) - (replaced.map(Self.approximateBytes) ?? 0)
             }
         }
+        if wrote { unseen = true }
         // A resync swaps a table's documents in one commit, at `flush()`.
         if holdCommits || (commitEvery > 0 && bulkCommitted && uncommitted < commitEvery) {
             heldBack = checkpoint
-            return
+            return !unseen
+        }
+        // Catching up a backlog: commit every few seconds, not every batch (below).
+        if wrote, let catchingUp, Date().timeIntervalSince(lastCommit) < catchUpCommitSeconds,
+           bufferedBytes < catchUpPendingBytes, catchingUp() {
+            heldBack = checkpoint
+            return false
         }
         // A batch without index writes only moves the checkpoint: commit it at most once
         // a second (and when flushing at shutdown) to spare the disk.
-        if wrote || Date().timeIntervalSince(lastCommit) >= 1 {
-            try store.commit(payload: payload(checkpoint))
-            lastCommit = Date()
-            heldBack = nil
-            uncommitted = 0
+        if wrote || unseen || Date().timeIntervalSince(lastCommit) >= 1 {
+            try commit(checkpoint)
             bulkCommitted = commitEvery > 0
         } else {
             heldBack = checkpoint
         }
+        return !unseen
+    }
+
+    /// Catching up a backlog (the pipeline sets it: the source is megabytes ahead and more
+    /// transactions are ready), the sink commits only every `catchUpCommitSeconds` or once
+    /// `catchUpPendingBytes` of writes are buffered: a row changed several times in that
+    /// span is indexed once (the buffer keeps each document's last write), and fewer,
+    /// larger segments need less merging. What is held becomes searchable — and
+    /// read-your-writes waiters are woken — at the commit.
+    var catchingUp: (() -> Bool)?
+    var catchUpCommitSeconds = 5.0
+    var catchUpPendingBytes = 64 << 20
+    /// Writes applied but not committed yet (not searchable).
+    private var unseen = false
+    /// The last write of each document since the last commit, by index and id: documents
+    /// are made (and analyzed, at the commit) only for the writes that stand.
+    private var buffered: [String: [String: IndexWrite]] = [:]
+    private var bufferedBytes = 0
+
+    /// About the memory a buffered write takes (its strings and a fixed cost per value).
+    private static func approximateBytes(_ write: IndexWrite) -> Int {
+        switch write {
+        case .delete(_, let id): return 64 + id.utf8.count
+        case .upsert(_, let id, let fields, let stored):
+            var n = 64 + id.utf8.count
+            for f in fields { n += 48 + Self.textBytes(f.value) }
+            for s in stored { n += 48 + Self.textBytes(s.value) }
+            return n
+        }
+    }
+
+    private static func textBytes(_ value: ColumnValue) -> Int {
+        switch value {
+        case .string(let s), .decimal(let s), .date(let s), .datetime(let s), .time(let s), .timestamp(let s), .json(let s):
+            return s.utf8.count
+        case .bytes(let b), .geometry(let b): return b.count
+        default: return 0
+        }
+    }
+
+    private func commit(_ checkpoint: Checkpoint) throws {
+        for (index, writes) in buffered {
+            for (id, write) in writes {
+                switch write {
+                case .upsert(_, _, let fields, let stored):
+                    try store.upsert(index: index, document: Self.document(id: id, fields: fields, stored: stored))
+                case .delete:
+                    try store.delete(index: index, id: id)
+                }
+            }
+        }
+        buffered.removeAll()
+        bufferedBytes = 0
+        try store.commit(payload: payload(checkpoint))
+        lastCommit = Date()
+        heldBack = nil
+        uncommitted = 0
+        unseen = false
     }
 
     func flush() throws {
-        if let checkpoint = heldBack {
-            try store.commit(payload: payload(checkpoint))
-            heldBack = nil
-            uncommitted = 0
-        }
+        if let checkpoint = heldBack { try commit(checkpoint) }
     }
 
     private func payload(_ checkpoint: Checkpoint) -> [String: String] {

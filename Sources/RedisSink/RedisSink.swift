@@ -15,6 +15,20 @@ public final class RedisSink {
         self.lastCheckpoint = try readCheckpoint()
     }
 
+    /// Redis's `maxmemory-policy`, or nil when it will not say (`CONFIG` renamed or not
+    /// allowed for this user, as on some managed services).
+    public func maxmemoryPolicy() -> String? {
+        guard let reply = try? client.command(["CONFIG", "GET", "maxmemory-policy"]) else { return nil }
+        return reply.hashFields?["maxmemory-policy"]
+    }
+
+    /// Whether a policy keeps every key without a TTL until it is written or deleted:
+    /// `noeviction` and the `volatile-*` policies (they evict only keys with a TTL).
+    public static func keepsKeysWithoutTTL(policy: String?) -> Bool {
+        guard let policy else { return false }
+        return policy == "noeviction" || policy.hasPrefix("volatile-")
+    }
+
     /// The stored checkpoint fields, or nil when this sink has none yet.
     public func readCheckpoint() throws -> [String: String]? {
         let reply = try client.command(["HGETALL", checkpointKey])

@@ -22,6 +22,14 @@ public struct Router: Sendable {
     /// too: a row whose chunk copy is dropped (changed while the chunk was read) is then
     /// still rewritten whole by the log (no field of a dropped column stays).
     public var replacingTable: (schema: String, table: String)?
+    /// Hash mode: an update that keeps its key sets only the fields whose column changed
+    /// (and removes those that became NULL) instead of every field; an update that changes
+    /// no mapped column writes nothing. Only sound while the hash Redis holds is exactly
+    /// the row's before image, so the pipeline turns it on only when Redis cannot drop a
+    /// key behind its back: no `ttl` on the table (checked here) and a `maxmemory-policy`
+    /// that evicts no key without a TTL (`RedisSink.keepsKeysWithoutTTL`). Never while
+    /// replacing entries (resync).
+    public var writeChangedFieldsOnly = false
 
     /// `schemas` (keyed by `db.table`) supply primary keys when a TABLE_MAP carries none.
     public init(config: PipelineConfig, schemas: [String: TableSchema] = [:]) {
@@ -233,8 +241,9 @@ public struct Router: Sendable {
                 // The old key first, so the new key's span is followed by the write's other strings.
                 let oldKey = kind == .update ? try before.map { try key($0, plan, txn, into: &cache) } : nil
                 let newKey = try key(after, plan, txn, into: &cache)
+                let sameKey = oldKey.map { cache.spansEqual(Int($0), Int(newKey)) } ?? false
                 if let oldKey {
-                    if cache.spansEqual(Int(oldKey), Int(newKey)) {
+                    if sameKey {
                         // Same key: nothing to delete (the unused span stays in the arena).
                     } else {
                         cache.appendOp(.init(kind: .delete, firstSpan: oldKey, fieldCount: 0, removedCount: 0, ttl: 0))
@@ -242,12 +251,16 @@ public struct Router: Sendable {
                 }
                 switch redis.mode {
                 case .hash:
-                    if replacing || (replacingTable.map { $0.schema == plan.mapping.schema && $0.table == plan.mapping.table } ?? false) {
+                    let whole = replacing || (replacingTable.map { $0.schema == plan.mapping.schema && $0.table == plan.mapping.table } ?? false)
+                    if whole {
                         cache.appendOp(.init(kind: .delete, firstSpan: newKey, fieldCount: 0, removedCount: 0, ttl: 0))
                     }
+                    // Changed fields only: an update of the same hash (see writeChangedFieldsOnly).
+                    let delta = writeChangedFieldsOnly && plan.ttl == 0 && !whole && sameKey ? before : nil
                     var fieldCount: Int32 = 0, removedCount: Int32 = 0
                     for p in plan.projection {
                         guard p.index < after.count, after.isPresent(p.index) else { throw missing(p.index, plan, txn) }
+                        if let delta, after.sameValue(p.index, as: delta) { continue }
                         if after.isNull(p.index) { removedCount += 1; continue }
                         cache.addBytes(p.field)
                         cache.beginString()
@@ -256,9 +269,13 @@ public struct Router: Sendable {
                         fieldCount += 1
                     }
                     if removedCount > 0 {
-                        for p in plan.projection where after.isNull(p.index) { cache.addBytes(p.field) }
+                        for p in plan.projection where after.isNull(p.index) && !(delta.map { after.sameValue(p.index, as: $0) } ?? false) {
+                            cache.addBytes(p.field)
+                        }
                     }
-                    cache.appendOp(.init(kind: .hash, firstSpan: newKey, fieldCount: fieldCount, removedCount: removedCount, ttl: plan.ttl))
+                    if delta == nil || fieldCount + removedCount > 0 {
+                        cache.appendOp(.init(kind: .hash, firstSpan: newKey, fieldCount: fieldCount, removedCount: removedCount, ttl: plan.ttl))
+                    }
                 case .json:
                     cache.beginString()
                     try cache.withBytes { out in

@@ -46,6 +46,41 @@ final class RowImageTests: XCTestCase {
         XCTAssertGreaterThan(rows, 10_000)
     }
 
+    /// `sameValue` (slots and bytes, no values made) never calls two different values of
+    /// an update's images the same, and recognises most unchanged columns of the corpus.
+    func testSameValueOfUpdateImagesOnTheCorpus() throws {
+        var same = 0, equal = 0
+        var wrong: [String] = []
+        for file in try Corpus.allFiles() where !CorpusDecodeTests.negative.contains(file) {
+            guard let events = try? Corpus.decode(file) else { continue }
+            func feed(_ event: DecodedEvent) {
+                switch event.event {
+                case .rows(let changes):
+                    for change in changes {
+                        guard let before = change.before, let after = change.after else { continue }
+                        for i in 0..<min(before.count, after.count) {
+                            let isSame = after.sameValue(i, as: before)
+                            let isEqual = before[i] != nil && before[i] == after[i]
+                            if isSame && !isEqual { wrong.append("\(file) at \(event.position.offset) column \(i): \(String(describing: before[i])) vs \(String(describing: after[i]))") }
+                            if isSame { same += 1 }
+                            if isEqual { equal += 1 }
+                        }
+                    }
+                case .transactionPayload(let nested): nested.forEach(feed)
+                default: break
+                }
+            }
+            events.forEach(feed)
+        }
+        XCTAssertEqual(wrong, [])
+        XCTAssertGreaterThan(equal, 1000)
+        XCTAssertGreaterThan(Double(same), 0.9 * Double(equal), "unchanged columns are recognised")
+        // Literal images compare their values; a literal and a decoded image never match.
+        let a: RowImage = [.int(1), .string("x"), .null, nil]
+        let b: RowImage = [.int(1), .string("y"), .null, nil]
+        XCTAssertEqual((0..<4).map { a.sameValue($0, as: b) }, [true, false, true, false])
+    }
+
     /// `appendText`/`appendJSON` (straight from the bytes) spell every corpus value as
     /// `ColumnValue.text`/`appendJSON` do.
     func testAppendTextAndJSONEqualColumnValueSpellingsOnTheCorpus() throws {

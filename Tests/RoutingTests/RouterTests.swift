@@ -111,6 +111,43 @@ final class RouterTests: XCTestCase {
         XCTAssertEqual(out.cache, [.hash(key: "product:4", fields: [], removed: ["name", "price", "status"])])
     }
 
+    /// With `writeChangedFieldsOnly`, an update that keeps its key sets only the fields
+    /// whose column changed, removes only those that became NULL, and writes nothing when
+    /// no mapped column changed; key changes, resyncs and tables with a TTL still write the
+    /// whole entry. The index document is whole either way.
+    func testChangedFieldsOnly() throws {
+        var router = Router(config: config)
+        router.writeChangedFieldsOnly = true
+        func update(_ before: RowImage, _ after: RowImage) -> RowChange {
+            RowChange(kind: .update, table: products(), before: before, after: after)
+        }
+        var out = try router.route(txn([update(row(1, "Vim", "editor", "12.50", "a"), row(1, "Vim", "editor", "13.00", nil))]))
+        XCTAssertEqual(out.cache, [.hash(key: "product:1", fields: [("price", "13.00")], removed: ["status"])])
+        guard case .upsert(_, _, let fields, _) = try XCTUnwrap(out.index.first) else { return XCTFail() }
+        XCTAssertEqual(fields.map(\.name), ["name", "description", "status", "price"], "the document is whole")
+        out = try router.route(txn([update(row(1, "Vim", "editor", "12.50", nil), row(1, "Vim", "an editor", "12.50", nil))]))
+        XCTAssertEqual(out.cache, [], "description is not in the hash: nothing to write")
+        XCTAssertEqual(out.index.count, 1, "but it is in the document")
+        out = try router.route(txn([update(row(1, "Vim", nil, nil, "a"), row(1, "Vim", nil, "2", "a"))]))
+        XCTAssertEqual(out.cache, [.hash(key: "product:1", fields: [("price", "2")], removed: [])], "NULL → value sets it; NULL → NULL is left alone")
+        out = try router.route(txn([update(row(1, "Vim", nil, "1", "a"), row(2, "Vim", nil, "1", "a"))]))
+        XCTAssertEqual(out.cache, [.delete(key: "product:1"), .hash(key: "product:2", fields: [("name", "Vim"), ("price", "1"), ("status", "a")], removed: [])],
+                       "a new key gets the whole entry")
+        router.replacingTable = ("shop", "products")
+        out = try router.route(txn([update(row(1, "Vim", nil, "1", "a"), row(1, "Vim", nil, "2", "a"))]))
+        XCTAssertEqual(out.cache, [.delete(key: "product:1"), .hash(key: "product:1", fields: [("name", "Vim"), ("price", "2"), ("status", "a")], removed: [])],
+                       "a table being resynced is written whole")
+        router.replacingTable = nil
+        var ttl = Router(config: try PipelineConfig.parse(yaml: ConfigTests.valid.replacingOccurrences(of: "mode: hash", with: "mode: hash\n      ttl: 60")))
+        ttl.writeChangedFieldsOnly = true
+        out = try ttl.route(txn([update(row(1, "Vim", nil, "1", "a"), row(1, "Vim", nil, "2", "a"))]))
+        XCTAssertEqual(out.cache, [.hash(key: "product:1", fields: [("name", "Vim"), ("price", "2"), ("status", "a")], removed: [], ttl: 60)],
+                       "an entry that may expire is written whole")
+        router.writeChangedFieldsOnly = false
+        out = try router.route(txn([update(row(1, "Vim", nil, "1", "a"), row(1, "Vim", nil, "1", "a"))]))
+        XCTAssertEqual(out.cache, [.hash(key: "product:1", fields: [("name", "Vim"), ("price", "1"), ("status", "a")], removed: [])], "off: every field")
+    }
+
     func testCacheWritesAppendKeepsEveryWrite() {
         var a: CacheWrites = [.hash(key: "k1", fields: [("f", "v")], removed: ["g"], ttl: 5), .delete(key: "k2")]
         let b: CacheWrites = [.string(key: "k3", value: "{}"), .hash(key: "k4", fields: [("x", "")], removed: [])]
