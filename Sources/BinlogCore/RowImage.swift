@@ -165,7 +165,9 @@ public struct RowImage: Sendable {
         guard a.state == b.state, a.state != ValueSlot.absent else { return false }
         if a.state == ValueSlot.null { return true }
         guard a.payload == b.payload, a.length == b.length else { return false }
-        if a.length == 0 || a.offset == b.offset { return true }
+        // Without bytes, `offset` may hold part of the value (the microseconds of DATETIME2
+        // and TIMESTAMP2); with bytes, it says where they are.
+        if a.length == 0 || a.offset == b.offset { return a.offset == b.offset }
         return storage.bytes.withUnsafeBytes { raw in
             memcmp(raw.baseAddress! + Int(a.offset), raw.baseAddress! + Int(b.offset), Int(a.length)) == 0
         }

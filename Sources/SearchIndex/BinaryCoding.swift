@@ -6,6 +6,8 @@ struct ByteWriter {
 
     mutating func write(_ raw: [UInt8]) { bytes.append(contentsOf: raw) }
 
+    mutating func write(_ raw: ArraySlice<UInt8>) { bytes.append(contentsOf: raw) }
+
     mutating func write(_ raw: UnsafeBufferPointer<UInt8>) { bytes.append(contentsOf: raw) }
 
     mutating func writeByte(_ value: UInt8) { bytes.append(value) }
@@ -108,6 +110,9 @@ struct ByteReader {
     }
 
     var isAtEnd: Bool { offset == end }
+
+    /// The bytes in `range` (offsets of this reader), without moving.
+    func slice(_ range: Range<Int>) -> ArraySlice<UInt8> { bytes[range] }
 
     func fail(_ detail: String) -> SearchError { SearchError.corrupt(path, "\(detail) at byte \(offset)") }
 

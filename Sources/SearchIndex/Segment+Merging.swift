@@ -8,7 +8,7 @@ extension Segment {
     /// their order, renumbered past the documents before them, deleted ones left out.
     static func merging(_ sources: [SegmentView], fields schema: [String: FieldType], name: String) -> Segment? {
         var ids: [String] = []
-        var stored: [[String: StoredValue]] = []
+        var stored = StoredFields()
         // Per source: each document's new number, or -1 when it is deleted.
         var remaps: [[Int]] = []
         for source in sources {
@@ -16,7 +16,7 @@ extension Segment {
             for doc in 0..<source.segment.docCount where source.isLive(doc) {
                 remap[doc] = ids.count
                 ids.append(source.segment.ids[doc])
-                stored.append(source.segment.stored[doc])
+                stored.append(encoded: source.segment.stored.encoded(doc))
             }
             remaps.append(remap)
         }

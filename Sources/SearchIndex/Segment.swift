@@ -232,13 +232,13 @@ struct LengthTotal: Sendable {
 final class Segment: Sendable {
     let name: String
     let ids: [String]
-    let stored: [[String: StoredValue]]
+    let stored: StoredFields
     let fields: [String: FieldIndex]
     /// Per text field: the sum of its lengths and the number of documents having it.
     let lengthTotals: [String: LengthTotal]
     private let idLookup: IDTable
 
-    init(name: String, ids: [String], stored: [[String: StoredValue]], fields: [String: FieldIndex]) {
+    init(name: String, ids: [String], stored: StoredFields, fields: [String: FieldIndex]) {
         self.name = name
         self.ids = ids
         self.stored = stored
@@ -355,22 +355,7 @@ final class Segment: Sendable {
         }
         for doc in 0..<docCount {
             block.writeString(ids[doc])
-            let document = stored[doc]
-            block.writeVarint(document.count)
-            for (key, value) in document.sorted(by: { $0.key < $1.key }) {
-                block.writeString(key)
-                switch value {
-                case .string(let string):
-                    block.writeByte(0)
-                    block.writeString(string)
-                case .int(let int):
-                    block.writeByte(1)
-                    block.writeUInt64(UInt64(bitPattern: int))
-                case .double(let double):
-                    block.writeByte(2)
-                    block.writeDouble(double)
-                }
-            }
+            block.write(stored.encoded(doc))
             blockDocs += 1
             if block.bytes.count >= Self.storedBlockBytes { flush() }
         }
@@ -458,8 +443,7 @@ final class Segment: Sendable {
         let docCount = try reader.readCount(max: min(reader.remaining, Int(UInt32.max)))
         var ids: [String] = []
         ids.reserveCapacity(docCount)
-        var stored: [[String: StoredValue]] = []
-        stored.reserveCapacity(docCount)
+        var stored = StoredFields(reservingDocuments: docCount)
         while ids.count < docCount {
             let blockDocs = try reader.readCount(max: docCount - ids.count)
             guard blockDocs > 0 else { throw reader.fail("empty stored block") }
@@ -472,18 +456,7 @@ final class Segment: Sendable {
             var block = ByteReader(unchecked: raw, path: path)
             for _ in 0..<blockDocs {
                 ids.append(try block.readString())
-                let count = try block.readCount(max: block.remaining)
-                var document: [String: StoredValue] = [:]
-                for _ in 0..<count {
-                    let key = try block.readString()
-                    switch try block.readByte() {
-                    case 0: document[key] = .string(try block.readString())
-                    case 1: document[key] = .int(Int64(bitPattern: try block.readUInt64()))
-                    case 2: document[key] = .double(try block.readDouble())
-                    case let tag: throw block.fail("unknown stored value tag \(tag)")
-                    }
-                }
-                stored.append(document)
+                try stored.append(from: &block)
             }
             guard block.isAtEnd else { throw block.fail("trailing bytes in a stored block") }
         }

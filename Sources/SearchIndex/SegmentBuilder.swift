@@ -11,7 +11,7 @@ struct SegmentBuilder {
     private let names: [String]
     private let types: [FieldType]
     private var ids: [String] = []
-    private var stored: [[String: StoredValue]] = []
+    private var stored = StoredFields()
     private var fields: [FieldBuffer]
     private var scanners: [TermScanner]
 

@@ -92,13 +92,34 @@ final class EventDecoderTests: XCTestCase {
                               checksum: checksum, at: offset)
     }
 
-    func itemsRow(id: UInt64, name: String, note: [UInt8]?) -> [UInt8] {
-        let datetime = Build.be(0x80_0000_0000 + ((2024 * 13 + 1) << 22 | 31 << 17 | 10 << 12), 5) + Build.be(1230, 2)
+    func itemsRow(id: UInt64, name: String, note: [UInt8]?, fraction: UInt64 = 1230) -> [UInt8] {
+        let datetime = Build.be(0x80_0000_0000 + ((2024 * 13 + 1) << 22 | 31 << 17 | 10 << 12), 5) + Build.be(fraction, 2)
         var values = Build.le(id, 8) + [UInt8(name.utf8.count)] + Array(name.utf8)
         values += [0x80, 0x00, 0x00, 0x0C, 0x1E]  // DECIMAL(10,2) 12.30
         values += [2, 0b101] + datetime
         if let note { values += Build.le(UInt64(note.count), 2) + note }
         return Build.bitmap([false, false, false, false, false, false, note == nil]) + values
+    }
+
+    /// `RowImage.sameValue` on an update's images: a DATETIME(3) that changed only in its
+    /// fraction (kept beside the packed seconds, not in the bytes) is different; a column
+    /// that went from NULL to a value is different; the rest is the same.
+    func testSameValueOfDecodedUpdateImages() throws {
+        var decoder = EventDecoder(file: "binlog.000003")
+        _ = try decoder.decode(Build.formatDescription(server: "8.0.36", checksum: true), at: 4)
+        _ = try decoder.decode(itemsMap(at: 200, checksum: true), at: 200)
+        let images = itemsRow(id: 2, name: "b", note: nil, fraction: 1230) + itemsRow(id: 2, name: "b", note: [7], fraction: 1240)
+            + itemsRow(id: 3, name: "cd", note: [7, 8], fraction: 1230) + itemsRow(id: 3, name: "ce", note: [7, 8], fraction: 1230)
+        let all = Array(repeating: true, count: 7)
+        let e = try decoder.decode(Build.rows(type: EventType.updateRowsV2, id: 77, width: 7, present: all, presentAfter: all,
+                                              images: images, checksum: true, at: 400), at: 400)
+        guard case .rows(let changes) = e.event, changes.count == 2 else { return XCTFail("\(e.event)") }
+        func same(_ c: RowChange) throws -> [Bool] {
+            let before = try XCTUnwrap(c.before), after = try XCTUnwrap(c.after)
+            return (0..<7).map { after.sameValue($0, as: before) }
+        }
+        XCTAssertEqual(try same(changes[0]), [true, true, true, true, true, false, false])
+        XCTAssertEqual(try same(changes[1]), [true, false, true, true, true, true, true])
     }
 
     func testTableMapOptionalMetadataAndWriteRowsV2() throws {

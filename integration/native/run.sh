@@ -79,6 +79,16 @@ eventually "update: hash replaced, NULL field removed" "name=Vim editor price=13
 eventually "update: new text searchable" "1" search_ids products plugin
 check "update: old text gone" "0" "$(search_total products configurable)"
 
+echo "== hash updates set only the changed fields (Redis keeps keys without a TTL)"
+check_contains "changed fields: the log says so, with Redis's policy" "maxmemory_policy=noeviction" "$(grep 'hash updates set only the changed fields' "$LOG")"
+rcli HSET product:1 status tampered >/dev/null
+sql "UPDATE itest.products SET price = 14.00, stock = 7 WHERE id = 1"
+eventually "changed fields: the changed column is set" "14.00" rraw HGET product:1 price
+check "changed fields: an unchanged field is not rewritten (set by hand before, still there)" "tampered" "$(rraw HGET product:1 status)"
+sql "UPDATE itest.products SET stock = 8 WHERE id = 1; UPDATE itest.products SET status = 'paused' WHERE id = 1;
+     UPDATE itest.products SET status = 'active' WHERE id = 1"
+eventually "changed fields: an update of unmapped columns only leaves the entry, the next sets its field" "name=Vim editor price=14.00 status=active" hash_of product:1
+
 echo "== delete"
 sql "DELETE FROM itest.products WHERE id = 2"
 eventually "delete: key removed" "0" rraw EXISTS product:2
@@ -148,6 +158,9 @@ sql "INSERT INTO itest.products VALUES (10, 'Helix', 'A post-modern modal editor
      UPDATE itest.products SET price = 15.75 WHERE id = 1;
      DELETE FROM itest.products WHERE id = 3;
      INSERT INTO itest.orders VALUES (8, 1, 1.000, 'late', '2024-03-01 00:00:00');"
+# A policy that may evict any key: updates then write the whole hash (an evicted entry
+# comes back whole, not as the changed fields alone).
+rcli CONFIG SET maxmemory-policy allkeys-lru >/dev/null
 start_replicator "$WORK/itest.yml" "$LOG" || fail "replicator restarts"
 eventually "restart: rows written while down arrive" "name=Helix price=20.00 status=active" hash_of product:10
 eventually "restart: latest value wins" "15.75" rraw HGET product:1 price
@@ -155,6 +168,11 @@ eventually "restart: delete while down applied" "0" rraw EXISTS product:3
 eventually "restart: every row exactly once in Redis" "product:1 product:10 product:6" bash -c "redis-cli -p $DST_REDIS_PORT --raw KEYS 'product:*' | sort | tr '\n' ' ' | sed 's/ \$//'"
 eventually "restart: every row exactly once in the index" "1 10 6" search_ids products 'status:active status:sold'
 check "restart: json entry" '{"shop":8,"id":1,"total":"1.000","note":"late","placed":"2024-03-01 00:00:00"}' "$(rraw GET order:8:1)"
+check_contains "allkeys-lru: hash updates set every field" "maxmemory_policy=allkeys-lru" "$(grep 'hash updates set' "$LOG" | tail -n 1 | grep 'every field')"
+rcli DEL product:6 >/dev/null   # as an eviction would
+sql "UPDATE itest.products SET price = 2 WHERE id = 6"
+eventually "allkeys-lru: an update of an evicted entry writes it whole" "name=Marker price=2.00 status=active" hash_of product:6
+rcli CONFIG SET maxmemory-policy noeviction >/dev/null
 stop_replicator
 check "SIGTERM exits 0 again" "0" "$STOP_STATUS"
 
