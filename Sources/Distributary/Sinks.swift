@@ -223,9 +223,10 @@ final class SearchIndexSink: Sink {
         return !unseen
     }
 
-    /// Catching up a backlog (the pipeline sets it: the source is megabytes ahead and more
-    /// transactions are ready), the sink commits only every `catchUpCommitSeconds` or once
-    /// `catchUpPendingBytes` of writes are buffered: a row changed several times in that
+    /// Catching up a backlog (the pipeline sets it: the progress monitor found the source
+    /// 4 MiB or more ahead), the sink commits only every `catchUpCommitSeconds`, once
+    /// `catchUpPendingBytes` of writes are buffered, or when its queue has been idle for
+    /// 50 ms (the pipeline then calls `flush`): a row changed several times in that
     /// span is indexed once (the buffer keeps each document's last write), and fewer,
     /// larger segments need less merging. What is held becomes searchable — and
     /// read-your-writes waiters are woken — at the commit.
