@@ -164,7 +164,7 @@ public final class Pipeline: @unchecked Sendable {
         for sink in sinks {
             let stale = MappingFingerprint.stale(stored: sink.mappings, current: MappingFingerprint.all(config, sink: sink.name))
             if !stale.isEmpty {
-                logger.warning("the configuration changed for tables whose \(sink.name) data was built with another mapping (or none): rows not changed since keep the old form. Rebuild them with `distributary resync --config FILE --table DB.TABLE`; until then this warning repeats at every start", metadata: [
+                logger.warning("the configuration changed for tables whose \(sink.name) data was built with another mapping (or none): rows not changed since keep the old form (and hash updates may set only the fields that changed). Rebuild them with `distributary resync --config FILE --table DB.TABLE`; until then this warning repeats at every start", metadata: [
                     "sink": "\(sink.name)", "tables": "\(stale.joined(separator: ", "))"])
             }
         }
