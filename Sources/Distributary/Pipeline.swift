@@ -719,7 +719,7 @@ public final class Pipeline: @unchecked Sendable {
     /// Redis is asked to do for every update.
     private func setChangedFieldsOnly(_ sink: RedisCacheSink) {
         let on = sink.allowsChangedFieldsOnly
-        if on != router.writeChangedFieldsOnly || !changedFieldsLogged {
+        if sink.changedFieldsRequested && (on != router.writeChangedFieldsOnly || !changedFieldsLogged) {
             logger.info(on ? "hash updates set only the changed fields" : "hash updates set every field", metadata: [
                 "maxmemory_policy": "\(sink.maxmemoryPolicy ?? (config.redis?.cluster == true ? "cluster" : "unknown (CONFIG GET not allowed)"))"])
             changedFieldsLogged = true

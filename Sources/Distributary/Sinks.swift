@@ -84,11 +84,12 @@ final class RedisCacheSink: Sink {
         } else {
             let sink = try RedisSink(url: url, pipelineName: pipelineName)
             writer = .single(sink)
-            maxmemoryPolicy = sink.maxmemoryPolicy()
+            maxmemoryPolicy = config.changedFieldsOnly ? sink.maxmemoryPolicy() : nil
             key = sink.checkpointKey
             stored = try sink.readCheckpoint()
         }
         maxCommands = config.batchCommands
+        changedFieldsRequested = config.changedFieldsOnly
         maxBytes = config.batchBytes
         checkpoint = try stored.flatMap { try Checkpoint(fields: $0, sink: "redis (\(key))") }
         mappings = dataMappings(stored: stored, current: current)
@@ -102,9 +103,12 @@ final class RedisCacheSink: Sink {
     private(set) var maxmemoryPolicy: String?
 
     /// Whether updates may set only the changed fields of a hash (`Router.writeChangedFieldsOnly`):
-    /// one Redis server whose policy evicts no key without a TTL. A cluster's writes are
+    /// asked for (`redis.changed_fields_only`), and one Redis server whose policy evicts no
+    /// key without a TTL. A cluster's writes are
     /// versioned whole entries.
-    var allowsChangedFieldsOnly: Bool { RedisSink.keepsKeysWithoutTTL(policy: maxmemoryPolicy) }
+    var allowsChangedFieldsOnly: Bool { changedFieldsRequested && RedisSink.keepsKeysWithoutTTL(policy: maxmemoryPolicy) }
+    /// `redis.changed_fields_only`.
+    let changedFieldsRequested: Bool
 
     func apply(_ transactions: ArraySlice<RoutedTransaction>, checkpoint: Checkpoint,
                checkpointAfter: (Int) -> Checkpoint) throws -> Bool {

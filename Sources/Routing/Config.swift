@@ -168,6 +168,10 @@ public struct RedisConfig: Sendable {
     /// `redis.url` names a master of a Redis Cluster: data goes to each key's master with
     /// per-key versions, the checkpoint after it (no MULTI/EXEC across slots).
     public var cluster = false
+    /// Hash updates that keep their key set only the changed fields (`Router.writeChangedFieldsOnly`),
+    /// when Redis's `maxmemory-policy` keeps keys without a TTL. Only for a cache that holds
+    /// every row already (loaded by a snapshot, or built from the start of the log).
+    public var changedFieldsOnly = false
 }
 
 public struct IndexConfig: Sendable {
@@ -435,12 +439,13 @@ private struct Reader {
         let source = try sourceConfig(top["source"]!)
         var redis: RedisConfig?
         if let node = top["redis"] {
-            let m = try mapping(node, "redis", allowed: ["url", "batch", "cluster"], required: ["url"])
+            let m = try mapping(node, "redis", allowed: ["url", "batch", "cluster", "changed_fields_only"], required: ["url"])
             let url = try string(m["url"]!, "redis.url")
             guard url.hasPrefix("redis://") else {
                 throw ConfigError("redis.url", line: line(m["url"]!), "`\(url)` is not a redis:// URL (redis://[user:password@]host:port/db)")
             }
             var config = RedisConfig(url: url)
+            if let c = m["changed_fields_only"] { config.changedFieldsOnly = try boolean(c, "redis.changed_fields_only") }
             if let c = m["cluster"] {
                 config.cluster = try boolean(c, "redis.cluster")
                 let hostPart = url[(url.lastIndex(of: "@").map { url.index(after: $0) } ?? url.index(url.startIndex, offsetBy: 8))...]

@@ -25,8 +25,10 @@ public struct Router: Sendable {
     /// Hash mode: an update that keeps its key sets only the fields whose column changed
     /// (and removes those that became NULL) instead of every field; an update that changes
     /// no mapped column writes nothing. Only sound while the hash Redis holds is exactly
-    /// the row's before image, so the pipeline turns it on only when Redis cannot drop a
-    /// key behind its back: no `ttl` on the table (checked here) and a `maxmemory-policy`
+    /// the row's before image (a row missing from the cache would come back partial), so
+    /// the pipeline turns it on only when asked (`redis.changed_fields_only`: the cache
+    /// holds every row) and Redis cannot drop a key behind its back: no `ttl` on the table
+    /// (checked here) and a `maxmemory-policy`
     /// that evicts no key without a TTL (`RedisSink.keepsKeysWithoutTTL`). Never while
     /// replacing entries (resync).
     public var writeChangedFieldsOnly = false

@@ -81,6 +81,15 @@ final class ConfigTests: XCTestCase {
         }
     }
 
+    func testChangedFieldsOnlyIsOptIn() throws {
+        XCTAssertFalse(try PipelineConfig.parse(yaml: Self.valid).redis?.changedFieldsOnly ?? true)
+        let on = Self.valid.replacingOccurrences(of: "  url: redis://127.0.0.1:6379/0\n", with: "  url: redis://127.0.0.1:6379/0\n  changed_fields_only: true\n")
+        XCTAssertTrue(try PipelineConfig.parse(yaml: on).redis?.changedFieldsOnly ?? false)
+        XCTAssertThrowsError(try PipelineConfig.parse(yaml: on.replacingOccurrences(of: "changed_fields_only: true", with: "changed_fields_only: maybe"))) {
+            XCTAssertTrue("\($0)".contains("redis.changed_fields_only"), "\($0)")
+        }
+    }
+
     func testResyncOnDDLAndWatermarkTable() throws {
         let defaults = try PipelineConfig.parse(yaml: Self.valid)
         XCTAssertTrue(defaults.source.resyncOnDDL)

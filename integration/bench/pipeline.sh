@@ -126,7 +126,7 @@ config() {
     cat <<YAML
 name: bench
 source: {host: 127.0.0.1, port: $DST_MARIADB_PORT, user: $DST_REPL_USER, password_env: DST_BENCH_PW, server_id: 4801, start: {file: $FIRST, pos: 4}}
-redis: {url: "redis://127.0.0.1:$DST_REDIS_PORT/0"}
+redis: {url: "redis://127.0.0.1:$DST_REDIS_PORT/0", changed_fields_only: true}
 http: {listen: "127.0.0.1:$HTTP_PORT"}
 tables:
   bench.packages:

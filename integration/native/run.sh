@@ -26,6 +26,7 @@ source:
   start: latest
 redis:
   url: redis://127.0.0.1:$DST_REDIS_PORT/0
+  changed_fields_only: true
 index:
   path: $WORK/index
 http:
