@@ -167,7 +167,8 @@ public struct RowImage: Sendable {
         guard a.payload == b.payload, a.length == b.length else { return false }
         // Without bytes, `offset` may hold part of the value (the microseconds of DATETIME2
         // and TIMESTAMP2); with bytes, it says where they are.
-        if a.length == 0 || a.offset == b.offset { return a.offset == b.offset }
+        if a.offset == b.offset { return true }
+        if a.length == 0 { return false }
         return storage.bytes.withUnsafeBytes { raw in
             memcmp(raw.baseAddress! + Int(a.offset), raw.baseAddress! + Int(b.offset), Int(a.length)) == 0
         }

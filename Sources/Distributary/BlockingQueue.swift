@@ -82,13 +82,6 @@ public final class BlockingQueue<Element>: @unchecked Sendable {
         return element
     }
 
-    /// Nothing queued right now.
-    public var isEmpty: Bool {
-        condition.lock()
-        defer { condition.unlock() }
-        return head == items.count
-    }
-
     /// Closed and drained: `pop` returns nil from now on.
     public var isFinished: Bool {
         condition.lock()

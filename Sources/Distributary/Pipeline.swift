@@ -714,9 +714,9 @@ public final class Pipeline: @unchecked Sendable {
                         mysqlGTIDs: cp.gtidPosition.flatMap { try? MySQLGTIDSet(parsing: $0, what: "the checkpoint's gtid_position") })
     }
 
-    /// Hash updates write only the changed fields when Redis keeps keys without a TTL
-    /// (`Router.writeChangedFieldsOnly`); said in the log either way, since it changes what
-    /// Redis is asked to do for every update.
+    /// Hash updates write only the changed fields when asked (`redis.changed_fields_only`)
+    /// and Redis keeps keys without a TTL (`Router.writeChangedFieldsOnly`); when asked, the
+    /// log says which applies, since it changes what Redis is asked to do for every update.
     private func setChangedFieldsOnly(_ sink: RedisCacheSink) {
         let on = sink.allowsChangedFieldsOnly
         if sink.changedFieldsRequested && (on != router.writeChangedFieldsOnly || !changedFieldsLogged) {
@@ -769,9 +769,8 @@ public final class Pipeline: @unchecked Sendable {
         let budget = config.memoryBudget / 16
         sinkQueues = sinks.map { _ in BlockingQueue<RoutedBatch>(capacity: 8, budget: budget) { $0.bytes } }
         addPendingResyncs(of: sinks)
-        // The index commits less often while a backlog is caught up and more is ready.
-        for (i, sink) in sinks.enumerated() {
-            guard let index = sink as? SearchIndexSink else { continue }
+        // The index commits less often while a backlog is caught up.
+        for case let index as SearchIndexSink in sinks {
             index.catchUpPendingBytes = config.memoryBudget / 4
             index.catchingUp = { [unowned self] in stopLock.withLock { progress?.isCatchingUp ?? false } }
         }

@@ -104,8 +104,7 @@ final class RedisCacheSink: Sink {
 
     /// Whether updates may set only the changed fields of a hash (`Router.writeChangedFieldsOnly`):
     /// asked for (`redis.changed_fields_only`), and one Redis server whose policy evicts no
-    /// key without a TTL. A cluster's writes are
-    /// versioned whole entries.
+    /// key without a TTL. A cluster's writes are versioned whole entries.
     var allowsChangedFieldsOnly: Bool { changedFieldsRequested && RedisSink.keepsKeysWithoutTTL(policy: maxmemoryPolicy) }
     /// `redis.changed_fields_only`.
     let changedFieldsRequested: Bool
@@ -204,7 +203,6 @@ final class SearchIndexSink: Sink {
                 bufferedBytes += Self.approximateBytes(write) - (replaced.map(Self.approximateBytes) ?? 0)
             }
         }
-        if wrote { unseen = true }
         // A resync swaps a table's documents in one commit, at `flush()`.
         if holdCommits || (commitEvery > 0 && bulkCommitted && uncommitted < commitEvery) {
             heldBack = checkpoint
@@ -238,7 +236,7 @@ final class SearchIndexSink: Sink {
     var catchUpCommitSeconds = 5.0
     var catchUpPendingBytes = 64 << 20
     /// Writes applied but not committed yet (not searchable).
-    private var unseen = false
+    private var unseen: Bool { !buffered.isEmpty }
     /// The last write of each document since the last commit, by index and id: documents
     /// are made (and analyzed, at the commit) only for the writes that stand.
     private var buffered: [String: [String: IndexWrite]] = [:]
@@ -282,7 +280,6 @@ final class SearchIndexSink: Sink {
         lastCommit = Date()
         heldBack = nil
         uncommitted = 0
-        unseen = false
     }
 
     func flush() throws {

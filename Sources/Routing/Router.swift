@@ -28,8 +28,7 @@ public struct Router: Sendable {
     /// the row's before image (a row missing from the cache would come back partial), so
     /// the pipeline turns it on only when asked (`redis.changed_fields_only`: the cache
     /// holds every row) and Redis cannot drop a key behind its back: no `ttl` on the table
-    /// (checked here) and a `maxmemory-policy`
-    /// that evicts no key without a TTL (`RedisSink.keepsKeysWithoutTTL`). Never while
+    /// (checked here) and a `maxmemory-policy` that evicts no key without a TTL (`RedisSink.keepsKeysWithoutTTL`). Never while
     /// replacing entries (resync).
     public var writeChangedFieldsOnly = false
 
