@@ -252,7 +252,8 @@ config "$WORK/r.yml" "snapr" 4406 "  snapr.r:
     redis: {key: \"r:other:{id}\"}" "snapshot: initial" "index: {path: \"$WORK/r-index\"}"
 start_replicator "$WORK/r.yml" "$WORK/r.log" || fail "resync: replicator starts"
 wait_checkpoint snapr || fail "resync: caught up"
-check "resync: 5,000 documents before" "5000" "$(search_total rdocs 'kind:odd kind:even')"
+# The Redis checkpoint can reach the head just before the index commits the snapshot's last documents.
+eventually "resync: 5,000 documents before" "5000" search_total rdocs 'kind:odd kind:even'
 stop_replicator
 rraw HSET r:5 name "edited by hand" >/dev/null
 rraw DEL r:6 >/dev/null
