@@ -174,6 +174,26 @@ public struct RowImage: Sendable {
         }
     }
 
+    /// Identifies the storage this image shares with the other images of its event (or
+    /// snapshot chunk): holders that keep images count `storageBytes` once per identity.
+    public var storageIdentity: ObjectIdentifier { ObjectIdentifier(storage) }
+
+    /// About the memory an image keeps alive: its whole event's bytes, slots and JSON
+    /// texts (every image of the event shares them), or its values when given directly.
+    public var storageBytes: Int {
+        if storage.isLiteral, let literal = storage.literal {
+            return 64 + literal.reduce(0) { n, v in
+                switch v {
+                case .string(let s)?, .decimal(let s)?, .json(let s)?: return n + 24 + s.utf8.count
+                case .bytes(let b)?, .geometry(let b)?: return n + 24 + b.count
+                default: return n + 24
+                }
+            }
+        }
+        return 96 + storage.bytes.count + storage.slotCount * MemoryLayout<ValueSlot>.stride
+            + storage.extras.reduce(0) { $0 + 16 + $1.utf8.count }
+    }
+
     /// A cheap fold of column `i`'s decoded form (the parsed number, or where its bytes
     /// are), without making a `ColumnValue`: lets a benchmark look at every value.
     @_spi(Benchmarks)

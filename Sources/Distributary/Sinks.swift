@@ -191,16 +191,24 @@ final class SearchIndexSink: Sink {
                checkpointAfter: (Int) -> Checkpoint) throws -> Bool {
         var wrote = false
         for t in transactions {
-            for write in t.index {
+            for var write in t.index {
                 wrote = true
                 uncommitted += 1
                 let index: String, id: String
                 switch write {
-                case .upsert(let i, let d, _, _): (index, id) = (i, d)
+                case .upsert(let i, let d, let fields, let stored):
+                    (index, id) = (i, d)
+                    if fields.sharesRow || stored.sharesRow {
+                        if materializeOnArrival {
+                            write = .upsert(index: i, id: d, fields: fields.materialized(), stored: stored.materialized())
+                        } else {
+                            eventBacked.append((i, d))
+                        }
+                    }
                 case .delete(let i, let d): (index, id) = (i, d)
                 }
-                let replaced = buffered[index, default: [:]].updateValue(write, forKey: id)
-                bufferedBytes += Self.approximateBytes(write) - (replaced.map(Self.approximateBytes) ?? 0)
+                hold(write, 1)
+                if let replaced = buffered[index, default: [:]].updateValue(write, forKey: id) { hold(replaced, -1) }
             }
         }
         // A resync swaps a table's documents in one commit, at `flush()`.
@@ -209,10 +217,14 @@ final class SearchIndexSink: Sink {
             return !unseen
         }
         // Catching up a backlog: commit every few seconds, not every batch (below).
-        if wrote, let catchingUp, Date().timeIntervalSince(lastCommit) < catchUpCommitSeconds,
-           bufferedBytes < catchUpPendingBytes, catchingUp() {
-            heldBack = checkpoint
-            return false
+        if wrote, let catchingUp, Date().timeIntervalSince(lastCommit) < catchUpCommitSeconds, catchingUp() {
+            // At the bound, the writes that stand give up their events for their values;
+            // the commit comes once those reach the bound.
+            if bufferedBytes >= catchUpPendingBytes { materializeHeld() }
+            if bufferedBytes < catchUpPendingBytes {
+                heldBack = checkpoint
+                return false
+            }
         }
         // A batch without index writes only moves the checkpoint: commit it at most once
         // a second (and when flushing at shutdown) to spare the disk.
@@ -239,31 +251,86 @@ final class SearchIndexSink: Sink {
     private var unseen: Bool { !buffered.isEmpty }
     /// The last write of each document since the last commit, by index and id: documents
     /// are made (and analyzed, at the commit) only for the writes that stand.
+    ///
+    /// An upsert routed from the log reads its values from its event's row image
+    /// (`IndexFieldValues`), so a write replaced before the commit costs no values; but
+    /// it keeps its whole event alive. Once the buffer reaches its bound, the writes that
+    /// stand get their values made and the events go (`materializeHeld`); if their values
+    /// alone then take half the bound, later writes get theirs as they arrive, until the
+    /// commit (a bound too small to hold a round of rows as events).
     private var buffered: [String: [String: IndexWrite]] = [:]
-    private var bufferedBytes = 0
+    /// Index and id of the upserts buffered with their events, in arrival order (an entry
+    /// may since have been replaced).
+    private var eventBacked: [(index: String, id: String)] = []
+    private(set) var materializeOnArrival = false
+    /// Events held by buffered upserts (tests).
+    var heldEventCount: Int { heldEvents.count }
+    /// About the memory the buffer keeps alive: a fixed cost and the id per write, the
+    /// values of materialized writes, and once each the events whose row images the others hold.
+    private(set) var bufferedBytes = 0
+    /// Buffered writes per event held, and that event's bytes.
+    private var heldEvents: [ObjectIdentifier: (writes: Int, bytes: Int)] = [:]
 
-    /// About the memory a buffered write takes (its strings and a fixed cost per value).
-    private static func approximateBytes(_ write: IndexWrite) -> Int {
+    /// Makes the values of every buffered upsert that still reads them from its event.
+    private func materializeHeld() {
+        for (index, id) in eventBacked {
+            guard let write = buffered[index]?[id], case .upsert(_, _, let fields, let stored) = write,
+                  fields.sharesRow || stored.sharesRow else { continue }
+            let values = IndexWrite.upsert(index: index, id: id, fields: fields.materialized(), stored: stored.materialized())
+            hold(write, -1)
+            hold(values, 1)
+            buffered[index]![id] = values
+        }
+        eventBacked.removeAll(keepingCapacity: true)
+        materializeOnArrival = bufferedBytes >= catchUpPendingBytes / 2
+    }
+
+    /// Counts `write` into (`sign` 1) or out of (-1) `bufferedBytes`.
+    private func hold(_ write: IndexWrite, _ sign: Int) {
         switch write {
-        case .delete(_, let id): return 64 + id.utf8.count
+        case .delete(_, let id):
+            bufferedBytes += sign * (64 + id.utf8.count)
         case .upsert(_, let id, let fields, let stored):
-            var n = 64 + id.utf8.count
-            for f in fields { n += 48 + Self.textBytes(f.value) }
-            for s in stored { n += 48 + Self.textBytes(s.value) }
-            return n
+            bufferedBytes += sign * (64 + id.utf8.count)
+            hold(fields.row, shared: fields.sharesRow, sign)
+            hold(stored.row, shared: stored.sharesRow, sign)
         }
     }
 
-    private static func textBytes(_ value: ColumnValue) -> Int {
-        switch value {
-        case .string(let s), .decimal(let s), .date(let s), .datetime(let s), .time(let s), .timestamp(let s), .json(let s):
-            return s.utf8.count
-        case .bytes(let b), .geometry(let b): return b.count
-        default: return 0
+    private func hold(_ row: RowImage, shared: Bool, _ sign: Int) {
+        if !shared {
+            bufferedBytes += sign * row.storageBytes
+            return
+        }
+        let key = row.storageIdentity
+        if sign > 0 {
+            if heldEvents[key] != nil {
+                heldEvents[key]!.writes += 1
+            } else {
+                let bytes = row.storageBytes
+                heldEvents[key] = (1, bytes)
+                bufferedBytes += bytes
+            }
+        } else if let held = heldEvents[key] {
+            if held.writes == 1 {
+                heldEvents[key] = nil
+                bufferedBytes -= held.bytes
+            } else {
+                heldEvents[key]!.writes -= 1
+            }
         }
     }
 
     private func commit(_ checkpoint: Checkpoint) throws {
+        // Event-backed upserts first, in arrival order, each dropped once its document is
+        // made: their events go one after the other instead of all after the last document.
+        for (index, id) in eventBacked {
+            guard let write = buffered[index]?[id], case .upsert(_, _, let fields, let stored) = write,
+                  fields.sharesRow || stored.sharesRow else { continue }
+            try store.upsert(index: index, document: Self.document(id: id, fields: fields, stored: stored))
+            buffered[index]![id] = nil
+        }
+        eventBacked.removeAll(keepingCapacity: true)
         for (index, writes) in buffered {
             for (id, write) in writes {
                 switch write {
@@ -275,7 +342,9 @@ final class SearchIndexSink: Sink {
             }
         }
         buffered.removeAll()
+        heldEvents.removeAll(keepingCapacity: true)
         bufferedBytes = 0
+        materializeOnArrival = false
         try store.commit(payload: payload(checkpoint))
         lastCommit = Date()
         heldBack = nil
@@ -290,8 +359,7 @@ final class SearchIndexSink: Sink {
         storedFields(checkpoint, mappings: mappingsField, resyncPending: resyncPending)
     }
 
-    static func document(id: String, fields: [(name: String, kind: IndexFieldKind, value: ColumnValue)],
-                         stored: [(name: String, value: ColumnValue)]) -> Document {
+    static func document(id: String, fields: IndexFieldValues, stored: StoredFieldValues) -> Document {
         var f: [String: FieldValue] = [:]
         for field in fields {
             switch field.kind {

@@ -49,19 +49,25 @@ public struct Router: Sendable {
         let keyEscapes: [UInt8]
         /// Hash field / JSON member name (as UTF-8, and as a JSON `"name":` key) per projected column.
         let projection: [(name: String, index: Int, field: [UInt8], jsonKey: [UInt8])]
+        /// `projection`'s column numbers and hash field names alone: the per-row loops read
+        /// these, so no tuple (and no retain of its strings) is copied per column.
+        let projectedColumns: [Int]
+        let projectedFields: [[UInt8]]
         let ttl: Int32
-        let indexFields: [(name: String, kind: IndexFieldKind, index: Int)]
-        let stored: [(name: String, index: Int)]
+        let indexFields: IndexColumns
+        let stored: IndexColumns
         let primaryKey: [Int]
 
         init(columnNames: [String], mapping: TableMapping, keyParts: [KeyPart], keyEscapes: [UInt8],
              projection: [(name: String, index: Int, field: [UInt8], jsonKey: [UInt8])], ttl: Int32,
-             indexFields: [(name: String, kind: IndexFieldKind, index: Int)], stored: [(name: String, index: Int)], primaryKey: [Int]) {
+             indexFields: IndexColumns, stored: IndexColumns, primaryKey: [Int]) {
             self.columnNames = columnNames
             self.mapping = mapping
             self.keyParts = keyParts
             self.keyEscapes = keyEscapes
             self.projection = projection
+            projectedColumns = projection.map(\.index)
+            projectedFields = projection.map(\.field)
             self.ttl = ttl
             self.indexFields = indexFields
             self.stored = stored
@@ -167,12 +173,14 @@ public struct Router: Sendable {
                 projection.append((c, try column(c, "\(mapping.keyPath).redis.columns"), Array(fields[n].utf8), Array(jsonKey.utf8)))
             }
         }
-        var indexFields: [(name: String, kind: IndexFieldKind, index: Int)] = []
-        var stored: [(name: String, index: Int)] = []
+        var indexFields = IndexColumns(names: [], kinds: [], columns: [])
+        var stored = indexFields
         var primaryKey: [Int] = []
         if let ix = mapping.index {
-            indexFields = try ix.fields.map { ($0.name, $0.kind, try column($0.name, "\(mapping.keyPath).index.fields")) }
-            stored = try ix.stored.map { ($0, try column($0, "\(mapping.keyPath).index.stored")) }
+            indexFields = IndexColumns(names: ix.fields.map(\.name), kinds: ix.fields.map(\.kind),
+                                       columns: try ix.fields.map { try column($0.name, "\(mapping.keyPath).index.fields") })
+            stored = IndexColumns(names: ix.stored, kinds: ix.stored.map { _ in .text },
+                                  columns: try ix.stored.map { try column($0, "\(mapping.keyPath).index.stored") })
             if let pk = map.primaryKey, !pk.isEmpty {
                 primaryKey = pk
             } else if let schema = schemas[mapping.qualifiedName], !schema.primaryKey.isEmpty {
@@ -228,6 +236,7 @@ public struct Router: Sendable {
     }
 
     private func documentID(_ row: RowImage, _ plan: Plan, _ txn: Transaction) throws -> String {
+        if plan.primaryKey.count == 1 { return try value(row, plan.primaryKey[0], plan, txn).text ?? "" }
         var parts: [String] = []
         for i in plan.primaryKey { parts.append(try value(row, i, plan, txn).text ?? "") }
         return parts.joined(separator: ":")
@@ -259,19 +268,21 @@ public struct Router: Sendable {
                     // Changed fields only: an update of the same hash (see writeChangedFieldsOnly).
                     let delta = writeChangedFieldsOnly && plan.ttl == 0 && !whole && sameKey ? before : nil
                     var fieldCount: Int32 = 0, removedCount: Int32 = 0
-                    for p in plan.projection {
-                        guard p.index < after.count, after.isPresent(p.index) else { throw missing(p.index, plan, txn) }
-                        if let delta, after.sameValue(p.index, as: delta) { continue }
-                        if after.isNull(p.index) { removedCount += 1; continue }
-                        cache.addBytes(p.field)
+                    let columns = plan.projectedColumns
+                    for k in columns.indices {
+                        let i = columns[k]
+                        guard i < after.count, after.isPresent(i) else { throw missing(i, plan, txn) }
+                        if let delta, after.sameValue(i, as: delta) { continue }
+                        if after.isNull(i) { removedCount += 1; continue }
+                        cache.addBytes(plan.projectedFields[k])
                         cache.beginString()
-                        _ = cache.withBytes { after.appendText(p.index, to: &$0) }
+                        _ = cache.withBytes { after.appendText(i, to: &$0) }
                         _ = cache.endString()
                         fieldCount += 1
                     }
                     if removedCount > 0 {
-                        for p in plan.projection where after.isNull(p.index) && !(delta.map { after.sameValue(p.index, as: $0) } ?? false) {
-                            cache.addBytes(p.field)
+                        for k in columns.indices where after.isNull(columns[k]) && !(delta.map { after.sameValue(columns[k], as: $0) } ?? false) {
+                            cache.addBytes(plan.projectedFields[k])
                         }
                     }
                     if delta == nil || fieldCount + removedCount > 0 {
@@ -307,9 +318,11 @@ public struct Router: Sendable {
                     let oldID = try documentID(before, plan, txn)
                     if oldID != id { index.append(.delete(index: ix.name, id: oldID)) }
                 }
-                let fields = try plan.indexFields.map { (name: $0.name, kind: $0.kind, value: try value(after, $0.index, plan, txn)) }
-                let stored = try plan.stored.map { (name: $0.name, value: try value(after, $0.index, plan, txn)) }
-                index.append(.upsert(index: ix.name, id: id, fields: fields, stored: stored))
+                // Values are made when the index sink builds the document (see IndexFieldValues).
+                for i in plan.indexFields.columns where !(i < after.count && after.isPresent(i)) { throw missing(i, plan, txn) }
+                for i in plan.stored.columns where !(i < after.count && after.isPresent(i)) { throw missing(i, plan, txn) }
+                index.append(.upsert(index: ix.name, id: id, fields: IndexFieldValues(row: after, layout: plan.indexFields),
+                                     stored: StoredFieldValues(row: after, layout: plan.stored)))
             case .delete:
                 guard let before = before else { throw RoutingError("delete without a before image at \(txn.end)") }
                 index.append(.delete(index: ix.name, id: try documentID(before, plan, txn)))

@@ -201,8 +201,7 @@ public enum IndexFieldKind: String, Sendable, CaseIterable {
 /// One index write: what the index sink executes.
 public enum IndexWrite: Sendable {
     /// Insert or replace the document `id` of index `index`.
-    case upsert(index: String, id: String, fields: [(name: String, kind: IndexFieldKind, value: ColumnValue)],
-                stored: [(name: String, value: ColumnValue)])
+    case upsert(index: String, id: String, fields: IndexFieldValues, stored: StoredFieldValues)
     /// Remove the document `id` of index `index` (no-op when absent).
     case delete(index: String, id: String)
 }
@@ -230,5 +229,117 @@ public struct RoutedTransaction: Sendable {
         self.cache = cache
         self.index = index
         self.isPartial = isPartial
+    }
+}
+
+/// Which columns of a row feed an index's fields (or its stored fields): names, kinds and
+/// column numbers, shared by every write routed with one plan.
+public final class IndexColumns: Sendable {
+    public let names: [String]
+    public let kinds: [IndexFieldKind]
+    public let columns: [Int]
+    /// The same fields over a row that holds just their values, in order (columns
+    /// 0..<n); nil when `columns` are that already.
+    public let dense: IndexColumns?
+
+    public init(names: [String], kinds: [IndexFieldKind], columns: [Int]) {
+        precondition(names.count == kinds.count && names.count == columns.count)
+        self.names = names
+        self.kinds = kinds
+        self.columns = columns
+        dense = columns == Array(columns.indices) ? nil : IndexColumns(names: names, kinds: kinds, columns: Array(columns.indices))
+    }
+
+    /// `row`'s values of these columns alone, in a row of their own (it keeps no event alive).
+    func materialize(_ row: RowImage) -> (RowImage, IndexColumns) {
+        (RowImage(columns.map { row[$0] ?? .null }), dense ?? self)
+    }
+}
+
+/// An index document's field values, read from the row image when an element is read:
+/// routing makes no String for them, so a document the index sink replaces before its
+/// commit (a row changed again) costs no values. Copies share the row's event storage
+/// (`RowImage.storageBytes`). The router checks that every column is in the image.
+public struct IndexFieldValues: Sendable, RandomAccessCollection {
+    public let row: RowImage
+    public let layout: IndexColumns
+    /// `true` when `row` is the row image of an event (or of another holder): keeping
+    /// these values keeps that whole image alive. `false` once `materialized()`.
+    public let sharesRow: Bool
+
+    /// Values read from `row` (routed rows: the event's own image).
+    public init(row: RowImage, layout: IndexColumns) {
+        self.init(row: row, layout: layout, sharesRow: true)
+    }
+
+    init(row: RowImage, layout: IndexColumns, sharesRow: Bool) {
+        self.row = row
+        self.layout = layout
+        self.sharesRow = sharesRow
+    }
+
+    public var startIndex: Int { 0 }
+    public var endIndex: Int { layout.columns.count }
+    public subscript(i: Int) -> (name: String, kind: IndexFieldKind, value: ColumnValue) {
+        (layout.names[i], layout.kinds[i], row[layout.columns[i]] ?? .null)
+    }
+
+    /// The same values made now, in a row of their own: a holder then keeps the values
+    /// alone instead of the whole event the row was decoded from.
+    public func materialized() -> IndexFieldValues {
+        if !sharesRow { return self }
+        let (row, layout) = layout.materialize(row)
+        return IndexFieldValues(row: row, layout: layout, sharesRow: false)
+    }
+}
+
+extension IndexFieldValues: ExpressibleByArrayLiteral {
+    /// Values given directly (tests, synthetic writes).
+    public init(arrayLiteral elements: (name: String, kind: IndexFieldKind, value: ColumnValue)...) {
+        self.init(row: RowImage(elements.map(\.value)),
+                  layout: IndexColumns(names: elements.map(\.name), kinds: elements.map(\.kind), columns: Array(elements.indices)),
+                  sharesRow: false)
+    }
+}
+
+/// An index document's stored values, read from the row image like `IndexFieldValues`.
+public struct StoredFieldValues: Sendable, RandomAccessCollection {
+    public let row: RowImage
+    public let layout: IndexColumns
+    /// `true` when `row` is the row image of an event (or of another holder): keeping
+    /// these values keeps that whole image alive. `false` once `materialized()`.
+    public let sharesRow: Bool
+
+    /// Values read from `row` (routed rows: the event's own image).
+    public init(row: RowImage, layout: IndexColumns) {
+        self.init(row: row, layout: layout, sharesRow: true)
+    }
+
+    init(row: RowImage, layout: IndexColumns, sharesRow: Bool) {
+        self.row = row
+        self.layout = layout
+        self.sharesRow = sharesRow
+    }
+
+    public var startIndex: Int { 0 }
+    public var endIndex: Int { layout.columns.count }
+    public subscript(i: Int) -> (name: String, value: ColumnValue) {
+        (layout.names[i], row[layout.columns[i]] ?? .null)
+    }
+
+    /// See `IndexFieldValues.materialized()`.
+    public func materialized() -> StoredFieldValues {
+        if !sharesRow { return self }
+        let (row, layout) = layout.materialize(row)
+        return StoredFieldValues(row: row, layout: layout, sharesRow: false)
+    }
+}
+
+extension StoredFieldValues: ExpressibleByArrayLiteral {
+    /// Values given directly (tests, synthetic writes).
+    public init(arrayLiteral elements: (name: String, value: ColumnValue)...) {
+        self.init(row: RowImage(elements.map(\.value)),
+                  layout: IndexColumns(names: elements.map(\.name), kinds: elements.map { _ in .text }, columns: Array(elements.indices)),
+                  sharesRow: false)
     }
 }

@@ -89,4 +89,75 @@ final class SearchIndexSinkTests: XCTestCase {
         XCTAssertEqual(try titles(sink, "fig"), ["6"])
         XCTAssertEqual(sink.store.committedPayload["pos"], "600")
     }
+
+    /// An upsert routed from the log that reads its values from a row image it shares
+    /// (as the router's do: the event's image, here 4 KB of other columns beside the title).
+    func sharedRowUpsert(_ id: String, _ title: String) -> IndexWrite {
+        let row = RowImage([.string(id), .string(title), .string(String(repeating: "x", count: 4000))])
+        let layout = IndexColumns(names: ["title"], kinds: [.text], columns: [1])
+        return .upsert(index: "items", id: id, fields: IndexFieldValues(row: row, layout: layout),
+                       stored: StoredFieldValues(row: row, layout: layout))
+    }
+
+    /// What a write of `title` takes once its values are made: the fixed cost and id, and
+    /// the title in a row of its own, once for the field and once stored.
+    func materializedBytes(_ id: String, _ title: String) -> Int {
+        64 + id.utf8.count + 2 * RowImage([.string(title)]).storageBytes
+    }
+
+    /// While catching up, writes that share their event's row image keep it alive until
+    /// the buffer reaches its bound; then the writes that stand get their values made and
+    /// drop the images (no commit, since the values alone fit), a write replaced before
+    /// that never has its values made, and the commit indexes each document's last version.
+    func testSharedRowsGiveUpTheirEventsAtTheBound() throws {
+        let sink = try makeSink()
+        sink.catchingUp = { true }
+        sink.catchUpCommitSeconds = 3600
+        XCTAssertTrue(try apply(sink, 100, [upsert("0", "first")]))
+        let values = (1...5).reduce(0) { $0 + materializedBytes("\($1)", "plum \($1)") }
+        guard case .upsert(_, _, let fields, _) = sharedRowUpsert("1", "plum 1") else { return XCTFail() }
+        sink.catchUpPendingBytes = fields.row.storageBytes * 7 / 2  // three and a half images
+        XCTAssertLessThan(values, sink.catchUpPendingBytes / 2)
+        XCTAssertFalse(try apply(sink, 200, [sharedRowUpsert("1", "red plum"), sharedRowUpsert("2", "plum 2")]))
+        XCTAssertEqual(sink.heldEventCount, 2, "under the bound the images are kept")
+        XCTAssertFalse(try apply(sink, 300, [sharedRowUpsert("1", "plum 1")]))
+        XCTAssertEqual(sink.heldEventCount, 2, "the replaced write let its image go")
+        XCTAssertGreaterThan(sink.bufferedBytes, 2 * 4000, "two images counted once each")
+        XCTAssertFalse(try apply(sink, 400, (3...5).map { sharedRowUpsert("\($0)", "plum \($0)") }), "the values fit: no commit")
+        XCTAssertEqual(sink.heldEventCount, 0, "at the bound every held write had its values made")
+        XCTAssertEqual(sink.bufferedBytes, values)
+        XCTAssertFalse(sink.materializeOnArrival, "the values take less than half the bound")
+        XCTAssertFalse(try apply(sink, 500, [sharedRowUpsert("2", "green pear")]))
+        XCTAssertEqual(sink.heldEventCount, 1)
+        XCTAssertEqual(sink.store.committedPayload["pos"], "100")
+        try sink.flush()
+        XCTAssertEqual(sink.store.committedPayload["pos"], "500")
+        XCTAssertEqual(try titles(sink, "plum"), ["1", "3", "4", "5"])
+        XCTAssertEqual(try titles(sink, "red"), [], "document 1 in its last version")
+        XCTAssertEqual(try titles(sink, "pear"), ["2"])
+        XCTAssertEqual(sink.store.snapshot().document(index: "items", id: "2"), ["title": .string("green pear")])
+        XCTAssertEqual(sink.heldEventCount, 0)
+        XCTAssertEqual(sink.bufferedBytes, 0)
+    }
+
+    /// A bound too small to hold a round of rows with their events: once the values made
+    /// at the bound take half of it, later writes have their values made as they arrive
+    /// (no image is kept) until the commit, which comes when the values reach the bound.
+    func testSmallBoundMakesValuesOnArrival() throws {
+        let sink = try makeSink()
+        sink.catchingUp = { true }
+        sink.catchUpCommitSeconds = 3600
+        XCTAssertTrue(try apply(sink, 100, [upsert("0", "first")]))
+        let three = (1...3).reduce(0) { $0 + materializedBytes("\($1)", "plum \($1)") }
+        sink.catchUpPendingBytes = three * 3 / 2
+        XCTAssertFalse(try apply(sink, 200, (1...3).map { sharedRowUpsert("\($0)", "plum \($0)") }))
+        XCTAssertEqual(sink.heldEventCount, 0)
+        XCTAssertTrue(sink.materializeOnArrival)
+        XCTAssertFalse(try apply(sink, 300, [sharedRowUpsert("4", "plum 4")]))
+        XCTAssertEqual(sink.heldEventCount, 0, "made on arrival")
+        XCTAssertTrue(try apply(sink, 400, [sharedRowUpsert("5", "plum 5"), sharedRowUpsert("6", "plum 6")]), "the values reached the bound: committed")
+        XCTAssertEqual(sink.store.committedPayload["pos"], "400")
+        XCTAssertEqual(try titles(sink, "plum"), ["1", "2", "3", "4", "5", "6"])
+        XCTAssertFalse(sink.materializeOnArrival, "until the commit")
+    }
 }
