@@ -54,6 +54,10 @@ public struct Router: Sendable {
         let projectedColumns: [Int]
         let projectedFields: [[UInt8]]
         let ttl: Int32
+        /// `mapping.redis?.mode` and `mapping.index?.name`, read per row without copying
+        /// the mapping's structs (and retaining everything they hold).
+        let redisMode: RedisMode?
+        let indexName: String?
         let indexFields: IndexColumns
         let stored: IndexColumns
         let primaryKey: [Int]
@@ -68,6 +72,8 @@ public struct Router: Sendable {
             self.projection = projection
             projectedColumns = projection.map(\.index)
             projectedFields = projection.map(\.field)
+            redisMode = mapping.redis?.mode
+            indexName = mapping.index?.name
             self.ttl = ttl
             self.indexFields = indexFields
             self.stored = stored
@@ -244,7 +250,7 @@ public struct Router: Sendable {
 
     private func route(_ kind: RowChange.Kind, before: RowImage?, after: RowImage?, plan: Plan, at txn: Transaction,
                        cache: inout CacheWrites, index: inout [IndexWrite]) throws {
-        if let redis = plan.mapping.redis {
+        if let redisMode = plan.redisMode {
             switch kind {
             case .insert, .update:
                 guard let after = after else { throw RoutingError("\(kind) without an after image at \(txn.end)") }
@@ -259,7 +265,7 @@ public struct Router: Sendable {
                         cache.appendOp(.init(kind: .delete, firstSpan: oldKey, fieldCount: 0, removedCount: 0, ttl: 0))
                     }
                 }
-                switch redis.mode {
+                switch redisMode {
                 case .hash:
                     let whole = replacing || (replacingTable.map { $0.schema == plan.mapping.schema && $0.table == plan.mapping.table } ?? false)
                     if whole {
@@ -309,23 +315,23 @@ public struct Router: Sendable {
                 cache.appendOp(.init(kind: .delete, firstSpan: try key(before, plan, txn, into: &cache), fieldCount: 0, removedCount: 0, ttl: 0))
             }
         }
-        if let ix = plan.mapping.index {
+        if let indexName = plan.indexName {
             switch kind {
             case .insert, .update:
                 guard let after = after else { throw RoutingError("\(kind) without an after image at \(txn.end)") }
                 let id = try documentID(after, plan, txn)
                 if kind == .update, let before = before {
                     let oldID = try documentID(before, plan, txn)
-                    if oldID != id { index.append(.delete(index: ix.name, id: oldID)) }
+                    if oldID != id { index.append(.delete(index: indexName, id: oldID)) }
                 }
                 // Values are made when the index sink builds the document (see IndexFieldValues).
                 for i in plan.indexFields.columns where !(i < after.count && after.isPresent(i)) { throw missing(i, plan, txn) }
                 for i in plan.stored.columns where !(i < after.count && after.isPresent(i)) { throw missing(i, plan, txn) }
-                index.append(.upsert(index: ix.name, id: id, fields: IndexFieldValues(row: after, layout: plan.indexFields),
+                index.append(.upsert(index: indexName, id: id, fields: IndexFieldValues(row: after, layout: plan.indexFields),
                                      stored: StoredFieldValues(row: after, layout: plan.stored)))
             case .delete:
                 guard let before = before else { throw RoutingError("delete without a before image at \(txn.end)") }
-                index.append(.delete(index: ix.name, id: try documentID(before, plan, txn)))
+                index.append(.delete(index: indexName, id: try documentID(before, plan, txn)))
             }
         }
     }
