@@ -174,6 +174,10 @@ public struct RowImage: Sendable {
         }
     }
 
+    /// `true` for an image of values given directly (snapshot rows, tests): it holds
+    /// its own values, not an event's.
+    public var holdsValues: Bool { storage.isLiteral }
+
     /// Identifies the storage this image shares with the other images of its event (or
     /// snapshot chunk): holders that keep images count `storageBytes` once per identity.
     public var storageIdentity: ObjectIdentifier { ObjectIdentifier(storage) }

@@ -211,6 +211,9 @@ final class SearchIndexSink: Sink {
                 if let replaced = buffered[index, default: [:]].updateValue(write, forKey: id) { hold(replaced, -1) }
             }
         }
+        // At the bound, the writes that stand give up their events for their values (also
+        // while commits are held for a resync or a bulk load).
+        if bufferedBytes >= catchUpPendingBytes && !eventBacked.isEmpty { materializeHeld() }
         // A resync swaps a table's documents in one commit, at `flush()`.
         if holdCommits || (commitEvery > 0 && bulkCommitted && uncommitted < commitEvery) {
             heldBack = checkpoint
@@ -218,9 +221,7 @@ final class SearchIndexSink: Sink {
         }
         // Catching up a backlog: commit every few seconds, not every batch (below).
         if wrote, let catchingUp, Date().timeIntervalSince(lastCommit) < catchUpCommitSeconds, catchingUp() {
-            // At the bound, the writes that stand give up their events for their values;
-            // the commit comes once those reach the bound.
-            if bufferedBytes >= catchUpPendingBytes { materializeHeld() }
+            // The commit comes once the values alone reach the bound.
             if bufferedBytes < catchUpPendingBytes {
                 heldBack = checkpoint
                 return false

@@ -256,90 +256,88 @@ public final class IndexColumns: Sendable {
     }
 }
 
+/// Columns of one row image, read when an element is read: what `IndexFieldValues`
+/// and `StoredFieldValues` hold.
+public struct RowSelection: Sendable {
+    public let row: RowImage
+    public let layout: IndexColumns
+    /// `true` when `row` is the row image of an event (or of another holder): keeping
+    /// these values keeps that whole image alive. `false` once `materialized()`.
+    public let sharesRow: Bool
+
+    init(row: RowImage, layout: IndexColumns, sharesRow: Bool) {
+        self.row = row
+        self.layout = layout
+        self.sharesRow = sharesRow
+    }
+
+    /// Values given directly (tests, synthetic writes), one column each.
+    init(names: [String], kinds: [IndexFieldKind], values: [ColumnValue]) {
+        self.init(row: RowImage(values), layout: IndexColumns(names: names, kinds: kinds, columns: Array(values.indices)), sharesRow: false)
+    }
+
+    var count: Int { layout.columns.count }
+    func value(_ i: Int) -> ColumnValue { row[layout.columns[i]] ?? .null }
+
+    /// The same values made now, in a row of their own: a holder then keeps the values
+    /// alone instead of the whole event the row was decoded from.
+    func materialized() -> RowSelection {
+        if !sharesRow { return self }
+        let (row, layout) = layout.materialize(row)
+        return RowSelection(row: row, layout: layout, sharesRow: false)
+    }
+}
+
+/// A collection of the columns of one row image (`RowSelection`): the index fields or
+/// the stored fields of a document.
+public protocol RowSelectionValues: Sendable {
+    var selection: RowSelection { get }
+    init(selection: RowSelection)
+}
+
+extension RowSelectionValues {
+    public var row: RowImage { selection.row }
+    public var sharesRow: Bool { selection.sharesRow }
+    public var startIndex: Int { 0 }
+    public var endIndex: Int { selection.count }
+
+    /// Values read from `row`: routed rows, the event's own image (`sharesRow`), or rows
+    /// read by a snapshot, which hold their own values.
+    public init(row: RowImage, layout: IndexColumns, sharesRow: Bool? = nil) {
+        self.init(selection: RowSelection(row: row, layout: layout, sharesRow: sharesRow ?? !row.holdsValues))
+    }
+
+    /// See `RowSelection.materialized()`.
+    public func materialized() -> Self { Self(selection: selection.materialized()) }
+}
+
 /// An index document's field values, read from the row image when an element is read:
 /// routing makes no String for them, so a document the index sink replaces before its
 /// commit (a row changed again) costs no values. Copies share the row's event storage
 /// (`RowImage.storageBytes`). The router checks that every column is in the image.
-public struct IndexFieldValues: Sendable, RandomAccessCollection {
-    public let row: RowImage
-    public let layout: IndexColumns
-    /// `true` when `row` is the row image of an event (or of another holder): keeping
-    /// these values keeps that whole image alive. `false` once `materialized()`.
-    public let sharesRow: Bool
+public struct IndexFieldValues: RowSelectionValues, RandomAccessCollection, ExpressibleByArrayLiteral {
+    public let selection: RowSelection
 
-    /// Values read from `row` (routed rows: the event's own image).
-    public init(row: RowImage, layout: IndexColumns) {
-        self.init(row: row, layout: layout, sharesRow: true)
-    }
+    public init(selection: RowSelection) { self.selection = selection }
 
-    init(row: RowImage, layout: IndexColumns, sharesRow: Bool) {
-        self.row = row
-        self.layout = layout
-        self.sharesRow = sharesRow
-    }
-
-    public var startIndex: Int { 0 }
-    public var endIndex: Int { layout.columns.count }
-    public subscript(i: Int) -> (name: String, kind: IndexFieldKind, value: ColumnValue) {
-        (layout.names[i], layout.kinds[i], row[layout.columns[i]] ?? .null)
-    }
-
-    /// The same values made now, in a row of their own: a holder then keeps the values
-    /// alone instead of the whole event the row was decoded from.
-    public func materialized() -> IndexFieldValues {
-        if !sharesRow { return self }
-        let (row, layout) = layout.materialize(row)
-        return IndexFieldValues(row: row, layout: layout, sharesRow: false)
-    }
-}
-
-extension IndexFieldValues: ExpressibleByArrayLiteral {
-    /// Values given directly (tests, synthetic writes).
     public init(arrayLiteral elements: (name: String, kind: IndexFieldKind, value: ColumnValue)...) {
-        self.init(row: RowImage(elements.map(\.value)),
-                  layout: IndexColumns(names: elements.map(\.name), kinds: elements.map(\.kind), columns: Array(elements.indices)),
-                  sharesRow: false)
+        selection = RowSelection(names: elements.map(\.name), kinds: elements.map(\.kind), values: elements.map(\.value))
+    }
+
+    public subscript(i: Int) -> (name: String, kind: IndexFieldKind, value: ColumnValue) {
+        (selection.layout.names[i], selection.layout.kinds[i], selection.value(i))
     }
 }
 
 /// An index document's stored values, read from the row image like `IndexFieldValues`.
-public struct StoredFieldValues: Sendable, RandomAccessCollection {
-    public let row: RowImage
-    public let layout: IndexColumns
-    /// `true` when `row` is the row image of an event (or of another holder): keeping
-    /// these values keeps that whole image alive. `false` once `materialized()`.
-    public let sharesRow: Bool
+public struct StoredFieldValues: RowSelectionValues, RandomAccessCollection, ExpressibleByArrayLiteral {
+    public let selection: RowSelection
 
-    /// Values read from `row` (routed rows: the event's own image).
-    public init(row: RowImage, layout: IndexColumns) {
-        self.init(row: row, layout: layout, sharesRow: true)
-    }
+    public init(selection: RowSelection) { self.selection = selection }
 
-    init(row: RowImage, layout: IndexColumns, sharesRow: Bool) {
-        self.row = row
-        self.layout = layout
-        self.sharesRow = sharesRow
-    }
-
-    public var startIndex: Int { 0 }
-    public var endIndex: Int { layout.columns.count }
-    public subscript(i: Int) -> (name: String, value: ColumnValue) {
-        (layout.names[i], row[layout.columns[i]] ?? .null)
-    }
-
-    /// See `IndexFieldValues.materialized()`.
-    public func materialized() -> StoredFieldValues {
-        if !sharesRow { return self }
-        let (row, layout) = layout.materialize(row)
-        return StoredFieldValues(row: row, layout: layout, sharesRow: false)
-    }
-}
-
-extension StoredFieldValues: ExpressibleByArrayLiteral {
-    /// Values given directly (tests, synthetic writes).
     public init(arrayLiteral elements: (name: String, value: ColumnValue)...) {
-        self.init(row: RowImage(elements.map(\.value)),
-                  layout: IndexColumns(names: elements.map(\.name), kinds: elements.map { _ in .text }, columns: Array(elements.indices)),
-                  sharesRow: false)
+        selection = RowSelection(names: elements.map(\.name), kinds: elements.map { _ in .text }, values: elements.map(\.value))
     }
+
+    public subscript(i: Int) -> (name: String, value: ColumnValue) { (selection.layout.names[i], selection.value(i)) }
 }

@@ -95,8 +95,8 @@ final class SearchIndexSinkTests: XCTestCase {
     func sharedRowUpsert(_ id: String, _ title: String) -> IndexWrite {
         let row = RowImage([.string(id), .string(title), .string(String(repeating: "x", count: 4000))])
         let layout = IndexColumns(names: ["title"], kinds: [.text], columns: [1])
-        return .upsert(index: "items", id: id, fields: IndexFieldValues(row: row, layout: layout),
-                       stored: StoredFieldValues(row: row, layout: layout))
+        return .upsert(index: "items", id: id, fields: IndexFieldValues(row: row, layout: layout, sharesRow: true),
+                       stored: StoredFieldValues(row: row, layout: layout, sharesRow: true))
     }
 
     /// What a write of `title` takes once its values are made: the fixed cost and id, and
