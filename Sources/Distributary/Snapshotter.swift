@@ -175,7 +175,7 @@ final class Snapshotter {
                         : "snapshot started (global read lock held only while the read views were opened)", metadata: meta)
 
         var total = 0
-        for t in pending { total += try session.rowCount(readers[t]) }
+        for t in pending { total += try session.estimatedRowCount(readers[t]) }
         total += progress.rows
 
         var checkpoints: [ObjectIdentifier: Checkpoint] = [:]
@@ -407,7 +407,8 @@ final class ChunkReader: @unchecked Sendable {
     }
 }
 
-/// Snapshot progress: rows/s, percentage and ETA, on a terminal line or a log line every 10 s.
+/// Snapshot progress: rows/s, percentage and ETA, on a terminal line or a log line every
+/// 10 s; `total` is the server's estimate of the rows (table statistics).
 final class SnapshotMeter {
     let logger: Logger
     let terminal: Bool
@@ -431,7 +432,9 @@ final class SnapshotMeter {
         guard now.timeIntervalSince(lastReport) >= (terminal ? 0.5 : 10) else { return }
         lastReport = now
         let rate = Double(rows - startRows) / max(elapsed, 0.001)
-        let percent = total > 0 ? 100 * Double(rows) / Double(total) : 100
+        // `total` is the server's estimate: past it, the end is near but not known.
+        let total = max(self.total, rows + 1)
+        let percent = 100 * Double(rows) / Double(total)
         let eta = rate > 0 ? ProgressMonitor.duration(Double(max(0, total - rows)) / rate) : "unknown"
         if terminal {
             FileHandle.standardError.write(Data(String(format: "\r\u{1B}[Ksnapshot: %d of %d rows (%.1f%%), %.0f rows/s, ETA %@, %@",

@@ -275,9 +275,16 @@ public final class SnapshotSession {
         return connections.map { SnapshotSession(connection: $0, point: point, lockSeconds: lock) }
     }
 
-    /// The number of rows the snapshot sees in `table` (for progress and ETA).
-    public func rowCount(_ table: SnapshotTable) throws -> Int {
-        Int(((try connection.query("SELECT COUNT(*) FROM \(table.from)").rows.first?.first) ?? "0") ?? "0") ?? 0
+    /// About how many rows `table` holds, for progress and ETA: the server's table
+    /// statistics (`information_schema.TABLES.TABLE_ROWS`, an estimate for InnoDB), read at
+    /// once, where `SELECT COUNT(*)` would read the whole table before the first chunk
+    /// (0.3 s a million rows here, minutes for a large table).
+    public func estimatedRowCount(_ table: SnapshotTable) throws -> Int {
+        let rows = try connection.query("""
+            SELECT TABLE_ROWS FROM information_schema.TABLES
+            WHERE TABLE_SCHEMA = \(connection.quote(table.schema.schema)) AND TABLE_NAME = \(connection.quote(table.schema.table))
+            """).rows
+        return Int(((rows.first?.first) ?? "0") ?? "0") ?? 0
     }
 
     /// Up to `limit` rows after the key `after` (nil: from the start), in key order, with

@@ -33,6 +33,27 @@ final class SourceChecksTests: XCTestCase {
         XCTAssertNoThrow(try SourceInspector(connection: try MySQLConnection(weak)).checkPrivileges(tables: [("priv_test", "t")]))
     }
 
+    /// The GTID position at the end of the log is read from `@@gtid_binlog_pos` (no scan of
+    /// the binlog): it equals what BINLOG_GTID_POS gives for the same position, before and
+    /// after more transactions; a position before the end is still scanned.
+    func testGTIDPositionAtTheEndOfTheLogEqualsTheScannedOne() throws {
+        let db = try ServerEnvironment.mariadb()
+        let inspector = SourceInspector(connection: try MySQLConnection(
+            ConnectionOptions(host: "127.0.0.1", port: db.port, user: db.user, password: db.password)))
+        try ServerEnvironment.sql("CREATE DATABASE IF NOT EXISTS gtid_pos_test; CREATE TABLE IF NOT EXISTS gtid_pos_test.t (id INT PRIMARY KEY)")
+        defer { _ = try? ServerEnvironment.sql("DROP DATABASE IF EXISTS gtid_pos_test") }
+        let before = try inspector.currentPosition()
+        let atBefore = try inspector.gtidPosition(at: before)
+        XCTAssertEqual(atBefore, try inspector.scannedGTIDPosition(at: before))
+        try ServerEnvironment.sql("INSERT INTO gtid_pos_test.t VALUES (1); INSERT INTO gtid_pos_test.t VALUES (2)")
+        let after = try inspector.currentPosition()
+        XCTAssertGreaterThan(after, before)
+        let atAfter = try inspector.gtidPosition(at: after)
+        XCTAssertEqual(atAfter, try inspector.scannedGTIDPosition(at: after))
+        XCTAssertNotEqual(atAfter, atBefore, "two transactions later")
+        XCTAssertEqual(try inspector.gtidPosition(at: before), atBefore, "a position before the end: scanned")
+    }
+
     func testServerIDCheckMessage() throws {
         let db = try ServerEnvironment.mariadb()
         let options = ConnectionOptions(host: "127.0.0.1", port: db.port, user: db.user, password: db.password)
