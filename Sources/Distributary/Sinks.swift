@@ -202,14 +202,23 @@ final class SearchIndexSink: Sink {
                         if materializeOnArrival {
                             write = .upsert(index: i, id: d, fields: fields.materialized(), stored: stored.materialized())
                         } else {
-                            eventBacked.append((i, d))
+                            eventBacked.append((i, d, nextSequence))
                         }
                     }
                 case .delete(let i, let d): (index, id) = (i, d)
                 }
                 hold(write, 1)
-                if let replaced = buffered[index, default: [:]].updateValue(write, forKey: id) { hold(replaced, -1) }
+                if let replaced = buffered[index, default: [:]].updateValue(Held(write: write, sequence: nextSequence), forKey: id) {
+                    hold(replaced.write, -1)
+                } else {
+                    bufferedCount += 1
+                }
+                nextSequence += 1
             }
+        }
+        // Entries of replaced writes: dropped once they are more than half of the list.
+        if eventBacked.count > 4096 && eventBacked.count > 2 * bufferedCount {
+            eventBacked.removeAll { standingEventBacked($0) == nil }
         }
         // At the bound, the writes that stand give up their events for their values (also
         // while commits are held for a resync or a bulk load).
@@ -259,13 +268,28 @@ final class SearchIndexSink: Sink {
     /// stand get their values made and the events go (`materializeHeld`); if their values
     /// alone then take half the bound, later writes get theirs as they arrive, until the
     /// commit (a bound too small to hold a round of rows as events).
-    private var buffered: [String: [String: IndexWrite]] = [:]
-    /// Index and id of the upserts buffered with their events, in arrival order (an entry
-    /// may since have been replaced).
-    private var eventBacked: [(index: String, id: String)] = []
+    private var buffered: [String: [String: Held]] = [:]
+    private var bufferedCount = 0
+    private struct Held {
+        var write: IndexWrite
+        /// Its place in arrival order since the last commit.
+        var sequence: Int
+    }
+    private var nextSequence = 0
+    /// Index, id and sequence of the upserts buffered with their events, in arrival order;
+    /// an entry stands while its write is the document's buffered one (same sequence).
+    private var eventBacked: [(index: String, id: String, sequence: Int)] = []
+
+    /// The write of `entry` if it still stands and still reads its event's row image.
+    private func standingEventBacked(_ entry: (index: String, id: String, sequence: Int)) -> IndexWrite? {
+        guard let held = buffered[entry.index]?[entry.id], held.sequence == entry.sequence,
+              case .upsert(_, _, let fields, let stored) = held.write, fields.sharesRow || stored.sharesRow else { return nil }
+        return held.write
+    }
     private(set) var materializeOnArrival = false
-    /// Events held by buffered upserts (tests).
+    /// Events held by buffered upserts, and entries of `eventBacked` (tests).
     var heldEventCount: Int { heldEvents.count }
+    var eventBackedCount: Int { eventBacked.count }
     /// About the memory the buffer keeps alive: a fixed cost and the id per write, the
     /// values of materialized writes, and once each the events whose row images the others hold.
     private(set) var bufferedBytes = 0
@@ -274,13 +298,12 @@ final class SearchIndexSink: Sink {
 
     /// Makes the values of every buffered upsert that still reads them from its event.
     private func materializeHeld() {
-        for (index, id) in eventBacked {
-            guard let write = buffered[index]?[id], case .upsert(_, _, let fields, let stored) = write,
-                  fields.sharesRow || stored.sharesRow else { continue }
+        for entry in eventBacked {
+            guard let write = standingEventBacked(entry), case .upsert(let index, let id, let fields, let stored) = write else { continue }
             let values = IndexWrite.upsert(index: index, id: id, fields: fields.materialized(), stored: stored.materialized())
             hold(write, -1)
             hold(values, 1)
-            buffered[index]![id] = values
+            buffered[index]![id]!.write = values
         }
         eventBacked.removeAll(keepingCapacity: true)
         materializeOnArrival = bufferedBytes >= catchUpPendingBytes / 2
@@ -325,16 +348,15 @@ final class SearchIndexSink: Sink {
     private func commit(_ checkpoint: Checkpoint) throws {
         // Event-backed upserts first, in arrival order, each dropped once its document is
         // made: their events go one after the other instead of all after the last document.
-        for (index, id) in eventBacked {
-            guard let write = buffered[index]?[id], case .upsert(_, _, let fields, let stored) = write,
-                  fields.sharesRow || stored.sharesRow else { continue }
+        for entry in eventBacked {
+            guard let write = standingEventBacked(entry), case .upsert(let index, let id, let fields, let stored) = write else { continue }
             try store.upsert(index: index, document: Self.document(id: id, fields: fields, stored: stored))
             buffered[index]![id] = nil
         }
         eventBacked.removeAll(keepingCapacity: true)
         for (index, writes) in buffered {
-            for (id, write) in writes {
-                switch write {
+            for (id, held) in writes {
+                switch held.write {
                 case .upsert(_, _, let fields, let stored):
                     try store.upsert(index: index, document: Self.document(id: id, fields: fields, stored: stored))
                 case .delete:
@@ -343,6 +365,8 @@ final class SearchIndexSink: Sink {
             }
         }
         buffered.removeAll()
+        bufferedCount = 0
+        nextSequence = 0
         heldEvents.removeAll(keepingCapacity: true)
         bufferedBytes = 0
         materializeOnArrival = false

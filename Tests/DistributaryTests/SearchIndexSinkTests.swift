@@ -160,4 +160,23 @@ final class SearchIndexSinkTests: XCTestCase {
         XCTAssertEqual(try titles(sink, "plum"), ["1", "2", "3", "4", "5", "6"])
         XCTAssertFalse(sink.materializeOnArrival, "until the commit")
     }
+
+    /// A few documents written many times while catching up: the list of writes that read
+    /// their events stays within a bound (replaced entries are dropped), the images of
+    /// replaced writes are let go, and the commit indexes each document's last version.
+    func testManyRewritesKeepTheEventListBounded() throws {
+        let sink = try makeSink()
+        sink.catchingUp = { true }
+        sink.catchUpCommitSeconds = 3600
+        XCTAssertTrue(try apply(sink, 100, [upsert("0", "first")]))
+        for round in 1...1000 {
+            XCTAssertFalse(try apply(sink, UInt64(100 + round), (1...10).map { sharedRowUpsert("\($0)", "round\(round) doc\($0)") }))
+            XCTAssertLessThanOrEqual(sink.eventBackedCount, 4096 + 10)
+        }
+        XCTAssertEqual(sink.heldEventCount, 10, "only the last write of each document keeps its image")
+        try sink.flush()
+        XCTAssertEqual(try titles(sink, "round1000"), (1...10).map(String.init).sorted())
+        XCTAssertEqual(try titles(sink, "round999"), [])
+        XCTAssertEqual(sink.store.committedPayload["pos"], "1100")
+    }
 }
