@@ -41,8 +41,12 @@ final class ProgressMonitor: @unchecked Sendable {
         let thread = Thread { [self] in
             while !isStopped {
                 poll()
+                // Until a poll has measured the backlog (nothing applied yet, the source
+                // unreachable), the next comes in 0.1 s: the index sink holds its commits
+                // only once a poll has found the backlog.
+                let wait = measured ? interval : 0.1
                 var waited = 0.0
-                while waited < interval && !isStopped { usleep(100_000); waited += 0.1 }
+                while waited < wait && !isStopped { usleep(100_000); waited += 0.1 }
             }
             if drewLine { FileHandle.standardError.write(Data("\n".utf8)) }
         }
@@ -64,6 +68,8 @@ final class ProgressMonitor: @unchecked Sendable {
         return catchingUp
     }
     private var catchingUp = false
+    /// A poll has measured the backlog (on the monitor's thread only).
+    private var measured = false
 
     private func setCatchingUp(_ on: Bool) {
         stopLock.lock()
@@ -120,6 +126,7 @@ final class ProgressMonitor: @unchecked Sendable {
         }
         behindGauge.record(Double(bytes))
         setCatchingUp(bytes >= Self.reportAbove)
+        measured = true
         var now = timespec()
         clock_gettime(CLOCK_MONOTONIC, &now)
         let t = Double(now.tv_sec) + Double(now.tv_nsec) / 1e9
