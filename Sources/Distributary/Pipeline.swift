@@ -64,6 +64,8 @@ public final class Pipeline: @unchecked Sendable {
     // applied, and the commit time of the first transaction of the batch being applied.
     private var streaming = false
     private var pending = 0
+    /// Transactions the reader has delivered (each sink receives all of them in batches).
+    private var delivered = 0
     /// Rows applied to every sink so far (progress reports).
     private var rowsApplied = 0
     /// Draw catch-up progress as a line redrawn in place (a terminal with text logs);
@@ -761,6 +763,7 @@ public final class Pipeline: @unchecked Sendable {
         stopRequested = userStopRequested
         streaming = false
         pending = 0
+        delivered = 0
         inFlight = []
         stopLock.unlock()
         queue = Self.makeQueue(budget: config.memoryBudget)
@@ -882,7 +885,7 @@ public final class Pipeline: @unchecked Sendable {
                 var transaction = transaction
                 try namer.fill(&transaction)
                 metrics.read(transaction)
-                stopLock.lock(); pending += 1; stopLock.unlock()
+                stopLock.lock(); pending += 1; delivered += 1; stopLock.unlock()
                 return queue.push(StreamedTransaction(transaction: transaction, after: after))
             }
         } catch {
@@ -966,6 +969,9 @@ public final class Pipeline: @unchecked Sendable {
         var group: [RoutedBatch] = []
         // Where the read-your-writes waiters of this sink go once its held writes are visible.
         var heldWait: WaitRegistry.SinkPosition?
+        // Transactions this sink has received, and when its last batch came.
+        var received = 0
+        var lastBatch = Date()
         do {
             while true {
                 // Idle: let the sink store what it held back (the index commits a
@@ -975,6 +981,14 @@ public final class Pipeline: @unchecked Sendable {
                 // holds writes back, after a second when it holds only a checkpoint.
                 guard let first = q.pop(until: Date().addingTimeInterval(heldWait == nil ? 1 : 0.05)) else {
                     if q.isFinished { break }
+                    // Held writes while the reader has delivered transactions this sink has
+                    // not received (being routed, or queued behind a slower sink): more is
+                    // coming, so the sink holds on (up to a second) instead of committing
+                    // in the middle of a catch-up whenever the router pauses for 50 ms.
+                    if heldWait != nil, Date().timeIntervalSince(lastBatch) < 1,
+                       stopLock.withLock({ delivered }) > received {
+                        continue
+                    }
                     try sink.flush()
                     if let p = heldWait { waits.advanced(sink: sink.name, to: p); heldWait = nil }
                     continue
@@ -986,6 +1000,8 @@ public final class Pipeline: @unchecked Sendable {
                     group.append(next)
                     rows += next.rows
                 }
+                for b in group { received += b.transactions }
+                lastBatch = Date()
                 try apply(group, to: sink, mark: &mark, heldWait: &heldWait)
                 stopLock.lock()
                 for b in group {
