@@ -432,10 +432,11 @@ final class SnapshotMeter {
         guard now.timeIntervalSince(lastReport) >= (terminal ? 0.5 : 10) else { return }
         lastReport = now
         let rate = Double(rows - startRows) / max(elapsed, 0.001)
-        // `total` is the server's estimate: past it, the end is near but not known.
-        let total = max(self.total, rows + 1)
-        let percent = 100 * Double(rows) / Double(total)
-        let eta = rate > 0 ? ProgressMonitor.duration(Double(max(0, total - rows)) / rate) : "unknown"
+        // `total` is the server's estimate (0: no statistics yet): past it, the end is
+        // near but not known.
+        let total = self.total > 0 ? max(self.total, rows + 1) : 0
+        let percent = total > 0 ? 100 * Double(rows) / Double(total) : 0
+        let eta = rate > 0 && total > 0 ? ProgressMonitor.duration(Double(max(0, total - rows)) / rate) : "unknown"
         if terminal {
             FileHandle.standardError.write(Data(String(format: "\r\u{1B}[Ksnapshot: %d of %d rows (%.1f%%), %.0f rows/s, ETA %@, %@",
                                                        rows, total, percent, rate, eta, table).utf8))

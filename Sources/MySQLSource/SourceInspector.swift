@@ -223,9 +223,9 @@ public struct SourceInspector {
     /// the write position is `position` both before and after reading it (no transaction
     /// was written in between).
     public func gtidPosition(at position: BinlogPosition) throws -> GTIDPosition {
-        if try currentPosition() == position {
-            let atEnd = try binlogGTIDPosition()
-            if try currentPosition() == position { return atEnd }
+        // Any error on the way (a user without BINLOG MONITOR, say) leaves it to the scan.
+        if (try? currentPosition()) == position, let atEnd = try? binlogGTIDPosition(), (try? currentPosition()) == position {
+            return atEnd
         }
         return try scannedGTIDPosition(at: position)
     }
