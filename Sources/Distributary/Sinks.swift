@@ -317,7 +317,10 @@ final class SearchIndexSink: Sink {
         case .upsert(_, let id, let fields, let stored):
             bufferedBytes += sign * (64 + id.utf8.count)
             hold(fields.row, shared: fields.sharesRow, sign)
-            hold(stored.row, shared: stored.sharesRow, sign)
+            // A routed write's stored values read the same row: counted once.
+            if !(stored.sharesRow && fields.sharesRow && stored.row.storageIdentity == fields.row.storageIdentity) {
+                hold(stored.row, shared: stored.sharesRow, sign)
+            }
         }
     }
 

@@ -90,6 +90,15 @@ final class SearchIndexSinkTests: XCTestCase {
         XCTAssertEqual(sink.store.committedPayload["pos"], "600")
     }
 
+    /// A sink catching up (no commit by time), its first batch committed at offset 100.
+    func catchingUpSink() throws -> SearchIndexSink {
+        let sink = try makeSink()
+        sink.catchingUp = { true }
+        sink.catchUpCommitSeconds = 3600
+        XCTAssertTrue(try apply(sink, 100, [upsert("0", "first")]), "the first batch commits")
+        return sink
+    }
+
     /// An upsert routed from the log that reads its values from a row image it shares
     /// (as the router's do: the event's image, here 4 KB of other columns beside the title).
     func sharedRowUpsert(_ id: String, _ title: String) -> IndexWrite {
@@ -110,10 +119,7 @@ final class SearchIndexSinkTests: XCTestCase {
     /// drop the images (no commit, since the values alone fit), a write replaced before
     /// that never has its values made, and the commit indexes each document's last version.
     func testSharedRowsGiveUpTheirEventsAtTheBound() throws {
-        let sink = try makeSink()
-        sink.catchingUp = { true }
-        sink.catchUpCommitSeconds = 3600
-        XCTAssertTrue(try apply(sink, 100, [upsert("0", "first")]))
+        let sink = try catchingUpSink()
         let values = (1...5).reduce(0) { $0 + materializedBytes("\($1)", "plum \($1)") }
         guard case .upsert(_, _, let fields, _) = sharedRowUpsert("1", "plum 1") else { return XCTFail() }
         sink.catchUpPendingBytes = fields.row.storageBytes * 7 / 2  // three and a half images
@@ -144,10 +150,7 @@ final class SearchIndexSinkTests: XCTestCase {
     /// at the bound take half of it, later writes have their values made as they arrive
     /// (no image is kept) until the commit, which comes when the values reach the bound.
     func testSmallBoundMakesValuesOnArrival() throws {
-        let sink = try makeSink()
-        sink.catchingUp = { true }
-        sink.catchUpCommitSeconds = 3600
-        XCTAssertTrue(try apply(sink, 100, [upsert("0", "first")]))
+        let sink = try catchingUpSink()
         let three = (1...3).reduce(0) { $0 + materializedBytes("\($1)", "plum \($1)") }
         sink.catchUpPendingBytes = three * 3 / 2
         XCTAssertFalse(try apply(sink, 200, (1...3).map { sharedRowUpsert("\($0)", "plum \($0)") }))
@@ -165,10 +168,7 @@ final class SearchIndexSinkTests: XCTestCase {
     /// their events stays within a bound (replaced entries are dropped), the images of
     /// replaced writes are let go, and the commit indexes each document's last version.
     func testManyRewritesKeepTheEventListBounded() throws {
-        let sink = try makeSink()
-        sink.catchingUp = { true }
-        sink.catchUpCommitSeconds = 3600
-        XCTAssertTrue(try apply(sink, 100, [upsert("0", "first")]))
+        let sink = try catchingUpSink()
         for round in 1...1000 {
             XCTAssertFalse(try apply(sink, UInt64(100 + round), (1...10).map { sharedRowUpsert("\($0)", "round\(round) doc\($0)") }))
             XCTAssertLessThanOrEqual(sink.eventBackedCount, 4096 + 10)
